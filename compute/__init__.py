@@ -1,0 +1,27 @@
+"""Where and how a step runs.
+
+One small protocol (:class:`ComputeBackend`: prepare an environment, submit a step, watch it,
+cancel it) with two implementations: ``docker`` (the default) and ``local`` (a process in a
+per-environment virtualenv built from the same lock). A step is data (:class:`StepSpec`: its
+command line, mounts and environment variables), never Docker calls spread through the SDK.
+"""
+from __future__ import annotations
+
+from .base import (CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, ComputeBackend,
+                   EnvironmentSpec, Mount, ResolvedEnvironment, StepHandle, StepSpec)
+
+
+def get_backend(kind: str) -> ComputeBackend:
+    """The backend for a compute target's kind: ``docker`` or ``local``."""
+    if kind == "docker":
+        from .docker import DockerBackend
+        return DockerBackend()
+    if kind == "local":
+        from .local import LocalBackend
+        return LocalBackend()
+    raise ValueError(f"unknown compute kind {kind!r}; amlocal runs steps on 'docker' or 'local'")
+
+
+__all__ = ["CONTAINER_ROOT", "RUNTIME_DIR", "SERVICE_DIR", "WORKDIR", "ComputeBackend",
+           "EnvironmentSpec", "Mount", "ResolvedEnvironment", "StepHandle", "StepSpec",
+           "get_backend"]

@@ -1,0 +1,101 @@
+"""The compute protocol and the plain data that crosses it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+# Paths inside a step's container. The local backend maps them onto host folders.
+CONTAINER_ROOT = "/amlocal"
+WORKDIR = "/amlocal/wd"            # the step's snapshot copy, read-write; the working directory
+RUNTIME_DIR = "/amlocal/runtime"   # the amlocal runtime, read-only, first on PYTHONPATH
+SERVICE_DIR = "/amlocal/service"   # folder holding the run service's Unix socket
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What a step's Python environment must contain, already normalised by the SDK
+    (azureml-* entries dropped, ``sklearn`` renamed, python/pip removed from conda packages)."""
+
+    name: str = "default"
+    python_version: str | None = None
+    conda_channels: tuple[str, ...] = ()
+    conda_packages: tuple[str, ...] = ()
+    pip_packages: tuple[str, ...] = ()
+    pip_options: tuple[str, ...] = ()
+    base_image: str | None = None
+    environment_variables: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnvironmentSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """An environment pinned to a lockfile. ``digest`` names its image (or virtualenv)."""
+
+    spec: EnvironmentSpec
+    installer: str          # "uv" or "conda-lock"
+    installer_version: str
+    lock_text: str
+    digest: str             # sha256 hex over lock, installer, template and base layers
+    base_image: str
+    image: str              # docker tag derived from the digest
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["spec"] = self.spec.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ResolvedEnvironment":
+        return cls(**{**data, "spec": EnvironmentSpec.from_dict(data["spec"])})
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str           # host path
+    target: str           # path inside the step (under CONTAINER_ROOT)
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One unit of work: every backend runs the same command, differing only in how it launches
+    it. ``command[0] == "python"`` means the environment's interpreter."""
+
+    run_id: str
+    step_name: str
+    command: tuple[str, ...]
+    working_dir: str                       # host folder mounted read-write at WORKDIR
+    mounts: tuple[Mount, ...] = ()
+    env: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+
+
+class StepHandle(Protocol):
+    def lines(self) -> Iterator[str]:
+        """The step's combined stdout/stderr, line by line, until it exits."""
+
+    def wait(self) -> int:
+        """Block until the step exits and return its exit status; resources are released."""
+
+    def cancel(self) -> None:
+        """Stop the step (and remove its container); ``wait`` then returns non-zero."""
+
+
+class ComputeBackend(Protocol):
+    kind: str
+
+    def prepare(self, spec: EnvironmentSpec, log: Callable[[str], None]) -> ResolvedEnvironment:
+        """Lock the environment and make sure its image (or virtualenv) exists, building it
+        only when missing. Raises EnvironmentBuildError naming the package that failed."""
+
+    def submit(self, step: StepSpec, env: ResolvedEnvironment) -> StepHandle:
+        """Start the step and return at once."""

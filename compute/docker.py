@@ -1,0 +1,161 @@
+"""The ``docker`` compute backend: every step runs in a container of its environment's image.
+
+A container gets the step's mounts as bind mounts (a Unix socket file or its folder works like
+any other path), the step's working directory read-write at :data:`WORKDIR`, the step's
+environment variables and labels (the runner passes ``amlocal.run_id``), and runs as the calling
+user's uid:gid (``HOME=/tmp`` then, unless the step sets it) with a tiny init as PID 1 so
+``docker stop`` reaches the script. The container is always removed by ``wait`` or ``cancel``.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import threading
+from typing import Callable, Iterator
+
+from amlocal.errors import DockerUnavailableError
+
+from .base import WORKDIR, EnvironmentSpec, ResolvedEnvironment, StepSpec
+
+Log = Callable[[str], None]
+
+STOP_TIMEOUT = 5
+CANCELLED_STATUS = 143          # what ``wait`` returns after ``cancel`` when the step said 0
+
+
+class DockerStepHandle:
+    """A running step's container: stream its output, wait for it, cancel it."""
+
+    def __init__(self, container):
+        self._container = container
+        self._exit: int | None = None
+        self._cancelled = False
+        self._removed = False
+        self._lock = threading.Lock()
+
+    @property
+    def container_id(self) -> str:
+        return self._container.id
+
+    def lines(self) -> Iterator[str]:
+        """The container's stdout and stderr, line by line (``\\n`` stripped), until it exits.
+        Ends quietly when the container is already gone."""
+        import docker
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        try:
+            for chunk in self._container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                *complete, pending = (pending + decoder.decode(chunk)).split("\n")
+                for line in complete:
+                    yield line.rstrip("\r")
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending.rstrip("\r")
+
+    def wait(self) -> int:
+        """Block until the container exits; return its exit status. The container is removed
+        in every case (also on KeyboardInterrupt). Raises DockerUnavailableError when the engine
+        goes away while waiting."""
+        import docker
+        try:
+            if self._exit is None:
+                try:
+                    result = self._container.wait()
+                    self._exit = int(result.get("StatusCode", -1))
+                except docker.errors.NotFound:
+                    self._exit = self._exit if self._exit is not None else -1
+                except docker.errors.APIError as exc:
+                    raise DockerUnavailableError(str(exc)[:200]) from None
+            code = self._exit
+        finally:
+            self._remove()
+        if self._cancelled and code == 0:
+            return CANCELLED_STATUS
+        return code
+
+    def cancel(self) -> None:
+        """Stop the container (SIGTERM, SIGKILL after 5 s) and remove it."""
+        import docker
+        self._cancelled = True
+        try:
+            self._container.stop(timeout=STOP_TIMEOUT)
+            result = self._container.wait(timeout=STOP_TIMEOUT + 10)
+            if self._exit is None:
+                self._exit = int(result.get("StatusCode", CANCELLED_STATUS))
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass
+        except Exception:  # noqa: BLE001 - a wait timeout: removal below kills it
+            pass
+        finally:
+            if self._exit is None:
+                self._exit = CANCELLED_STATUS
+            self._remove()
+
+    def _remove(self) -> None:
+        import docker
+        with self._lock:
+            if self._removed:
+                return
+            self._removed = True
+        try:
+            self._container.remove(force=True)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass          # already gone, or removal already in progress
+
+
+class DockerBackend:
+    """Runs steps in containers built per environment (compute kind ``docker``)."""
+
+    kind = "docker"
+
+    def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
+        """Lock ``spec`` and build its image when missing.
+
+        Raises EnvironmentBuildError naming the failing package; DockerUnavailableError.
+        """
+        from . import environments, images
+        resolved = environments.resolve(spec, log)
+        images.ensure_image(resolved, log)
+        return resolved
+
+    def submit(self, step: StepSpec, env: ResolvedEnvironment) -> DockerStepHandle:
+        """Start ``step`` in a container of ``env.image`` and return at once.
+
+        Raises DockerUnavailableError when no engine answers; docker.errors.APIError for a
+        container the engine refuses (e.g. a mount source that does not exist).
+        """
+        from docker.types import Mount as DockerMount
+
+        from .images import docker_client
+        client = docker_client()
+        mounts = [DockerMount(target=WORKDIR, source=os.path.abspath(step.working_dir),
+                              type="bind", read_only=False)]
+        for m in step.mounts:
+            mounts.append(DockerMount(target=m.target, source=os.path.abspath(m.source),
+                                      type="bind", read_only=bool(m.read_only)))
+        environment = {str(k): str(v) for k, v in (step.env or {}).items()}
+        labels = {str(k): str(v) for k, v in (step.labels or {}).items()}
+        labels.setdefault("amlocal.run_id", step.run_id)
+        kwargs = {}
+        if hasattr(os, "getuid"):
+            uid, gid = os.getuid(), os.getgid()
+            kwargs["user"] = f"{uid}:{gid}"
+            if uid != 0:
+                environment.setdefault("HOME", "/tmp")
+        import docker
+
+        def run(init: bool):
+            return client.containers.run(
+                env.image, command=list(step.command), working_dir=WORKDIR, mounts=mounts,
+                environment=environment, labels=labels, detach=True, init=init, **kwargs)
+
+        try:
+            container = run(init=True)
+        except docker.errors.APIError as exc:
+            if not re.search(r"docker-init|\binit\b", str(exc), re.I):
+                raise
+            container = run(init=False)      # an engine without docker-init
+        return DockerStepHandle(container)

@@ -1,0 +1,504 @@
+"""Lock an :class:`EnvironmentSpec` into a :class:`ResolvedEnvironment`.
+
+Two lock formats, chosen by the spec:
+
+* **PyPI only** (``conda_packages`` empty, the common case): ``uv pip compile --generate-hashes``
+  for the base image's Python ``X.Y`` and ``<arch>-manylinux_2_28``. The lock is a pip-compatible
+  ``requirements.txt``: every distribution pinned with ``==`` and followed by its ``--hash=sha256:``
+  lines (plus ``--index-url``/``--extra-index-url``/``--find-links`` lines), installed in the image
+  or virtualenv with ``uv pip install --require-hashes -r requirements.lock``.
+* **conda packages asked for**: ``conda-lock lock`` for ``linux-64``/``linux-aarch64``; the lock is
+  conda-lock's unified ``conda-lock.yml`` (``version: 1``, ``metadata`` with channels, platforms and
+  content hashes, a ``package`` list of conda and pip entries with url and md5/sha256). The image
+  installs it with ``micromamba create -f conda-lock.yml`` and then the lock's pip entries by URL
+  and hash. Locking needs a conda/mamba/micromamba executable *and* a reachable channel;
+  :func:`conda_availability` tells in well under a second whether both are there.
+
+Locks are cached under ``<AMLOCAL_HOME>/locks/<key>.lock`` where ``key`` is the sha256 of the
+lock-relevant part of the spec (packages, channels, options; not its name or environment
+variables), the target Python ``X.Y``, platform and installer: an unchanged spec is never locked
+again, which is what makes an unchanged resubmit build nothing.
+
+``digest`` (see :func:`compute_digest`) is the sha256 over the lock bytes, the installer name and
+version, the Dockerfile template bytes, the environment variables baked into the image and the
+base image's RootFS layer digests (not its image id, which differs between daemons). The image is
+tagged ``amlocal-env:<digest[:32]>``; the local backend names its virtualenv by the same digest.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform as _platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from amlocal import _settings
+from amlocal.errors import EnvironmentBuildError
+
+from .base import EnvironmentSpec, ResolvedEnvironment
+
+Log = Callable[[str], None]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+UV_TEMPLATE = "Dockerfile.uv"
+CONDA_TEMPLATE = "Dockerfile.conda"
+LOCK_FORMAT = "1"                 # bump to invalidate every cached lock
+IMAGE_REPOSITORY = "amlocal-env"
+DEFAULT_CONDA_CHANNEL = "conda-forge"
+CONDA_PROBE_TIMEOUT = 3.0
+
+# pip options uv understands inside a requirements file; everything else is dropped with a warning.
+_REQUIREMENT_FILE_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f",
+                             "--no-index")
+
+
+@dataclass(frozen=True)
+class BaseInfo:
+    """What a lock is made for: the base image (``""`` for this machine), its Python ``X.Y``,
+    its CPU architecture (``x86_64``/``aarch64``; a uv target triple for a macOS or Windows
+    host) and its RootFS layer digests."""
+
+    image: str
+    python: str
+    platform: str
+    layers: tuple[str, ...]
+
+
+def host_base() -> BaseInfo:
+    """This machine as a lock target (the local backend without Docker)."""
+    py = "%d.%d" % sys.version_info[:2]
+    arch = normalize_arch(_platform.machine())
+    if sys.platform == "darwin":
+        arch = f"{arch}-apple-darwin"
+    elif sys.platform == "win32":
+        arch = f"{arch}-pc-windows-msvc"
+    return BaseInfo(image="", python=py, platform=arch,
+                    layers=(f"host:{sys.implementation.name}{py}:{arch}",))
+
+
+def normalize_arch(arch: str) -> str:
+    """``amd64``/``x86_64`` -> ``x86_64``; ``arm64``/``aarch64`` -> ``aarch64``."""
+    arch = (arch or "").lower()
+    if arch in ("amd64", "x86_64", "x64"):
+        return "x86_64"
+    if arch in ("arm64", "aarch64", "arm64v8"):
+        return "aarch64"
+    return arch or "x86_64"
+
+
+def uv_platform(platform: str) -> str:
+    """uv's ``--python-platform`` for a BaseInfo platform: Linux architectures get
+    ``<arch>-manylinux_2_28``; a full target triple (macOS/Windows hosts) is used as is."""
+    return platform if "-" in platform else f"{platform}-manylinux_2_28"
+
+
+def conda_platform(arch: str) -> str:
+    return "linux-aarch64" if normalize_arch(arch) == "aarch64" else "linux-64"
+
+
+def major_minor(version: str) -> str:
+    return ".".join(str(version).strip().split(".")[:2])
+
+
+def installer_for(spec: EnvironmentSpec) -> str:
+    return "conda-lock" if spec.conda_packages else "uv"
+
+
+# ---------------------------------------------------------------------------------------------
+# resolve
+
+def resolve(spec: EnvironmentSpec, log: Log = print, *,
+            base_image: str | None = None, base: BaseInfo | None = None,
+            pull: bool = True) -> ResolvedEnvironment:
+    """Lock ``spec`` (from the cache when it was locked before) and compute its digest.
+
+    ``base_image`` overrides :func:`images.choose_base_image`; ``base`` skips Docker entirely
+    (the local backend passes :func:`host_base`); ``pull=False`` never pulls a missing base.
+
+    Raises EnvironmentBuildError when a package cannot be resolved (the message names it), when
+    conda packages are asked for and conda-lock cannot work here, or when no base image exists;
+    DockerUnavailableError when a base image must be inspected and no engine answers.
+    """
+    if base is None:
+        from . import images
+        name = base_image or images.choose_base_image(spec, log=log, pull=pull)
+        base = images.describe_base(name, log=log, pull=pull)
+    installer = installer_for(spec)
+    if (installer == "uv" and spec.python_version
+            and major_minor(spec.python_version) != base.python):
+        log(f"warning: environment '{spec.name}' asks for Python {spec.python_version} but "
+            f"{base.image or 'this machine'} provides Python {base.python}; the packages are "
+            f"locked and installed for Python {base.python}. Choose a base image with Python "
+            f"{major_minor(spec.python_version)} to match.")
+    path = lock_path(spec, base)
+    if path.is_file():
+        lock_text = path.read_text(encoding="utf-8")
+    else:
+        if installer == "uv":
+            lock_text = lock_with_uv(spec, base, log)
+        else:
+            lock_text = lock_with_conda(spec, base, log)
+        write_atomic(path, lock_text)
+    return resolved_from_lock(spec, lock_text, base)
+
+
+def resolved_from_lock(spec: EnvironmentSpec, lock_text: str,
+                       base: BaseInfo) -> ResolvedEnvironment:
+    """The ResolvedEnvironment for an existing lock (no solving, no Docker)."""
+    installer = installer_for(spec)
+    version = installer_version(installer)
+    template = template_bytes(installer)
+    digest = compute_digest(lock_text, installer, version, template, base.layers,
+                            spec.environment_variables)
+    return ResolvedEnvironment(spec=spec, installer=installer, installer_version=version,
+                               lock_text=lock_text, digest=digest, base_image=base.image,
+                               image=f"{IMAGE_REPOSITORY}:{digest[:32]}")
+
+
+def compute_digest(lock_text: str, installer: str, installer_version: str, template: bytes,
+                   base_layers, environment_variables: dict | None = None) -> str:
+    """sha256 hex over lock, installer name/version, template bytes, baked-in environment
+    variables and base layer digests; each part length-prefixed so parts cannot run together."""
+    h = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+
+    part(b"amlocal-env/1")
+    part(lock_text.encode("utf-8"))
+    part(installer.encode())
+    part(installer_version.encode())
+    part(template)
+    part(json.dumps(environment_variables or {}, sort_keys=True, default=str).encode())
+    for layer in base_layers:
+        part(str(layer).encode())
+    return h.hexdigest()
+
+
+def template_bytes(installer: str) -> bytes:
+    name = UV_TEMPLATE if installer == "uv" else CONDA_TEMPLATE
+    return (TEMPLATES / name).read_bytes()
+
+
+def installer_version(installer: str) -> str:
+    """The installed version of ``uv`` or ``conda-lock`` (the uv version is also the one put
+    into images)."""
+    from importlib import metadata
+    dist = "uv" if installer == "uv" else "conda-lock"
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        if installer == "uv":
+            out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True)
+            m = re.search(r"(\d+\.\d+\.\d+)", out.stdout)
+            if m:
+                return m.group(1)
+        return "unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# lock cache
+
+def lock_key(spec: EnvironmentSpec, base: BaseInfo) -> str:
+    """sha256 over the canonical JSON of what decides the lock."""
+    installer = installer_for(spec)
+    data = {
+        "format": LOCK_FORMAT,
+        "installer": installer,
+        "python": base.python,
+        "platform": base.platform,
+        "pip_packages": sorted(set(spec.pip_packages)),
+        "pip_options": list(spec.pip_options),
+        "conda_channels": list(spec.conda_channels),
+        "conda_packages": sorted(set(spec.conda_packages)),
+        # the conda environment installs its own Python; the uv path uses the base's
+        "python_version": spec.python_version if installer == "conda-lock" else None,
+    }
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lock_path(spec: EnvironmentSpec, base: BaseInfo) -> Path:
+    return _settings.current().locks / f"{lock_key(spec, base)}.lock"
+
+
+def record_lock(spec: EnvironmentSpec, lock_text: str, base: BaseInfo) -> Path:
+    """Store ``lock_text`` as the cached lock of ``spec`` for ``base`` (e.g. a recorded
+    conda-lock.yml), so :func:`resolve` uses it without solving."""
+    path = lock_path(spec, base)
+    write_atomic(path, lock_text)
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# uv
+
+def uv_binary() -> str:
+    """Path of the uv executable installed with amlocal. Raises EnvironmentBuildError."""
+    try:
+        from uv import find_uv_bin
+        return find_uv_bin()
+    except Exception:  # noqa: BLE001 - fall back to PATH
+        found = shutil.which("uv")
+    if found:
+        return found
+    raise EnvironmentBuildError("uv is not installed: `pip install uv` (amlocal locks PyPI "
+                                "packages with it)")
+
+
+def requirements_in(spec: EnvironmentSpec, log: Log = print) -> tuple[str, list[str]]:
+    """The ``requirements.in`` text for ``spec`` and extra ``uv pip compile`` flags."""
+    lines: list[str] = []
+    flags: list[str] = []
+    for option in spec.pip_options:
+        option = option.strip()
+        if not option:
+            continue
+        word = option.split()[0].split("=")[0]
+        if word in _REQUIREMENT_FILE_OPTIONS:
+            lines.append(option)
+        elif word == "--pre":
+            flags += ["--prerelease", "allow"]
+        else:
+            log(f"warning: environment '{spec.name}': pip option {option!r} is ignored")
+    lines += sorted(set(p.strip() for p in spec.pip_packages if p.strip()))
+    return "\n".join(lines) + "\n", flags
+
+
+def lock_with_uv(spec: EnvironmentSpec, base: BaseInfo, log: Log = print) -> str:
+    """Run ``uv pip compile --generate-hashes`` for ``base``'s Python and platform.
+
+    Raises EnvironmentBuildError naming the package(s) uv could not resolve, with uv's words.
+    """
+    text, flags = requirements_in(spec, log)
+    if not spec.pip_packages:
+        return ""
+    log(f"locking environment '{spec.name}' with uv for Python {base.python} "
+        f"({len(spec.pip_packages)} requested package(s))")
+    with tempfile.TemporaryDirectory(prefix="amlocal-lock-") as tmp:
+        Path(tmp, "requirements.in").write_text(text, encoding="utf-8")
+        cmd = [uv_binary(), "pip", "compile", "--generate-hashes",
+               "--python-version", base.python,
+               "--python-platform", uv_platform(base.platform),
+               "--no-header", "--quiet", "--emit-index-url", "--emit-find-links",
+               *flags, "requirements.in", "-o", "requirements.txt"]
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired as exc:
+            raise EnvironmentBuildError(
+                f"locking environment '{spec.name}' timed out after {exc.timeout:.0f} s "
+                f"(packages: {', '.join(spec.pip_packages)}); is the package index reachable?"
+            ) from None
+        if proc.returncode != 0:
+            raise uv_failure(spec, proc.stderr or proc.stdout)
+        return Path(tmp, "requirements.txt").read_text(encoding="utf-8")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(req: str) -> str:
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+    return m.group(1) if m else req.strip()
+
+
+def uv_failure(spec: EnvironmentSpec, output: str) -> EnvironmentBuildError:
+    """An EnvironmentBuildError naming the requested packages uv's ``output`` blames."""
+    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    relevant = [ln for ln in lines if not ln.lstrip().startswith(("Resolved", "Using", "warning"))]
+    text = "\n".join(relevant).lower()
+    names = [p for p in spec.pip_packages
+             if re.search(r"(?<![a-z0-9_.-])" + re.escape(_normalize(requirement_name(p)))
+                          + r"(?![a-z0-9_-])", re.sub(r"[-_.]+", "-", text))]
+    if not names:
+        names = list(spec.pip_packages)
+    excerpt = "\n".join("    " + ln for ln in relevant[:25])
+    problem = ("is not a valid requirement" if "couldn't parse requirement" in text else
+               "could not be resolved (check the name and version exist on the package index)")
+    return EnvironmentBuildError(
+        f"could not lock environment '{spec.name}': package(s) {', '.join(names)} {problem}.\n"
+        f"uv said:\n{excerpt}")
+
+
+# ---------------------------------------------------------------------------------------------
+# conda
+
+def find_conda_executable() -> str | None:
+    """``$CONDA_EXE`` if it exists, else micromamba, mamba or conda on PATH, else None."""
+    exe = os.environ.get("CONDA_EXE")
+    if exe and os.path.isfile(exe) and os.access(exe, os.X_OK):
+        return exe
+    for name in ("micromamba", "mamba", "conda"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def channel_probe_url(channel: str) -> str:
+    """The ``noarch/repodata.json`` URL of a channel name or URL."""
+    channel = channel.strip().rstrip("/")
+    if channel in ("defaults", "anaconda", "main"):
+        return "https://repo.anaconda.com/pkgs/main/noarch/repodata.json"
+    if channel.startswith(("http://", "https://")):
+        return channel + "/noarch/repodata.json"
+    return f"https://conda.anaconda.org/{channel}/noarch/repodata.json"
+
+
+def conda_availability(channels=(), timeout: float = CONDA_PROBE_TIMEOUT) -> tuple[bool, str]:
+    """``(True, executable)`` when conda-lock can work here, else ``(False, reason)``.
+
+    Fast: looks for an executable first (no network when there is none), then sends one HEAD
+    request with ``timeout`` to the first channel. Never raises.
+    """
+    exe = find_conda_executable()
+    if not exe:
+        return False, "no conda, mamba or micromamba executable on PATH (nor $CONDA_EXE)"
+    url = channel_probe_url((list(channels) or [DEFAULT_CONDA_CHANNEL])[0])
+    import ssl
+    import urllib.request
+    try:
+        context = ssl.create_default_context(cafile=ca_bundle())
+        req = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+            if resp.status >= 400:
+                return False, f"channel {url} answered HTTP {resp.status}"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return False, f"channel {url} did not answer ({exc})"
+    return True, exe
+
+
+def ca_bundle() -> str | None:
+    """The host's CA bundle: $SSL_CERT_FILE, the Debian bundle, or certifi's; None if none."""
+    env = os.environ.get("SSL_CERT_FILE")
+    if env and os.path.isfile(env):
+        return env
+    if os.path.isfile("/etc/ssl/certs/ca-certificates.crt"):
+        return "/etc/ssl/certs/ca-certificates.crt"
+    try:
+        import certifi
+        return certifi.where()
+    except ImportError:
+        return None
+
+
+def environment_yml(spec: EnvironmentSpec, base: BaseInfo) -> dict:
+    """The conda ``environment.yml`` content conda-lock solves for ``spec``."""
+    deps: list = [f"python={major_minor(spec.python_version or base.python)}",
+                  *spec.conda_packages]
+    if spec.pip_packages:
+        deps += ["pip", {"pip": list(spec.pip_packages)}]
+    return {"name": spec.name, "channels": list(spec.conda_channels) or [DEFAULT_CONDA_CHANNEL],
+            "dependencies": deps}
+
+
+def lock_with_conda(spec: EnvironmentSpec, base: BaseInfo, log: Log = print) -> str:
+    """Run ``conda-lock lock`` and return the unified ``conda-lock.yml`` text.
+
+    Raises EnvironmentBuildError at once (no minute of retries) when there is no conda executable
+    or the channel does not answer, and when the solve fails (naming the packages it blames).
+    """
+    import yaml
+    ok, detail = conda_availability(spec.conda_channels)
+    channels = list(spec.conda_channels) or [DEFAULT_CONDA_CHANNEL]
+    if not ok:
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' asks for conda packages ({', '.join(spec.conda_packages)}) "
+            f"but they cannot be locked here: {detail}. Fix: install conda, mamba or micromamba "
+            f"and make the channel {channels[0]} reachable, or move these packages to pip "
+            f"packages (PyPI) if they exist there.")
+    if spec.pip_options:
+        log(f"warning: environment '{spec.name}': pip options are ignored for conda environments")
+    platform = conda_platform(base.platform)
+    log(f"locking environment '{spec.name}' with conda-lock for {platform}")
+    with tempfile.TemporaryDirectory(prefix="amlocal-condalock-") as tmp:
+        Path(tmp, "environment.yml").write_text(yaml.safe_dump(environment_yml(spec, base)))
+        cmd = [sys.executable, "-m", "conda_lock", "lock", "--conda", detail,
+               "-f", "environment.yml", "-p", platform, "--lockfile", "conda-lock.yml"]
+        if os.path.basename(detail).startswith("micromamba"):
+            cmd.insert(4, "--micromamba")
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired:
+            raise EnvironmentBuildError(f"conda-lock timed out locking '{spec.name}'") from None
+        if proc.returncode != 0:
+            out = (proc.stderr + "\n" + proc.stdout).strip()
+            blamed = [p for p in (*spec.conda_packages, *spec.pip_packages)
+                      if requirement_name(p).lower() in out.lower()] or list(spec.conda_packages)
+            tail = "\n".join("    " + ln for ln in out.splitlines()[-25:])
+            raise EnvironmentBuildError(
+                f"could not lock environment '{spec.name}': package(s) {', '.join(blamed)} could "
+                f"not be solved by conda-lock.\nconda-lock said:\n{tail}")
+        return Path(tmp, "conda-lock.yml").read_text(encoding="utf-8")
+
+
+def load_recorded_conda_lock(path) -> str:
+    """Read a recorded unified ``conda-lock.yml``, validated with conda-lock's own parser.
+
+    Raises EnvironmentBuildError when the file is missing or not a valid unified lockfile.
+    """
+    path = Path(path)
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # conda-lock's vendored conda is noisy
+            from conda_lock.lockfile import parse_conda_lock_file
+            parse_conda_lock_file(path)
+    except Exception as exc:  # noqa: BLE001 - pydantic/yaml/os errors alike
+        raise EnvironmentBuildError(f"{path} is not a valid conda-lock.yml: {exc}") from None
+    return path.read_text(encoding="utf-8")
+
+
+def conda_install_plan(lock_text: str, platform: str = "linux-64") -> dict:
+    """What a ``conda-lock.yml`` installs on ``platform`` (main category only):
+    ``{"conda": [{name, version, url, md5, sha256}...], "pip": [...]}``."""
+    import yaml
+    data = yaml.safe_load(lock_text) or {}
+    plan: dict = {"conda": [], "pip": []}
+    for pkg in data.get("package") or []:
+        if pkg.get("platform") != platform:
+            continue
+        cats = set(pkg.get("categories") or [pkg.get("category", "main")])
+        if "main" not in cats or pkg.get("optional"):
+            continue
+        entry = {"name": pkg["name"], "version": str(pkg["version"]), "url": pkg["url"],
+                 "md5": (pkg.get("hash") or {}).get("md5"),
+                 "sha256": (pkg.get("hash") or {}).get("sha256")}
+        plan.setdefault(pkg.get("manager", "conda"), []).append(entry)
+    return plan
+
+
+def pip_requirements_from_conda_lock(lock_text: str, platform: str = "linux-64") -> str:
+    """The lock's pip entries as a ``--require-hashes`` requirements file (micromamba installs
+    only the conda entries of a unified lockfile)."""
+    lines = []
+    for p in conda_install_plan(lock_text, platform)["pip"]:
+        line = f"{p['name']} @ {p['url']}"
+        if p.get("sha256"):
+            line += f" --hash=sha256:{p['sha256']}"
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")

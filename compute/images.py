@@ -1,0 +1,468 @@
+"""Base images and environment images, through docker-py.
+
+* :func:`choose_base_image` picks the image an environment builds ``FROM`` without touching the
+  network when a usable one is present; :func:`bootstrap_base` builds :data:`OFFLINE_BASE` with
+  ``debootstrap`` when no registry is reachable.
+* :func:`ensure_image` builds ``amlocal-env:<digest[:32]>`` from ``templates/Dockerfile.uv`` (or
+  ``Dockerfile.conda``) only when it is missing, streaming the build to
+  ``<AMLOCAL_HOME>/build-logs/<digest>.log``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from amlocal import _settings
+from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
+
+from .base import EnvironmentSpec, ResolvedEnvironment
+from .environments import (CONDA_TEMPLATE, TEMPLATES, UV_TEMPLATE, BaseInfo, ca_bundle,
+                           normalize_arch, pip_requirements_from_conda_lock)
+
+Log = Callable[[str], None]
+
+OFFLINE_BASE = "amlocal/base:bookworm"
+DEFAULT_BASE = "python:3.11-slim"
+AZURE_IMAGE_PREFIX = "mcr.microsoft.com/azureml/"
+PING_TIMEOUT = 10
+BOOTSTRAP_PACKAGES = "python3,python3-venv,python3-pip,ca-certificates"
+_KNOWN_PYTHON = {OFFLINE_BASE: "3.11", DEFAULT_BASE: "3.11"}
+_pull_failures: dict[str, str] = {}     # image -> error, so a process tries each pull once
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine
+
+def docker_client():
+    """A docker-py client whose engine answered a ping.
+
+    Raises DockerUnavailableError when docker-py cannot connect or the engine does not answer.
+    """
+    try:
+        import docker
+        from docker.constants import DEFAULT_TIMEOUT_SECONDS
+        client = docker.from_env(timeout=PING_TIMEOUT)   # an unreachable tcp:// host fails fast
+        client.ping()
+        client.api.timeout = DEFAULT_TIMEOUT_SECONDS
+        return client
+    except Exception as exc:  # noqa: BLE001 - DockerException, requests errors, OSError alike
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DockerUnavailableError(detail) from None
+
+
+def _get_image(client, name: str):
+    import docker
+    try:
+        return client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def image_exists(name: str, client=None) -> bool:
+    """True when the engine has an image called ``name``. Raises DockerUnavailableError."""
+    return _get_image(client or docker_client(), name) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# base images
+
+def is_azure_default(image: str | None) -> bool:
+    return bool(image) and image.strip().startswith(AZURE_IMAGE_PREFIX)
+
+
+def _no_base_message(detail: str) -> str:
+    return (f"no base image: no registry answered ({detail}). Run `amlocal env bootstrap-base` "
+            f"to build {OFFLINE_BASE} offline with debootstrap, or set AMLOCAL_BASE_IMAGE to an "
+            f"image present locally.")
+
+
+def choose_base_image(spec: EnvironmentSpec | None = None, log: Log = print,
+                      *, pull: bool = True) -> str:
+    """The base image name for ``spec``.
+
+    ``spec.base_image`` (Azure's ``mcr.microsoft.com/azureml/...`` defaults mean "use ours"),
+    else ``$AMLOCAL_BASE_IMAGE``, else :data:`DEFAULT_BASE` or :data:`OFFLINE_BASE` if present
+    locally, else one ``docker pull`` of :data:`DEFAULT_BASE` (when ``pull``).
+
+    Raises EnvironmentBuildError when there is no base image and the pull fails (or is not
+    allowed); DockerUnavailableError when the engine must be asked and does not answer.
+    """
+    if spec is not None and spec.base_image and not is_azure_default(spec.base_image):
+        return spec.base_image
+    env = os.environ.get("AMLOCAL_BASE_IMAGE", "").strip()
+    if env:
+        return env
+    client = docker_client()
+    for name in (DEFAULT_BASE, OFFLINE_BASE):
+        if _get_image(client, name) is not None:
+            return name
+    if not pull:
+        raise EnvironmentBuildError(_no_base_message("pulling was not allowed"))
+    _pull(client, DEFAULT_BASE, log)
+    return DEFAULT_BASE
+
+
+def _pull(client, name: str, log: Log):
+    """Pull ``name`` once per process. Raises EnvironmentBuildError when it fails."""
+    if name in _pull_failures:
+        raise EnvironmentBuildError(_no_base_message(f"docker pull {name}: {_pull_failures[name]}"))
+    from docker.utils import parse_repository_tag
+    log(f"pulling base image {name} (no usable base image is present locally) ...")
+    repo, tag = parse_repository_tag(name)
+    try:
+        return client.images.pull(repo, tag=tag or "latest")
+    except Exception as exc:  # noqa: BLE001 - APIError, ConnectionError, timeouts
+        _pull_failures[name] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise EnvironmentBuildError(
+            _no_base_message(f"docker pull {name}: {_pull_failures[name]}")) from None
+
+
+def describe_base(name: str, log: Log = print, *, pull: bool = True) -> BaseInfo:
+    """Python ``X.Y``, architecture and RootFS layers of base image ``name`` (pulled once when
+    missing and ``pull``). Raises EnvironmentBuildError, DockerUnavailableError."""
+    client = docker_client()
+    image = _get_image(client, name)
+    if image is None:
+        if not pull:
+            raise EnvironmentBuildError(f"base image {name} is not present locally")
+        _pull(client, name, log)
+        image = _get_image(client, name)
+        if image is None:
+            raise EnvironmentBuildError(f"base image {name} is still missing after docker pull")
+    attrs = image.attrs
+    layers = tuple((attrs.get("RootFS") or {}).get("Layers") or ()) or (image.id,)
+    return BaseInfo(image=name, python=base_python(client, image, name),
+                    platform=normalize_arch(attrs.get("Architecture", "")), layers=layers)
+
+
+def base_python(client, image, name: str) -> str:
+    """The Python ``X.Y`` of a base image: its ``amlocal.python`` label, a known name, a
+    ``python:X.Y`` tag, or ``python3`` run in it once (cached by image id).
+
+    Raises EnvironmentBuildError when the image has no ``python3``.
+    """
+    label = (image.labels or {}).get("amlocal.python")
+    if label:
+        return label
+    if name in _KNOWN_PYTHON:
+        return _KNOWN_PYTHON[name]
+    m = re.match(r"^(?:[^/]+/)*python:(\d+\.\d+)", name)
+    if m:
+        return m.group(1)
+    cache = _settings.current().locks / f"python-{image.id.split(':')[-1]}.txt"
+    if cache.is_file():
+        return cache.read_text().strip()
+    try:
+        out = client.containers.run(image.id, ["python3", "-c",
+                                               "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                    remove=True, network_mode="none")
+    except Exception as exc:  # noqa: BLE001 - ContainerError, APIError
+        raise EnvironmentBuildError(f"base image {name} has no working python3 ({exc})") from None
+    version = out.decode().strip().splitlines()[-1]
+    from .environments import write_atomic
+    write_atomic(cache, version + "\n")
+    return version
+
+
+def bootstrap_base(name: str = OFFLINE_BASE, suite: str = "bookworm",
+                   log: Log = print, force: bool = False,
+                   mirror: str | None = None) -> str:
+    """Build base image ``name`` offline from Debian ``suite`` with debootstrap (no registry
+    needed, only the Debian mirror); return ``name`` at once when it exists and not ``force``.
+
+    Installs debootstrap with apt-get when missing and running as root on Debian. Raises
+    EnvironmentBuildError (debootstrap missing or failing, not root, import failing) and
+    DockerUnavailableError.
+    """
+    client = docker_client()
+    if not force and _get_image(client, name) is not None:
+        return name
+    tool = shutil.which("debootstrap") or next(
+        (p for p in ("/usr/sbin/debootstrap", "/sbin/debootstrap") if os.path.exists(p)), None)
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if tool is None:
+        if is_root and os.path.exists("/etc/debian_version") and shutil.which("apt-get"):
+            log("installing debootstrap with apt-get ...")
+            proc = subprocess.run(["apt-get", "install", "-y", "debootstrap"],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                subprocess.run(["apt-get", "update"], capture_output=True)
+                proc = subprocess.run(["apt-get", "install", "-y", "debootstrap"],
+                                      capture_output=True, text=True)
+            tool = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+            if proc.returncode != 0 or not os.path.exists(tool):
+                raise EnvironmentBuildError(
+                    f"could not install debootstrap: {proc.stderr.strip()[-500:]}")
+        else:
+            raise EnvironmentBuildError(
+                "debootstrap is needed to build the offline base image: install it "
+                "(`sudo apt-get install debootstrap`) and run `sudo amlocal env bootstrap-base`, "
+                f"or make a registry reachable so {DEFAULT_BASE} can be pulled.")
+    if not is_root:
+        raise EnvironmentBuildError("building the offline base image needs root (debootstrap): "
+                                    "run `sudo amlocal env bootstrap-base`.")
+    root = tempfile.mkdtemp(prefix="amlocal-bootstrap-", dir=os.environ.get("TMPDIR") or "/var/tmp")
+    try:
+        cmd = [tool, "--variant=minbase", f"--include={BOOTSTRAP_PACKAGES}", suite, root]
+        if mirror:
+            cmd.append(mirror)
+        log(f"bootstrapping Debian {suite} into {root} (about a minute) ...")
+        _run_logged(cmd, log, quiet=("I: Retrieving", "I: Validating", "I: Extracting",
+                                     "I: Unpacking", "I: Configuring"))
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in Path(root, junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        versions = sorted(p.name[len("python"):] for p in Path(root, "usr/bin").glob("python3.*")
+                          if re.fullmatch(r"python3\.\d+", p.name))
+        python = versions[-1] if versions else "3"
+        log(f"importing {root} as {name} (Python {python}) ...")
+        repo, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", root, "-c", "."],
+                               stdout=subprocess.PIPE)
+
+        def chunks():
+            while True:
+                block = tar.stdout.read(1 << 20)
+                if not block:
+                    return
+                yield block
+
+        try:
+            client.api.import_image(src=chunks(), repository=repo, tag=tag, stream_src=True,
+                                    changes=["ENV LANG=C.UTF-8", f"LABEL amlocal.python={python}",
+                                             f"LABEL amlocal.suite={suite}", 'CMD ["python3"]'])
+        finally:
+            tar.stdout.close()
+            tar.wait()
+        if _get_image(client, name) is None:
+            raise EnvironmentBuildError(f"docker import did not create {name}")
+        log(f"built base image {name}")
+        return name
+    finally:
+        _remove_root(root, log)
+
+
+def _run_logged(cmd: list[str], log: Log, quiet=()) -> None:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    for line in proc.stdout:
+        line = line.rstrip()
+        tail = (tail + [line])[-20:]
+        if line and not line.startswith(quiet):
+            log(f"  {line}")
+    if proc.wait() != 0:
+        raise EnvironmentBuildError(f"{os.path.basename(cmd[0])} failed (exit {proc.returncode}):\n"
+                                    + "\n".join(tail))
+
+
+def _remove_root(root: str, log: Log) -> None:
+    """Remove a debootstrap folder, unmounting anything left mounted below it first (never
+    delete through a mounted /proc)."""
+    def mounted() -> list[str]:
+        try:
+            with open("/proc/mounts") as f:
+                points = [ln.split()[1] for ln in f]
+        except OSError:
+            return []
+        return [p for p in points if p == root or p.startswith(root + "/")]
+
+    for point in sorted(mounted(), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+    if mounted():
+        log(f"warning: {root} still has mounts; leaving it in place")
+        return
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# environment images
+
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def render_dockerfile(resolved: ResolvedEnvironment, *, with_ca: bool = True) -> str:
+    """The Dockerfile text for ``resolved`` (no Docker needed).
+
+    Raises EnvironmentBuildError for an environment variable name Docker cannot take.
+    """
+    uv = resolved.installer == "uv"
+    text = (TEMPLATES / (UV_TEMPLATE if uv else CONDA_TEMPLATE)).read_text(encoding="utf-8")
+    ca_env = ("env SSL_CERT_FILE=/opt/amlocal/ca.pem PIP_CERT=/opt/amlocal/ca.pem "
+              "REQUESTS_CA_BUNDLE=/opt/amlocal/ca.pem MAMBA_SSL_VERIFY=/opt/amlocal/ca.pem"
+              if with_ca else "")
+    env_lines = []
+    for key, value in sorted((resolved.spec.environment_variables or {}).items()):
+        if not _ENV_KEY.match(str(key)):
+            raise EnvironmentBuildError(f"environment '{resolved.spec.name}': {key!r} is not a "
+                                        f"valid environment variable name")
+        quoted = json.dumps(str(value)).replace("$", "\\$")
+        env_lines.append(f"ENV {key}={quoted}")
+    replacements = {
+        "@@BASE@@": resolved.base_image,
+        "@@CA_ENV@@": ca_env,
+        "@@UV_VERSION@@": resolved.installer_version,
+        "@@CONDA_PLATFORM@@": _lock_conda_platform(resolved),
+        "@@ENV@@": "\n".join(env_lines),
+    }
+    for marker, value in replacements.items():
+        text = text.replace(marker, value)
+    return text.rstrip() + "\n"
+
+
+def _lock_conda_platform(resolved: ResolvedEnvironment) -> str:
+    return "linux-aarch64" if "linux-aarch64" in resolved.lock_text else "linux-64"
+
+
+def write_context(resolved: ResolvedEnvironment, folder) -> Path:
+    """Write the build context (Dockerfile, lock, CA bundle) for ``resolved`` into ``folder``."""
+    folder = Path(folder)
+    ca = ca_bundle()
+    (folder / "Dockerfile").write_text(render_dockerfile(resolved, with_ca=ca is not None),
+                                       encoding="utf-8")
+    if ca:
+        shutil.copyfile(ca, folder / "ca.pem")
+    else:
+        (folder / "ca.pem").write_text("")
+    if resolved.installer == "uv":
+        (folder / "requirements.lock").write_text(resolved.lock_text, encoding="utf-8")
+    else:
+        platform = _lock_conda_platform(resolved)
+        (folder / "conda-lock.yml").write_text(resolved.lock_text, encoding="utf-8")
+        (folder / "pip-requirements.txt").write_text(
+            pip_requirements_from_conda_lock(resolved.lock_text, platform), encoding="utf-8")
+    return folder
+
+
+def build_log_path(resolved: ResolvedEnvironment) -> Path:
+    return _settings.current().build_logs / f"{resolved.digest}.log"
+
+
+def ensure_image(resolved: ResolvedEnvironment, log: Log = print) -> bool:
+    """Build ``resolved.image`` unless it exists; True when it built.
+
+    Only one process builds a given digest at a time (file lock). Every build line goes to
+    :func:`build_log_path`; the terminal shows a spinner with the last line (plain lines through
+    ``log`` when stdout is not a TTY). Raises EnvironmentBuildError naming the package that failed
+    and the build log path; DockerUnavailableError when no engine answers.
+    """
+    client = docker_client()
+    if _get_image(client, resolved.image) is not None:
+        return False
+    from filelock import FileLock
+    settings = _settings.current()
+    settings.locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.locks / f"build-{resolved.digest[:32]}.filelock")):
+        if _get_image(client, resolved.image) is not None:
+            return False
+        _build(client, resolved, log)
+    return True
+
+
+def _build(client, resolved: ResolvedEnvironment, log: Log) -> None:
+    import docker
+    path = build_log_path(resolved)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = resolved.spec.name
+    log(f"building image {resolved.image} for environment '{name}' (log: {path})")
+    error = None
+    tty = sys.stdout.isatty()
+    status = None
+    if tty:
+        from rich.console import Console
+        status = Console().status(f"building {resolved.image}")
+        status.start()
+    def show(line: str) -> None:
+        line = line.rstrip()
+        if not line:
+            return
+        if status is not None:
+            status.update(f"building {resolved.image}: {line[:100]}")
+        else:
+            log(f"  {line}")
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="amlocal-build-") as ctx, \
+                open(path, "w", encoding="utf-8") as out:
+            write_context(resolved, ctx)
+            out.write(Path(ctx, "Dockerfile").read_text())
+            out.write("-" * 72 + "\n")
+            try:
+                stream = client.api.build(path=ctx, tag=resolved.image, decode=True, rm=True,
+                                          forcerm=True, pull=False,
+                                          labels={"amlocal.digest": resolved.digest,
+                                                  "amlocal.environment": name})
+                pending = ""
+                for chunk in stream:
+                    text = chunk.get("stream") or chunk.get("status") or ""
+                    if "error" in chunk:
+                        error = chunk.get("error") or "build failed"
+                        text = "\n" + error + "\n"
+                    text = _ANSI.sub("", text)
+                    if not text:
+                        continue
+                    out.write(text)
+                    out.flush()
+                    *complete, pending = (pending + text).split("\n")
+                    for line in complete:
+                        show(line)
+                show(pending)
+            except docker.errors.APIError as exc:
+                error = str(exc)
+                out.write(error + "\n")
+    finally:
+        if status is not None:
+            status.stop()
+    if error is not None:
+        raise build_failure(resolved, path.read_text(encoding="utf-8", errors="replace"), path)
+    log(f"built image {resolved.image}")
+
+
+_FAILED_PACKAGE = [
+    # uv
+    re.compile(r"Failed to (?:download|build|install|fetch|prepare|read|extract|unzip)"
+               r"[^`\n]*`([^`]+)`"),
+    re.compile(r"[Hh]ash mismatch for `?([^`\s:]+)"),
+    # pip (installing uv itself; the conda image's pip entries)
+    re.compile(r"No matching distribution found for (\S+)"),
+    re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+    re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES[^\n]*\n\s+([A-Za-z0-9][\w.-]*)"),
+    # micromamba: a package file named in an error line, or an unsatisfiable request
+    re.compile(r"(?i)(?:error|mismatch|fail)[^\n]*?/([A-Za-z0-9_][\w.-]*?)-\d[\w.]*-[\w.]+"
+               r"\.(?:conda|tar\.bz2)"),
+    re.compile(r"nothing provides (?:requested )?([A-Za-z0-9_][\w.-]*)"),
+]
+
+
+def failed_packages(log_text: str) -> list[str]:
+    """Package names a build log blames, in order of appearance."""
+    found: list[str] = []
+    for pattern in _FAILED_PACKAGE:
+        for m in pattern.finditer(log_text):
+            name = m.group(1).strip("`'\":,")
+            if name and name not in found:
+                found.append(name)
+        if found:
+            break
+    return found
+
+
+def build_failure(resolved: ResolvedEnvironment, log_text: str, path) -> EnvironmentBuildError:
+    names = failed_packages(log_text)
+    what = (f"package(s) {', '.join(names)} could not be installed" if names
+            else "the image build failed")
+    interesting = [ln for ln in log_text.splitlines()
+                   if re.search(r"error|fail|mismatch|not found|cannot|could not|×|╰─▶|caused by",
+                                ln, re.I)]
+    excerpt = "\n".join("    " + ln.rstrip() for ln in interesting[-12:])
+    return EnvironmentBuildError(
+        f"could not build the image for environment '{resolved.spec.name}': {what}.\n{excerpt}\n"
+        f"Full build log: {path}")

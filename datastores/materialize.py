@@ -1,0 +1,158 @@
+"""Making a dataset input available to a step, on the host, before its container starts.
+
+:func:`bind_input` turns a dataset definition and a consumption mode into an :class:`InputBinding`:
+the value that replaces the ``DatasetConsumptionConfig:<name>`` placeholder in argv, read-only
+bind mounts and environment variables (Azure's job runtime contract, reference section 4).
+
+- **mount** on local (``file://``) datastores: read-only bind mounts of exactly what the dataset
+  names, no copy. A source naming a whole folder (``folder``, ``folder/**``) binds the folder;
+  other matches bind file by file at ``<location>/<portable path>``. Deliberate difference from
+  Azure: there is no FUSE, so mount on any other protocol falls back to download.
+- **download** (any protocol): the files are copied to ``staging_dir/<name>/`` and that folder is
+  bind-mounted read-only.
+- **direct**: the value is the dataset id; nothing is mounted.
+
+The location is ``path_on_compute`` when given (a relative one is below the working directory,
+as in Azure), else ``/amlocal/inputs/<name>``. A single-file dataset's value is the file's path.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from amlocal.compute.base import CONTAINER_ROOT, WORKDIR, Mount
+from amlocal.errors import UserErrorException
+
+from .paths import definition_id, relative_to, safe_relpath
+from .resolve import Resolution, content_digest, resolve_sources
+from .transfer import copy_matches, remove_tree
+
+MODES = ("mount", "download", "direct")
+ENV_DATASETS = "AZUREML_DATASET_ENVIRONMENT_VARS"
+_NAME = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class InputBinding:
+    name: str
+    mode: str
+    value: str                       # replaces the argv placeholder; the env var's value
+    mounts: tuple[Mount, ...] = ()
+    env: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)   # portable paths ("/a/b.csv"), sorted
+    content_digest: str = ""         # sha256 over (source key, size, mtime) of every file
+    dataset_id: str = ""
+
+
+def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | None,
+               resolve_datastore: Callable[[str], tuple[str, dict]],
+               staging_dir: Path) -> InputBinding:
+    """Bind one dataset input of a step.
+
+    ``resolve_datastore(datastore_name) -> (url, storage_options)``; ``staging_dir`` receives
+    download-mode copies (``staging_dir/<name>`` is replaced on every call).
+
+    Raises UserErrorException for an invalid name or mode, a TabularDataset in mount or download
+    mode, paths leaving a datastore, and (mount/download) a dataset matching no file.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserErrorException(
+            f"input name {name!r} is not valid: it must match ^[a-zA-Z_]+[a-zA-Z0-9_]*$ "
+            "(it becomes an environment variable)")
+    mode = (mode or "").lower()
+    if mode not in MODES:
+        raise UserErrorException(
+            f"input '{name}': mode {mode!r} is not supported locally; use one of "
+            f"{', '.join(MODES)}")
+    kind = definition.get("type", "FileDataset")
+    if kind != "FileDataset" and mode != "direct":
+        raise UserErrorException(
+            f"input '{name}': {kind} does not support {mode}. Only FileDataset supports {mode}")
+    dataset_id = definition_id(definition)
+    res = resolve_sources(definition.get("sources", []), resolve_datastore)
+    if not res.matches and mode != "direct":
+        raise UserErrorException(
+            f"input '{name}': the dataset {res.describe()} matches no file. Check the path "
+            "(and that the step producing it ran), or upload the data first")
+    files = [m.portable for m in res.matches]
+    digest = content_digest(res.matches)
+
+    if mode == "direct":
+        value, mounts = dataset_id, ()
+    else:
+        location = _location(name, path_on_compute)
+        if mode == "mount" and res.local:
+            mounts = _bind_mounts(res, location)
+        else:
+            folder = Path(staging_dir) / name
+            remove_tree(folder)
+            folder.mkdir(parents=True)
+            copy_matches(res, folder, overwrite=True)
+            mounts = (Mount(str(folder.resolve()), location, True),)
+        value = location
+        if res.single_file:
+            value = f"{location.rstrip('/')}{res.matches[0].portable}"
+    env = {name: value, name.upper(): value, f"AZUREML_DATAREFERENCE_{name}": value,
+           f"AZURE_ML_INPUT_{name}": value}
+    return InputBinding(name, mode, value, tuple(mounts), env, files, digest, dataset_id)
+
+
+def env_for_inputs(bindings) -> dict:
+    """Every binding's variables plus ``AZUREML_DATASET_ENVIRONMENT_VARS="n1:mount,n2:direct"``,
+    from which ``run.input_datasets`` is rebuilt inside the job. Raises UserErrorException for
+    two inputs with the same name."""
+    env: dict = {}
+    names: list[str] = []
+    for b in bindings:
+        if b.name in names:
+            raise UserErrorException(
+                f"two inputs of the step are named '{b.name}'; give each a distinct name with "
+                "as_named_input(name)")
+        names.append(b.name)
+        env.update(b.env)
+    env[ENV_DATASETS] = ",".join(f"{b.name}:{b.mode}" for b in bindings)
+    return env
+
+
+# -- internals --------------------------------------------------------------------------------
+def _location(name: str, path_on_compute: str | None) -> str:
+    if not path_on_compute:
+        return f"{CONTAINER_ROOT}/inputs/{name}"
+    text = str(path_on_compute).replace("\\", "/")
+    rel = safe_relpath(text, "path_on_compute")
+    if not rel:
+        raise UserErrorException(
+            f"path_on_compute {path_on_compute!r} would hide the container's root; give a "
+            f"folder such as '{CONTAINER_ROOT}/inputs/{name}'")
+    return f"/{rel}" if text.startswith("/") else f"{WORKDIR}/{rel}"
+
+
+def _bind_mounts(res: Resolution, location: str) -> tuple[Mount, ...]:
+    """Read-only binds of whole folders where a source names one, else of single files; never a
+    bind inside another (Docker cannot create a mount point in a read-only bind)."""
+    loc = location.rstrip("/")
+    folders: dict[str, str] = {}   # container target -> host folder
+    for src in res.sources:
+        if src.folder is not None:
+            target = _target(loc, relative_to(src.folder, src.base))
+            folders.setdefault(target, src.folder)
+    kept: dict[str, str] = {}
+    for target in sorted(folders, key=lambda t: (t.count("/"), t)):
+        if not any(_inside(target, outer) for outer in kept):
+            kept[target] = folders[target]
+    mounts = [Mount(host, target, True) for target, host in sorted(kept.items())]
+    for m in res.matches:
+        target = _target(loc, m.portable.lstrip("/"))
+        if not any(_inside(target, outer) for outer in kept):
+            mounts.append(Mount(m.path, target, True))
+    return tuple(mounts)
+
+
+def _target(location: str, rel: str) -> str:
+    return str(PurePosixPath(location) / rel) if rel else location
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

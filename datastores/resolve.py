@@ -1,0 +1,187 @@
+"""From a dataset's sources (datastore name + path pattern, or a URL) to the files they name.
+
+A *source* is the plain dict a dataset definition holds: ``{"datastore": NAME, "path": PATTERN}``
+or ``{"url": URL}``. Every matched file gets a *portable path*: its path relative to the
+dataset's base folder (the common fixed prefix of the sources' patterns), starting with ``/``.
+``FileDataset.to_path()`` lists those, downloads and mounts reproduce them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from amlocal.errors import UserErrorException
+
+from .fs import fs_for, is_local, redact_url
+from .paths import common_folder, fixed_prefix, has_magic, join, parent, relative_to, safe_relpath
+
+Resolver = Callable[[str], "tuple[str, dict]"]
+# Remainders of a glob that name every file below its fixed prefix (folders expand recursively).
+_WHOLE_FOLDER = ("*", "**", "**/*")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One matched file."""
+
+    source: int        # index of the source that matched it
+    path: str          # path in the source's filesystem (a host path for local datastores)
+    key: str           # "<datastore>:<path relative to its root>" or the URL's path, for digests
+    portable: str      # "/a/b.csv": path relative to the dataset's base folder
+    size: int | None = None
+    mtime: str = ""    # st_mtime_ns for local files, else the filesystem's modification stamp
+
+
+@dataclass(frozen=True)
+class Source:
+    """One resolved source."""
+
+    label: str         # datastore name or redacted URL, for messages
+    fs: Any
+    root: str | None   # the datastore's root path (None for URL sources)
+    pattern: str       # the full pattern in ``fs``
+    base: str          # the folder portable paths of this source are relative to
+    kind: str          # "file", "folder", "glob" or "missing"
+    folder: str | None  # the folder whose every file the source names (mountable as a whole)
+
+
+@dataclass
+class Resolution:
+    sources: list[Source]
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def single_file(self) -> bool:
+        """The dataset is one file named without a glob (Azure then appends its name)."""
+        return len(self.sources) == 1 and self.sources[0].kind == "file"
+
+    @property
+    def local(self) -> bool:
+        return all(is_local(s.fs) for s in self.sources)
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"({s.label!r}, {s.pattern!r})" if s.root is not None else repr(s.label)
+            for s in self.sources)
+
+
+def check_sources(sources) -> list[dict]:
+    """Validate the sources of a definition; return them normalised. Raises UserErrorException."""
+    if not isinstance(sources, list) or not sources:
+        raise UserErrorException("a dataset definition needs a non-empty list of 'sources'")
+    result = []
+    for src in sources:
+        if isinstance(src, dict) and isinstance(src.get("datastore"), str):
+            result.append({"datastore": src["datastore"],
+                           "path": safe_relpath(src.get("path", ""), "dataset path")})
+        elif isinstance(src, dict) and isinstance(src.get("url"), str):
+            result.append({"url": src["url"]})
+        else:
+            raise UserErrorException(
+                f"dataset source {src!r} is not valid: use {{'datastore': NAME, 'path': PATTERN}} "
+                "or {'url': URL}")
+    return result
+
+
+def resolve_sources(sources: list[dict], resolve_datastore: Resolver) -> Resolution:
+    """Expand every source and compute portable paths.
+
+    ``resolve_datastore(name) -> (url, storage_options)``. Raises UserErrorException for paths
+    leaving the datastore, for unusable URLs, and when two different files would get the same
+    portable path (sources from different datastores with the same file names).
+    """
+    resolved: list[Source] = []
+    found: list[tuple[int, str, dict]] = []
+    for index, src in enumerate(check_sources(sources)):
+        if "datastore" in src:
+            url, options = resolve_datastore(src["datastore"])
+            fs, root = fs_for(url, options)
+            label, rel = src["datastore"], src["path"]
+            pattern = join(root, rel)
+        else:
+            fs, pattern = fs_for(src["url"], {})
+            label, root, rel = redact_url(src["url"]), None, pattern
+        source, files = _expand_one(fs, root, label, pattern, rel)
+        resolved.append(source)
+        found.extend((index, path, info) for path, info in files.items())
+
+    labels = {s.label for s in resolved}
+    if len(labels) == 1:  # one place: portable paths relative to the common base of all sources
+        base = common_folder([s.base for s in resolved])
+        resolved = [_with_base(s, base) for s in resolved]
+    result = Resolution(resolved)
+    by_portable: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
+    for index, path, info in sorted(found, key=lambda f: f[1]):
+        src = resolved[index]
+        if (src.label, path) in seen:
+            continue
+        seen.add((src.label, path))
+        portable = "/" + relative_to(path, src.base)
+        other = by_portable.setdefault(portable, f"{src.label}:{path}")
+        if other != f"{src.label}:{path}":
+            raise UserErrorException(
+                f"two files would appear at the same path {portable!r} in the dataset "
+                f"({other} and {src.label}:{path}); build one dataset per datastore, or name "
+                "folders that do not overlap")
+        key = f"{src.label}:{relative_to(path, src.root) if src.root is not None else path}"
+        result.matches.append(Match(index, path, key, portable, info.get("size"),
+                                    _mtime(src.fs, path, info)))
+    result.matches.sort(key=lambda m: m.portable)
+    return result
+
+
+def expand(url: str, storage_options: dict | None, path_patterns) -> list[str]:
+    """The files of the datastore at ``url`` matching ``path_patterns`` (a pattern or a list),
+    as paths relative to the datastore's root, sorted. A folder matches every file below it."""
+    patterns = [path_patterns] if isinstance(path_patterns, str) else list(path_patterns)
+    res = resolve_sources([{"datastore": "datastore", "path": p} for p in patterns],
+                          lambda _name: (url, dict(storage_options or {})))
+    return sorted({m.key.split(":", 1)[1] for m in res.matches})
+
+
+def content_digest(matches: list[Match]) -> str:
+    """sha256 over the sorted (source key, size, modification stamp) of every file: cheap, and
+    changes when a file is added, removed, resized or touched."""
+    rows = sorted([m.key, m.size, m.mtime] for m in matches)
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+# -- internals --------------------------------------------------------------------------------
+def _expand_one(fs, root, label, pattern, rel) -> tuple[Source, dict[str, dict]]:
+    if has_magic(rel):
+        prefix, rest = fixed_prefix(pattern)
+        files: dict[str, dict] = {}
+        for path, info in fs.glob(pattern, detail=True).items():
+            if info.get("type") == "directory":
+                files.update(fs.find(path, detail=True))
+            else:
+                files[path] = info
+        folder = prefix if rest in _WHOLE_FOLDER else None
+        return Source(label, fs, root, pattern, prefix, "glob", folder), files
+    if fs.isfile(pattern):
+        return (Source(label, fs, root, pattern, parent(pattern), "file", None),
+                {pattern: fs.info(pattern)})
+    if fs.isdir(pattern):
+        return (Source(label, fs, root, pattern, pattern, "folder", pattern),
+                fs.find(pattern, detail=True))
+    return Source(label, fs, root, pattern, parent(pattern), "missing", None), {}
+
+
+def _with_base(src: Source, base: str) -> Source:
+    return Source(src.label, src.fs, src.root, src.pattern, base, src.kind, src.folder)
+
+
+def _mtime(fs, path: str, info: dict) -> str:
+    if is_local(fs):
+        try:
+            return str(os.stat(path).st_mtime_ns)
+        except OSError:
+            return ""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return ""

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up everything amlocal needs on this machine, idempotently:
+#   1. the package and its test tools, in the current Python;
+#   2. a Docker engine, installed and started when none answers (Debian/Ubuntu, as root);
+#   3. a base image for step environments: python:3.11-slim where a registry answers, otherwise
+#      one built locally with debootstrap (`amlocal env bootstrap-base`, once per machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-$(command -v python || command -v python3)}
+
+echo "==> installing amlocal into $("$PYTHON" --version 2>&1)"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+if ! docker info >/dev/null 2>&1; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "No Docker engine answers and this script can only install one as root on Debian/Ubuntu." >&2
+      echo "Install and start Docker (https://docs.docker.com/engine/install/), then run this again." >&2
+      exit 1
+    fi
+    echo "==> installing Docker (docker.io) and debootstrap"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  fi
+  echo "==> starting dockerd"
+  nohup dockerd >/var/log/amlocal-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/amlocal-dockerd.log" >&2; exit 1; }
+fi
+
+if ! docker image inspect python:3.11-slim >/dev/null 2>&1 \
+   && ! docker image inspect amlocal/base:bookworm >/dev/null 2>&1; then
+  echo "==> looking for a base image"
+  if ! docker pull python:3.11-slim >/dev/null 2>&1; then
+    echo "==> no registry answers: building the offline base image (about a minute, once)"
+    amlocal env bootstrap-base
+  fi
+fi
+echo "==> ready"

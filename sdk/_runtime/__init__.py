@@ -1,0 +1,1 @@
+"""What runs inside a step: the entry command every compute target launches."""

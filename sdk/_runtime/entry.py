@@ -1,0 +1,47 @@
+"""The step entry command: ``python -m amlocal._runtime.entry SCRIPT [ARGS...]``.
+
+Runs the user's script as ``__main__`` from the working directory (the snapshot), with the
+``azureml`` alias active, ``outputs/`` and ``logs/`` created as on Azure, and buffered metrics
+flushed before the process exits. A script's exception prints its traceback and exits 1.
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import traceback
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print("usage: python -m amlocal._runtime.entry SCRIPT [ARGS...]", file=sys.stderr)
+        return 2
+    from amlocal import compat
+    compat.install()
+    os.makedirs("outputs", exist_ok=True)
+    os.makedirs("logs", exist_ok=True)
+    script = argv[0]
+    sys.argv = list(argv)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException:  # noqa: BLE001 - the user's error: show it as Python would
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)

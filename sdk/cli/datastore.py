@@ -1,0 +1,95 @@
+"""``amlocal datastore register|list|upload``.
+
+Storage options may hold credentials: they are stored, never printed (every value under a
+secret-looking key, and any password or signature in the URL, shows as ``***``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import (echo_json, note, output_option, parse_options, plain_warnings, print_fields,
+                      print_table, workspace_options)
+
+
+@click.group()
+def datastore() -> None:
+    """Datastores: named fsspec URLs (file://, s3://, abfs:// ...) in a workspace."""
+
+
+def _display(ds, default_name: str) -> dict:
+    shown = ds._display_dict()
+    shown["default"] = ds.name == default_name
+    return shown
+
+
+def _show(shown: dict, output: str) -> None:
+    if output == "json":
+        echo_json(shown)
+        return
+    options = shown.get("storage_options") or {}
+    print_fields([("name", shown["name"]), ("type", shown["datastore_type"]),
+                  ("url", shown["url"]), ("default", "yes" if shown["default"] else "no"),
+                  ("storage options", ", ".join(f"{k}={v}" for k, v in options.items()) or "(none)")])
+
+
+@datastore.command("register")
+@click.option("-n", "--name", required=True, help="Datastore name: letters, digits and '_'.")
+@click.option("--url", required=True,
+              help="fsspec URL or local folder, e.g. file:///data, s3://bucket/prefix.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A storage option for fsspec (repeatable), e.g. --option account_name=acct. "
+                   "Values are stored but never printed.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing datastore of that name.")
+@workspace_options
+@output_option
+def register(name, url, options, overwrite, selector, output) -> None:
+    """Register a datastore (Datastore.register)."""
+    from ..core.datastore import Datastore
+    storage_options = parse_options(options, "--option")
+    ws = selector.resolve()
+    with plain_warnings({"overwrite=True": "--overwrite"}):
+        ds = Datastore.register(ws, name, url, storage_options=storage_options, overwrite=overwrite)
+    note(f"Registered datastore '{ds.name}' in workspace '{ws.name}'")
+    _show(_display(ds, ws._refresh().default_datastore), output)
+
+
+@datastore.command("list")
+@workspace_options
+@output_option
+def list_(selector, output) -> None:
+    """List the workspace's datastores."""
+    ws = selector.resolve()
+    default_name = ws._refresh().default_datastore
+    shown = [_display(ds, default_name) for _, ds in sorted(ws.datastores.items())]
+    if output == "json":
+        echo_json(shown)
+        return
+    print_table(["NAME", "TYPE", "URL", "DEFAULT"],
+                [[d["name"], d["datastore_type"], d["url"], "*" if d["default"] else ""]
+                 for d in shown])
+
+
+@datastore.command("upload")
+@click.option("-n", "--name", required=True, help="Datastore name.")
+@click.option("--src-path", required=True, type=click.Path(exists=True),
+              help="A local folder (uploaded with its structure) or a single file.")
+@click.option("--target-path", default=None, metavar="PATH",
+              help="Folder inside the datastore (default: its root).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files that exist in the datastore (otherwise they are skipped).")
+@workspace_options
+def upload(name, src_path, target_path, overwrite, selector) -> None:
+    """Upload a folder or a file to a datastore (Datastore.upload / upload_files)."""
+    from ..core.datastore import Datastore
+    ws = selector.resolve()
+    ds = Datastore.get(ws, name)
+    source = Path(src_path)
+    with plain_warnings({"overwrite=True": "--overwrite"}):
+        if source.is_dir():
+            ds.upload(str(source), target_path=target_path, overwrite=overwrite, show_progress=True)
+        else:
+            ds.upload_files([str(source.resolve())], relative_root=str(source.parent.resolve()),
+                            target_path=target_path, overwrite=overwrite, show_progress=True)
+    click.echo(f"Done: {source} -> datastore '{ds.name}' at '{target_path or '/'}'")

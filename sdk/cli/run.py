@@ -1,0 +1,111 @@
+"""``amlocal run list|show|logs|cancel|submit-pipeline``.
+
+A run id is global to the store, so when no workspace is selected (no ``-w``, no config file)
+the run's own workspace is used. az ml takes the run id as ``-r/--run``; both that and a
+positional ``RUN_ID`` are accepted.
+"""
+from __future__ import annotations
+
+import click
+
+from ..errors import UserErrorException
+from ._common import (duration, echo_json, output_option, print_fields, print_mapping, print_table,
+                      show_time, workspace_options)
+from ._runs import get_run, info_summary, pick_run_id, run_id_options
+from .logs import logs
+from .submit import submit_pipeline
+
+
+@click.group()
+def run() -> None:
+    """Runs: submit a published pipeline, list, show, follow logs, cancel."""
+
+
+def run_details(r) -> dict:
+    """Everything ``run show`` prints: the run, its metrics and files, and a pipeline's steps."""
+    info = r._refresh()
+    data = info_summary(info)
+    data["metrics"] = r.get_metrics()
+    data["files"] = r.get_file_names()
+    if info.kind == "pipeline":
+        data["steps"] = [info_summary(s._info) for s in r.get_steps()]
+    return data
+
+
+@run.command("list")
+@click.option("-e", "--experiment-name", "experiment", default=None, help="Only this experiment.")
+@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Only the newest N runs.")
+@click.option("--include-children", is_flag=True, help="Also the step runs of pipeline runs.")
+@workspace_options
+@output_option
+def list_(experiment, last, include_children, selector, output) -> None:
+    """List runs, newest first (top-level runs unless --include-children)."""
+    ws = selector.resolve()
+    infos = [i for i in ws._store.list_runs(ws._id, experiment) if include_children or not i.parent_id]
+    if last:
+        infos = infos[:last]
+    if output == "json":
+        echo_json([info_summary(i) for i in infos])
+        return
+    print_table(["RUN ID", "EXPERIMENT", "TYPE", "STATUS", "CREATED", "DURATION", "NAME"],
+                [[i.id, i.experiment, i.kind, i.status, show_time(i.created_at),
+                  duration(i.started_at, i.ended_at), i.name or ""] for i in infos],
+                empty="No runs" + (f" in experiment '{experiment}'" if experiment else "") + ".")
+
+
+@run.command("show")
+@run_id_options
+@workspace_options
+@output_option
+def show(run_id, run_option, selector, output) -> None:
+    """Show a run: status, times, tags, properties, metrics, files and a pipeline's steps."""
+    data = run_details(get_run(selector, pick_run_id(run_id, run_option)))
+    if output == "json":
+        echo_json(data)
+        return
+    fields = [("run id", data["runId"]), ("type", data["type"]), ("status", data["status"]),
+              ("experiment", data["experiment"]), ("display name", data["displayName"] or ""),
+              ("target", data["target"]), ("created", show_time(data["createdUtc"])),
+              ("started", show_time(data["startTimeUtc"])), ("ended", show_time(data["endTimeUtc"])),
+              ("duration", duration(data["startTimeUtc"], data["endTimeUtc"]))]
+    if data["parentRunId"]:
+        fields.append(("parent run", data["parentRunId"]))
+    if data["environmentDigest"]:
+        fields.append(("environment digest", data["environmentDigest"]))
+    if data["error"]:
+        fields.append(("error", (data["error"] or {}).get("message", "")))
+    print_fields(fields)
+    print_mapping(data["tags"], "Tags")
+    print_mapping(data["properties"], "Properties")
+    print_mapping(data["metrics"], "Metrics")
+    print_table(["FILE"], [[f] for f in data["files"]], title="Files")
+    if "steps" in data:
+        print_table(["STEP", "RUN ID", "STATUS", "DURATION", "ENVIRONMENT DIGEST", "ERROR"],
+                    [[s["displayName"], s["runId"], s["status"],
+                      duration(s["startTimeUtc"], s["endTimeUtc"]),
+                      (s["environmentDigest"] or "")[:16], (s["error"] or {}).get("message", "")]
+                     for s in data["steps"]], title="Steps")
+
+
+@run.command("cancel")
+@run_id_options
+@workspace_options
+def cancel(run_id, run_option, selector) -> None:
+    """Cancel a run (a pipeline run stops its running steps and skips the rest)."""
+    from ..core.run import TERMINAL
+    r = get_run(selector, pick_run_id(run_id, run_option))
+    info = r._refresh()
+    if info.kind == "step":
+        raise UserErrorException(
+            f"run {r.id} is step '{info.name}' of pipeline run {info.parent_id}; cancel the "
+            f"pipeline run: `amlocal run cancel {info.parent_id}`")
+    if info.status in TERMINAL:
+        click.echo(f"Run {r.id} is already {info.status}; nothing to cancel")
+        return
+    r.cancel()
+    click.echo(f"Cancel requested for run {r.id}")
+
+
+run.add_command(logs)
+run.add_command(submit_pipeline)

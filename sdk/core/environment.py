@@ -1,0 +1,463 @@
+"""Environment: the Python packages, base image and variables a step runs with, as azureml's.
+
+Mirrors ``azureml.core.environment`` (Environment, PythonSection, DockerSection) with these
+deliberate differences:
+
+* Registered versions live in the local store and are assigned by it: ``register`` makes a new
+  version only when the definition changed, whatever ``version`` the object carries.
+* ``Environment.get(..., label=...)`` raises: the local store keeps no labels.
+* A registry password given in ``docker.base_image_registry`` is never written to the store.
+* ``docker.base_image`` keeps azureml's default image name; the compute layer maps any
+  ``mcr.microsoft.com/azureml/`` image onto amlocal's own base image.
+* ``docker.base_dockerfile`` and build contexts cannot be built yet: ``_to_spec`` raises for them.
+
+Only the standard library is imported at module level (the module is mounted into step
+containers); ``amlocal.compute`` is imported inside :meth:`Environment._to_spec`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from ..errors import NotFoundError, UserErrorException
+from .conda_dependencies import PYTHON_DEFAULT_VERSION, CondaDependencies
+
+module_logger = logging.getLogger(__name__)
+
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1"
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04:20250601.v1"
+_DEFAULT_SHM_SIZE = "2g"
+_CONDA_DEPENDENCIES_FILE_NAME = "conda_dependencies.yml"
+_BASE_DOCKERFILE_FILE_NAME = "BaseDockerfile"
+_DEFINITION_FILE_NAME = "azureml_environment.json"
+_RESERVED_PREFIXES = ("Microsoft", "AzureML")
+
+
+class _ConfigElement:
+    """Base of the configuration sections: once built, assigning an attribute the class does not
+    have raises AttributeError (azureml's _AbstractRunConfigElement), so typos fail loudly.
+    ``_HINTS`` maps a misplaced name to the place it lives."""
+
+    _initialized = False
+    _HINTS: dict = {}
+
+    def __setattr__(self, name, value):
+        if self._initialized and not hasattr(self, name):
+            raise AttributeError(self._unknown(name))
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(self._unknown(name))
+
+    def _unknown(self, name: str) -> str:
+        message = f"{type(self).__name__} has no attribute {name!r}"
+        if name in self._HINTS:
+            return f"{message}; {self._HINTS[name]}"
+        known = sorted(n for n in dir(self) if not n.startswith("_") and not callable(getattr(self, n)))
+        return f"{message}; its attributes are: {', '.join(known)}"
+
+
+def _get(data: dict, camel: str, default=None):
+    """``data[camel]``, or its snake_case spelling (runconfig files use either)."""
+    if camel in data:
+        return data[camel]
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+    return data.get(snake, default)
+
+
+class ContainerRegistry(_ConfigElement):
+    """The registry holding a private base image: ``address``, ``username``, ``password``.
+    The password is kept in memory only."""
+
+    def __init__(self, address: str | None = None, username: str | None = None,
+                 password: str | None = None):
+        self.address = address
+        self.username = username
+        self.password = password
+        self.registry_identity = None
+        self._initialized = True
+
+
+class PythonSection(_ConfigElement):
+    """``user_managed_dependencies`` (False: amlocal builds the environment from
+    ``conda_dependencies``), ``interpreter_path`` (used only when user-managed)."""
+
+    _HINTS = {"conda_dependencies_file":
+              "load the file with Environment.from_conda_specification(name, path)"}
+
+    def __init__(self, _skip_defaults: bool = False):
+        self.interpreter_path = "python"
+        self.user_managed_dependencies = False
+        self.conda_dependencies = None if _skip_defaults else CondaDependencies()
+        self.base_conda_environment = None
+        self._initialized = True
+
+
+class DockerSection(_ConfigElement):
+    """The image a step's environment is built on. ``base_image`` and ``base_dockerfile`` are
+    mutually exclusive: setting one resets the other, with a warning (as azureml)."""
+
+    def __init__(self, _skip_defaults: bool = False):
+        self.enabled = False
+        self.shared_volumes = True
+        self.arguments = []
+        self.shm_size = None if _skip_defaults else _DEFAULT_SHM_SIZE
+        self._base_image = None if _skip_defaults else DEFAULT_CPU_IMAGE
+        self._base_dockerfile = None
+        self.base_image_registry = ContainerRegistry()
+        self._initialized = True
+
+    @property
+    def base_image(self) -> str | None:
+        return self._base_image
+
+    @base_image.setter
+    def base_image(self, value: str | None) -> None:
+        self._base_image = value or None
+        if value and self._base_dockerfile:
+            self._base_dockerfile = None
+            module_logger.warning("Property base_dockerfile is mutually exclusive with base_image. "
+                                  "Reset base_dockerfile to None")
+
+    @property
+    def base_dockerfile(self) -> str | None:
+        return self._base_dockerfile
+
+    @base_dockerfile.setter
+    def base_dockerfile(self, value) -> None:
+        if value and hasattr(value, "read"):
+            value = value.read()
+        elif value and isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+            with open(value, encoding="utf-8") as handle:
+                value = handle.read()
+        self._base_dockerfile = value or None
+        if value and self._base_image:
+            self._base_image = None
+            module_logger.warning("Property base_image is mutually exclusive with base_dockerfile. "
+                                  "Reset base_image to None")
+
+
+class SparkSection(_ConfigElement):
+    """Kept for script compatibility; amlocal runs no Spark."""
+
+    def __init__(self):
+        self.repositories = []
+        self.packages = []
+        self.precache_packages = True
+        self._initialized = True
+
+
+class Environment(_ConfigElement):
+    """``Environment(name)``: a reproducible Python environment for a step.
+
+    Defaults as azureml: ``version=None``; ``python.user_managed_dependencies=False``,
+    ``python.interpreter_path='python'``, ``python.conda_dependencies=CondaDependencies()``;
+    ``docker.base_image=DEFAULT_CPU_IMAGE``, ``docker.shm_size='2g'``;
+    ``environment_variables={'EXAMPLE_ENV_VAR': 'EXAMPLE_VALUE'}``.
+
+    Raises TypeError when ``name`` is not a string.
+    """
+
+    _HINTS = {"conda_dependencies": "use env.python.conda_dependencies",
+              "base_image": "use env.docker.base_image",
+              "user_managed_dependencies": "use env.python.user_managed_dependencies"}
+
+    def __init__(self, name: str, _skip_defaults: bool = False):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Environment name expected str, {type(name)} found")
+        self.name = name
+        self.version = None
+        self.python = PythonSection(_skip_defaults=_skip_defaults)
+        self.docker = DockerSection(_skip_defaults=_skip_defaults)
+        self.spark = SparkSection()
+        self.r = None
+        self.inferencing_stack_version = None
+        self.asset_id = None
+        self.environment_variables = {} if _skip_defaults else {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"}
+        self._initialized = True
+
+    # -- constructors -----------------------------------------------------------------------
+    @staticmethod
+    def from_conda_specification(name: str, file_path: str | os.PathLike) -> "Environment":
+        """An environment from a conda YAML file; a file without python gets the default one.
+        Raises FileNotFoundError, or UserErrorException for a file that is not a conda spec."""
+        conda_dependencies = CondaDependencies(conda_dependencies_file_path=file_path)
+        if not conda_dependencies._python_version:
+            module_logger.warning('No Python version provided, defaulting to "%s"',
+                                  PYTHON_DEFAULT_VERSION)
+            conda_dependencies.set_python_version(PYTHON_DEFAULT_VERSION)
+        env = Environment(name=name)
+        env.python.conda_dependencies = conda_dependencies
+        return env
+
+    @staticmethod
+    def from_pip_requirements(name: str, file_path: str | os.PathLike,
+                              pip_version: str | None = None) -> "Environment":
+        """An environment whose pip section is the requirements file's lines (blank and comment
+        lines dropped), plus the conda package ``pip`` (``pip=<pip_version>`` when given)."""
+        env = Environment(name=name)
+        with open(file_path, encoding="utf-8") as handle:
+            env.python.conda_dependencies.set_pip_requirements(handle.read().splitlines())
+        env.python.conda_dependencies.add_conda_package(f"pip={pip_version}" if pip_version else "pip")
+        return env
+
+    @staticmethod
+    def _from_dependencies(name, conda_specification=None, pip_requirements=None) -> "Environment":
+        if conda_specification and pip_requirements:
+            raise UserErrorException("Only one of conda_specification or pip_requirements can be "
+                                     "specified as python dependencies")
+        if conda_specification:
+            return Environment.from_conda_specification(name, conda_specification)
+        if pip_requirements:
+            return Environment.from_pip_requirements(name, pip_requirements)
+        env = Environment(name)
+        env.python.user_managed_dependencies = True
+        return env
+
+    @staticmethod
+    def from_docker_image(name: str, image: str, container_registry=None,
+                          conda_specification: str | None = None,
+                          pip_requirements: str | None = None) -> "Environment":
+        """An environment on ``image``. Without a conda or pip file the image's own Python is
+        used as is (``user_managed_dependencies=True``)."""
+        env = Environment._from_dependencies(name, conda_specification, pip_requirements)
+        env.docker.base_dockerfile = None
+        env.docker.base_image = image
+        if container_registry:
+            env.docker.base_image_registry = container_registry
+        return env
+
+    @staticmethod
+    def from_dockerfile(name: str, dockerfile: str, conda_specification: str | None = None,
+                        pip_requirements: str | None = None) -> "Environment":
+        """An environment from a Dockerfile (its text or path). Accepted, but amlocal cannot run
+        it yet: submitting a step with it raises UserErrorException."""
+        env = Environment._from_dependencies(name, conda_specification, pip_requirements)
+        env.docker.base_image = None
+        env.docker.base_dockerfile = dockerfile
+        return env
+
+    # -- workspace registry -----------------------------------------------------------------
+    def register(self, workspace) -> "Environment":
+        """Store this definition in the workspace and return a copy with ``version`` set.
+
+        The version is 1 for a new name, the latest version when the definition is unchanged,
+        and the next version otherwise. Raises UserErrorException for a missing name or a name
+        starting with a reserved prefix (Microsoft, AzureML).
+        """
+        if not self.name:
+            raise UserErrorException("Name is required to register an Environment: "
+                                     "Environment('my-env').register(ws)")
+        if self.name.startswith(_RESERVED_PREFIXES):
+            raise UserErrorException(
+                f"environment name '{self.name}' starts with a prefix reserved for curated "
+                f"environments ({', '.join(_RESERVED_PREFIXES)}); register a copy under another "
+                "name: env.clone('my-env').register(ws)")
+        info = workspace._store.register_environment(workspace._id, self.name, self._definition())
+        return Environment._from_info(info)
+
+    @staticmethod
+    def get(workspace, name: str, version: str | int | None = None,
+            label: str | None = None) -> "Environment":
+        """The registered environment ``name`` at ``version`` (default: the latest).
+
+        Raises UserErrorException when both version and label are given, or for a label (not
+        kept locally), and NotFoundError, listing what exists, for an unknown name or version.
+        """
+        if label and version:
+            raise UserErrorException("Only one of version or label can be specified")
+        if label:
+            raise UserErrorException(
+                f"environment labels are not kept by amlocal; ask for a version instead: "
+                f"Environment.get(ws, '{name}', version='1')")
+        number = None
+        if version is not None:
+            try:
+                number = int(version)
+            except (TypeError, ValueError):
+                raise UserErrorException(
+                    f"environment version {version!r} is not valid: versions are 1, 2, 3 ...") from None
+        store = workspace._store
+        info = store.get_environment(workspace._id, name, number)
+        if info is not None:
+            return Environment._from_info(info)
+        known = store.list_environments(workspace._id)
+        versions = sorted(i.version for i in known if i.name == name)
+        if versions:
+            raise NotFoundError(
+                f"environment '{name}' has no version {version}; its versions are "
+                f"{', '.join(map(str, versions))}")
+        names = sorted({i.name for i in known})
+        raise NotFoundError(
+            f"no environment named '{name}' in workspace '{workspace.name}'. Registered "
+            f"environments: {', '.join(names) or '(none)'}. Register one with "
+            f"Environment('{name}').register(ws)")
+
+    @staticmethod
+    def list(workspace) -> dict:
+        """``{name: Environment}``, the latest version of each registered environment."""
+        result: dict = {}
+        for info in workspace._store.list_environments(workspace._id):
+            latest = result.get(info.name)
+            if latest is None or int(latest.version) < info.version:
+                result[info.name] = Environment._from_info(info)
+        return dict(sorted(result.items()))
+
+    @staticmethod
+    def _from_info(info) -> "Environment":
+        env = Environment._deserialize_and_add_to_object(info.definition)
+        env.name = info.name
+        env.version = str(info.version)
+        return env
+
+    def clone(self, new_name: str) -> "Environment":
+        """A copy named ``new_name``, unregistered (``version=None``)."""
+        if not new_name:
+            raise UserErrorException("Name is required to instantiate an Environment object")
+        env = Environment._deserialize_and_add_to_object(self._serialize_to_dict())
+        env.name = new_name
+        env.version = None
+        env.asset_id = None
+        return env
+
+    # -- files ------------------------------------------------------------------------------
+    def save_to_directory(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write ``azureml_environment.json``, ``conda_dependencies.yml`` and ``BaseDockerfile``
+        to ``path``. Raises FileExistsError when it exists and ``overwrite`` is False."""
+        os.makedirs(path, exist_ok=overwrite)
+        data = self._serialize_to_dict()
+        if self.python.conda_dependencies is not None:
+            self.python.conda_dependencies.save_to_file(path, _CONDA_DEPENDENCIES_FILE_NAME)
+            data["python"]["condaDependencies"] = None
+        if self.docker.base_dockerfile:
+            with open(os.path.join(path, _BASE_DOCKERFILE_FILE_NAME), "w", encoding="utf-8") as f:
+                f.write(self.docker.base_dockerfile)
+            data["docker"]["baseDockerfile"] = None
+        with open(os.path.join(path, _DEFINITION_FILE_NAME), "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=4)
+
+    @staticmethod
+    def load_from_directory(path: str | os.PathLike) -> "Environment":
+        """The inverse of :meth:`save_to_directory`. Raises FileNotFoundError."""
+        definition = os.path.join(path, _DEFINITION_FILE_NAME)
+        if not os.path.isfile(definition):
+            raise FileNotFoundError(definition)
+        with open(definition, encoding="utf-8") as f:
+            env = Environment._deserialize_and_add_to_object(json.load(f))
+        conda_file = os.path.join(path, _CONDA_DEPENDENCIES_FILE_NAME)
+        if os.path.isfile(conda_file):
+            env.python.conda_dependencies = CondaDependencies(conda_file)
+        dockerfile = os.path.join(path, _BASE_DOCKERFILE_FILE_NAME)
+        if os.path.isfile(dockerfile):
+            with open(dockerfile, encoding="utf-8") as f:
+                env.docker.base_dockerfile = f.read()
+        return env
+
+    # -- serialisation ----------------------------------------------------------------------
+    def _serialize_to_dict(self) -> dict:
+        """The definition as camelCase JSON-ready data, as azureml sends it to the service."""
+        registry = self.docker.base_image_registry
+        cd = self.python.conda_dependencies
+        return {
+            "name": self.name,
+            "version": self.version,
+            "environmentVariables": {str(k): str(v) for k, v in (self.environment_variables or {}).items()},
+            "python": {
+                "userManagedDependencies": bool(self.python.user_managed_dependencies),
+                "interpreterPath": self.python.interpreter_path,
+                "condaDependenciesFile": None,
+                "baseCondaEnvironment": self.python.base_conda_environment,
+                "condaDependencies": cd.as_dict() if cd is not None else None,
+            },
+            "docker": {
+                "enabled": bool(self.docker.enabled),
+                "baseImage": self.docker.base_image,
+                "baseDockerfile": self.docker.base_dockerfile,
+                "sharedVolumes": bool(self.docker.shared_volumes),
+                "shmSize": self.docker.shm_size,
+                "arguments": list(self.docker.arguments or []),
+                "baseImageRegistry": {"address": getattr(registry, "address", None),
+                                      "username": getattr(registry, "username", None)},
+            },
+            "spark": {"repositories": list(self.spark.repositories),
+                      "packages": list(self.spark.packages),
+                      "precachePackages": bool(self.spark.precache_packages)},
+            "r": None,
+            "inferencingStackVersion": self.inferencing_stack_version,
+        }
+
+    def _definition(self) -> dict:
+        """What the store versions: the serialised definition without its version."""
+        data = self._serialize_to_dict()
+        data.pop("version", None)
+        return data
+
+    @staticmethod
+    def _deserialize_and_add_to_object(serialized_dict: dict) -> "Environment":
+        """An Environment from :meth:`_serialize_to_dict` output (camelCase or snake_case keys;
+        missing sections keep their defaults)."""
+        data = serialized_dict or {}
+        env = Environment(data.get("name"))
+        version = data.get("version")
+        env.version = None if version is None else str(version)
+        variables = _get(data, "environmentVariables")
+        if variables is not None:
+            env.environment_variables = dict(variables)
+        python = data.get("python") or {}
+        env.python.user_managed_dependencies = bool(_get(python, "userManagedDependencies", False))
+        env.python.interpreter_path = _get(python, "interpreterPath", "python") or "python"
+        env.python.base_conda_environment = _get(python, "baseCondaEnvironment")
+        if "condaDependencies" in python or "conda_dependencies" in python:
+            inline = _get(python, "condaDependencies")
+            env.python.conda_dependencies = (CondaDependencies(_underlying_structure=inline)
+                                             if inline else None)
+        docker = data.get("docker") or {}
+        if docker:
+            env.docker.enabled = bool(_get(docker, "enabled", False))
+            env.docker.shared_volumes = bool(_get(docker, "sharedVolumes", True))
+            env.docker.shm_size = _get(docker, "shmSize", _DEFAULT_SHM_SIZE)
+            env.docker.arguments = list(_get(docker, "arguments") or [])
+            env.docker._base_image = _get(docker, "baseImage")
+            env.docker._base_dockerfile = _get(docker, "baseDockerfile")
+            registry = _get(docker, "baseImageRegistry") or {}
+            env.docker.base_image_registry = ContainerRegistry(
+                registry.get("address"), registry.get("username"))
+        spark = data.get("spark") or {}
+        env.spark.repositories = list(spark.get("repositories") or [])
+        env.spark.packages = list(spark.get("packages") or [])
+        env.spark.precache_packages = bool(_get(spark, "precachePackages", True))
+        env.inferencing_stack_version = _get(data, "inferencingStackVersion")
+        return env
+
+    def _to_spec(self):
+        """The normalised ``amlocal.compute.EnvironmentSpec`` the compute layer builds.
+
+        A user-managed environment contributes no packages (the image's Python is used as is).
+        Raises UserErrorException for a Dockerfile-based environment, which amlocal cannot build.
+        """
+        from ..compute.base import EnvironmentSpec
+        if self.docker.base_dockerfile:
+            raise UserErrorException(
+                f"environment '{self.name}' is built from docker.base_dockerfile, which amlocal "
+                "cannot build yet; build and tag the image yourself (`docker build -t my-image .`) "
+                "and use Environment.from_docker_image(name, 'my-image', ...)")
+        parts: dict = {}
+        if not self.python.user_managed_dependencies:
+            parts = (self.python.conda_dependencies or CondaDependencies())._to_spec_parts()
+            parts["python_version"] = parts["python_version"] or PYTHON_DEFAULT_VERSION
+        variables = {str(k): str(v) for k, v in (self.environment_variables or {}).items()}
+        return EnvironmentSpec(name=self.name or "default", base_image=self.docker.base_image,
+                               environment_variables=variables, **parts)
+
+    def __str__(self) -> str:
+        return f"Environment(Name: {self.name},\nVersion: {self.version})"
+
+    def __repr__(self) -> str:
+        return json.dumps(self._serialize_to_dict(), indent=4, sort_keys=True)
+
+
+# azureml.core.runconfig calls the environment section's class EnvironmentDefinition.
+EnvironmentDefinition = Environment

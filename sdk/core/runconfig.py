@@ -1,0 +1,260 @@
+"""RunConfiguration: where and with what a script runs, as azureml's ``azureml.core.runconfig``.
+
+Kept: ``target``, ``node_count``, ``environment``, ``docker`` (:class:`DockerConfiguration`),
+``history``, ``data``, ``output_data``, ``data_references``, ``environment_variables`` and the
+script/command fields, with azureml's defaults. The distributed-training sections (mpi,
+tensorflow, pytorch, spark, hdi, amlcompute ...) are not modelled: assigning them raises
+AttributeError. ``save``/``load`` write and read the YAML ``.runconfig`` files of azureml
+(camelCase keys; snake_case is also read).
+
+Only the standard library is imported at module level; PyYAML only by ``save`` and ``load``.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import UserErrorException
+from .conda_dependencies import CondaDependencies
+from .environment import _DEFAULT_SHM_SIZE, Environment, _ConfigElement, _get
+
+LOCAL_RUNCONFIG_NAME = "local"
+_RUNCONFIG_EXTENSION = ".runconfig"
+
+
+class DockerConfiguration(_ConfigElement):
+    """``DockerConfiguration(use_docker=False, shared_volumes=True, arguments=None,
+    shm_size='2g')``: how the step's container is started."""
+
+    def __init__(self, use_docker: bool = False, shared_volumes: bool = True,
+                 arguments: list[str] | None = None, shm_size: str = _DEFAULT_SHM_SIZE):
+        self.use_docker = use_docker
+        self.shared_volumes = shared_volumes
+        self.arguments = list(arguments) if arguments else []
+        self.shm_size = shm_size
+        self._initialized = True
+
+
+class HistoryConfiguration(_ConfigElement):
+    """``output_collection`` (upload ./outputs), ``snapshot_project``, ``directories_to_watch``."""
+
+    def __init__(self, output_collection: bool = True, snapshot_project: bool = True,
+                 directories_to_watch: list[str] | None = None):
+        self.output_collection = output_collection
+        self.snapshot_project = snapshot_project
+        self.directories_to_watch = list(directories_to_watch) if directories_to_watch else ["logs"]
+        self._initialized = True
+
+
+class RunConfiguration(_ConfigElement):
+    """``RunConfiguration(script=None, arguments=None, framework=None, communicator=None,
+    conda_dependencies=None, _history_enabled=None, _path=None, _name=None, command=None)``.
+
+    ``conda_dependencies`` is stored at ``run_config.environment.python.conda_dependencies``;
+    there is no ``run_config.conda_dependencies`` attribute (AttributeError, as in azureml).
+    """
+
+    _HINTS = {
+        "conda_dependencies": "use run_config.environment.python.conda_dependencies",
+        "compute_target": "use run_config.target",
+        "base_image": "use run_config.environment.docker.base_image",
+        "use_docker": "use run_config.docker.use_docker",
+    }
+
+    def __init__(self, script: str | None = None, arguments: list | None = None,
+                 framework: str | None = None, communicator: str | None = None,
+                 conda_dependencies: CondaDependencies | None = None,
+                 _history_enabled: bool | None = None, _path: str | None = None,
+                 _name: str | None = None, command: list | str | None = None):
+        self._name = _name
+        self._path = _path
+        self.script = script
+        self.command = command if command else ""
+        self.arguments = list(arguments) if arguments else []
+        self._target = LOCAL_RUNCONFIG_NAME
+        self.framework = framework if framework else "Python"
+        self.communicator = communicator if communicator else "None"
+        self.max_run_duration_seconds = None
+        self.node_count = 1
+        self.priority = None
+        self.environment = Environment(name="default-environment")
+        self.history = HistoryConfiguration()
+        self.docker = DockerConfiguration()
+        self.data_references = {}
+        self.data = {}
+        self.output_data = {}
+        self.environment_variables = {}
+        self.source_directory_data_store = None
+        self.credential_passthrough = False
+        if _history_enabled:
+            self.history.output_collection = _history_enabled
+        self.environment.python.conda_dependencies = conda_dependencies or CondaDependencies()
+        self._initialized = True
+
+    @property
+    def target(self) -> str:
+        """The name of the compute target; default ``'local'``."""
+        return self._target
+
+    @target.setter
+    def target(self, target) -> None:
+        if isinstance(target, str):
+            self._target = target
+        elif isinstance(getattr(target, "name", None), str):
+            self._target = target.name
+        else:
+            raise UserErrorException(
+                f"run_config.target must be a compute target name (str) or a compute target "
+                f"object with a .name, e.g. ComputeTarget(ws, 'cpu-cluster'); got {target!r}")
+
+    # -- serialisation ----------------------------------------------------------------------
+    def _serialize_to_dict(self) -> dict:
+        """camelCase JSON-ready data, as azureml writes ``.runconfig`` files."""
+        return {
+            "script": self.script,
+            "command": self.command,
+            "arguments": [_plain(a) for a in self.arguments],
+            "target": self.target,
+            "framework": self.framework,
+            "communicator": self.communicator,
+            "maxRunDurationSeconds": self.max_run_duration_seconds,
+            "nodeCount": self.node_count,
+            "priority": self.priority,
+            "environment": self.environment._serialize_to_dict(),
+            "history": {"outputCollection": self.history.output_collection,
+                        "snapshotProject": self.history.snapshot_project,
+                        "directoriesToWatch": list(self.history.directories_to_watch)},
+            "docker": {"useDocker": self.docker.use_docker,
+                       "sharedVolumes": self.docker.shared_volumes,
+                       "arguments": list(self.docker.arguments),
+                       "shmSize": self.docker.shm_size},
+            "dataReferences": _plain(self.data_references),
+            "data": _plain(self.data),
+            "outputData": _plain(self.output_data),
+            "sourceDirectoryDataStore": self.source_directory_data_store,
+            "credentialPassthrough": self.credential_passthrough,
+            "environmentVariables": {str(k): str(v) for k, v in self.environment_variables.items()},
+        }
+
+    @staticmethod
+    def _deserialize(data: dict, base_dir: str | None = None, _name: str | None = None,
+                     _path: str | None = None) -> "RunConfiguration":
+        """A RunConfiguration from :meth:`_serialize_to_dict` output; an environment's
+        ``condaDependenciesFile`` is read relative to ``base_dir``."""
+        rc = RunConfiguration(_name=_name, _path=_path)
+        rc.script = data.get("script")
+        rc.command = data.get("command") or ""
+        rc.arguments = list(data.get("arguments") or [])
+        rc.target = data.get("target") or LOCAL_RUNCONFIG_NAME
+        rc.framework = data.get("framework") or "Python"
+        rc.communicator = data.get("communicator") or "None"
+        rc.max_run_duration_seconds = _get(data, "maxRunDurationSeconds")
+        rc.node_count = _get(data, "nodeCount", 1) or 1
+        rc.priority = data.get("priority")
+        environment = data.get("environment")
+        if environment:
+            rc.environment = Environment._deserialize_and_add_to_object(environment)
+            python = environment.get("python") or {}
+            conda_file = _get(python, "condaDependenciesFile")
+            if conda_file and not _get(python, "condaDependencies"):
+                path = os.path.join(base_dir or ".", conda_file)
+                rc.environment.python.conda_dependencies = CondaDependencies(path)
+        history = data.get("history") or {}
+        rc.history = HistoryConfiguration(
+            bool(_get(history, "outputCollection", True)), bool(_get(history, "snapshotProject", True)),
+            _get(history, "directoriesToWatch"))
+        docker = data.get("docker") or {}
+        rc.docker = DockerConfiguration(
+            bool(_get(docker, "useDocker", False)), bool(_get(docker, "sharedVolumes", True)),
+            _get(docker, "arguments"), _get(docker, "shmSize", _DEFAULT_SHM_SIZE))
+        rc.data_references = dict(_get(data, "dataReferences") or {})
+        rc.data = dict(data.get("data") or {})
+        rc.output_data = dict(_get(data, "outputData") or {})
+        rc.source_directory_data_store = _get(data, "sourceDirectoryDataStore")
+        rc.credential_passthrough = bool(_get(data, "credentialPassthrough", False))
+        rc.environment_variables = dict(_get(data, "environmentVariables") or {})
+        return rc
+
+    def save(self, path: str | os.PathLike | None = None, name: str | None = None,
+             separate_environment_yaml: bool = False) -> None:
+        """Write the configuration as YAML.
+
+        ``path`` a folder (default: the current one) saves ``<path>/.azureml/<name>.runconfig``;
+        otherwise ``path`` is the file to write, in an existing folder. With
+        ``separate_environment_yaml`` the conda specification goes to ``environment.yml`` beside
+        it. Raises UserErrorException for a folder without a name or a path in a missing folder.
+        """
+        import yaml
+        path = os.fspath(path or self._path or os.getcwd())
+        if os.path.isdir(path):
+            name = name or self._name
+            if not name:
+                raise UserErrorException(
+                    "Cannot save a runconfig without a name specified: "
+                    "run_config.save(path, name='train')")
+            folder = os.path.join(path, ".azureml")
+            os.makedirs(folder, exist_ok=True)
+            target = os.path.join(folder, name if name.endswith(_RUNCONFIG_EXTENSION)
+                                  else name + _RUNCONFIG_EXTENSION)
+        else:
+            parent = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(parent):
+                raise UserErrorException(
+                    f"{path} argument is invalid: the folder {parent} does not exist")
+            target = path
+        data = self._serialize_to_dict()
+        cd = self.environment.python.conda_dependencies
+        if separate_environment_yaml and cd is not None:
+            env_file = os.path.join(os.path.dirname(target), "environment.yml")
+            cd.save(env_file)
+            data["environment"]["python"]["condaDependencies"] = None
+            data["environment"]["python"]["condaDependenciesFile"] = "environment.yml"
+        with open(target, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False, width=10 ** 6)
+
+    @staticmethod
+    def load(path: str | os.PathLike, name: str | None = None) -> "RunConfiguration":
+        """Read a configuration written by :meth:`save` (or by azureml).
+
+        ``path`` is the file, or a project folder searched for ``.azureml/<name>.runconfig``
+        and ``aml_config/<name>.runconfig``. Raises UserErrorException when nothing is found.
+        """
+        import yaml
+        path = os.fspath(path)
+        candidates = [path]
+        if os.path.isdir(path):
+            if not name:
+                raise UserErrorException(
+                    f"{path} is a folder: also give the runconfig name, "
+                    "RunConfiguration.load(path, name='train')")
+            stem = name if name.endswith(_RUNCONFIG_EXTENSION) else name + _RUNCONFIG_EXTENSION
+            candidates = [os.path.join(path, sub, file) for sub in (".azureml", "aml_config")
+                          for file in (stem, name)]
+        found = next((c for c in candidates if os.path.isfile(c)), None)
+        if found is None:
+            raise UserErrorException(
+                f"no run configuration found at {', '.join(candidates)}; write one with "
+                "run_config.save(path, name)")
+        with open(found, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise UserErrorException(f"{found} is not a run configuration (expected a YAML mapping)")
+        return RunConfiguration._deserialize(data, base_dir=os.path.dirname(found),
+                                             _name=name, _path=path)
+
+    def __repr__(self) -> str:
+        return json.dumps(self._serialize_to_dict(), indent=4)
+
+
+def _plain(value):
+    """JSON-ready data: objects that serialise themselves do so; anything else becomes str."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    for method in ("_serialize_to_dict", "to_dict"):
+        if callable(getattr(value, method, None)):
+            return _plain(getattr(value, method)())
+    return str(value)

@@ -1,0 +1,250 @@
+"""Workspace: a named local workspace under ``AMLOCAL_HOME``.
+
+Deliberate difference from Azure: there is nothing to provision, so ``Workspace(...)`` creates
+a workspace that does not exist yet, printing one line, where Azure would raise. ``Workspace.get``
+still raises for an unknown name, as Azure does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+
+from ..errors import NotFoundError, UserErrorException
+
+_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{2,32}$")
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserErrorException(
+            f"workspace name {name!r} is not valid: use 3-33 letters, digits, '_' or '-', "
+            "starting with a letter or digit")
+
+
+class Workspace:
+    """``Workspace(subscription_id, resource_group, workspace_name, auth=None)``."""
+
+    def __init__(self, subscription_id: str, resource_group: str, workspace_name: str, auth=None,
+                 _location: str | None = None, _disable_service_check: bool = False,
+                 _workspace_id: str | None = None, sku: str = "basic", tags: dict | None = None,
+                 _cloud: str = "AzureCloud", *, _store=None, _info=None):
+        from .. import _context
+        self._auth = auth
+        self._store = _store or _context.current_store()
+        if _info is None:
+            _check_name(workspace_name)
+            found = self._store.find_workspaces(workspace_name, resource_group, subscription_id)
+            _info = found[0] if found else self._create(
+                self._store, workspace_name, subscription_id, resource_group, _location, notice=True)
+        self._info = _info
+
+    # -- creation and lookup ----------------------------------------------------------------
+    @staticmethod
+    def _create(store, name, subscription_id, resource_group, location, notice):
+        from ..store.entities import DatastoreInfo, WorkspaceInfo
+        from .. import _settings
+        info = store.create_workspace(WorkspaceInfo(
+            id=uuid.uuid4().hex, name=name, subscription_id=str(subscription_id),
+            resource_group=str(resource_group), location=location or "local"))
+        folder = _settings.current().datastores / info.id / DEFAULT_DATASTORE
+        folder.mkdir(parents=True, exist_ok=True)
+        store.put_datastore(DatastoreInfo(workspace_id=info.id, name=DEFAULT_DATASTORE,
+                                          url=folder.as_uri(), kind="file"))
+        if notice:
+            print(f"amlocal: created local workspace '{name}' (resource group '{resource_group}')",
+                  file=sys.stderr)
+        return info
+
+    @classmethod
+    def create(cls, name: str, auth=None, subscription_id: str | None = None,
+               resource_group: str | None = None, location: str | None = None,
+               create_resource_group: bool = True, sku: str = "basic", tags: dict | None = None,
+               exist_ok: bool = False, show_output: bool = True, **kwargs) -> "Workspace":
+        """Create a workspace; an existing one is returned with ``exist_ok=True``, else raises."""
+        from .. import _context
+        _check_name(name)
+        store = _context.current_store()
+        subscription_id = subscription_id or "00000000-0000-0000-0000-000000000000"
+        resource_group = resource_group or f"{name}-rg"
+        found = store.find_workspaces(name, resource_group, subscription_id)
+        if found and not exist_ok:
+            raise UserErrorException(
+                f"workspace '{name}' already exists in resource group '{resource_group}'; "
+                "pass exist_ok=True to use it")
+        info = found[0] if found else cls._create(store, name, subscription_id, resource_group,
+                                                  location, notice=False)
+        if show_output and not found:
+            print(f"Deployed workspace '{name}' locally", file=sys.stderr)
+        return cls(info.subscription_id, info.resource_group, info.name, auth, _store=store, _info=info)
+
+    @classmethod
+    def get(cls, name: str, auth=None, subscription_id: str | None = None,
+            resource_group: str | None = None, location: str | None = None,
+            cloud: str = "AzureCloud", id: str | None = None) -> "Workspace":
+        """An existing workspace by name (and optionally resource group / subscription).
+
+        Raises NotFoundError listing the known workspaces, or UserErrorException when the name
+        is ambiguous.
+        """
+        from .. import _context
+        store = _context.current_store()
+        found = store.find_workspaces(name, resource_group, subscription_id)
+        if not found:
+            known = sorted({f"{w.name} (resource group {w.resource_group})" for w in store.find_workspaces()})
+            raise NotFoundError(
+                f"no workspace named '{name}'"
+                + (f" in resource group '{resource_group}'" if resource_group else "")
+                + f". Known workspaces: {', '.join(known) or '(none)'}. "
+                "Create one with `amlocal workspace create -w NAME -g GROUP`")
+        if len(found) > 1:
+            scopes = ", ".join(f"subscription {w.subscription_id}/resource group {w.resource_group}"
+                               for w in found)
+            raise UserErrorException(
+                f"workspace name '{name}' is ambiguous ({scopes}); also give the resource group "
+                "(-g) and subscription (--subscription-id)")
+        info = found[0]
+        return cls(info.subscription_id, info.resource_group, info.name, auth, _store=store, _info=info)
+
+    @classmethod
+    def list(cls, subscription_id: str | None = None, auth=None,
+             resource_group: str | None = None) -> dict:
+        """``{name: [Workspace, ...]}`` as Azure returns it."""
+        from .. import _context
+        store = _context.current_store()
+        result: dict = {}
+        for info in store.find_workspaces(None, resource_group, subscription_id):
+            result.setdefault(info.name, []).append(
+                cls(info.subscription_id, info.resource_group, info.name, auth, _store=store, _info=info))
+        return result
+
+    # -- config files -----------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, path: str | None = None, auth=None, _logger=None,
+                    _file_name: str | None = None) -> "Workspace":
+        """Read ``config.json`` as Azure does: a file path is used directly; otherwise walk up
+        from ``path`` (default ``.``) trying ``.azureml/``, ``aml_config/`` and the folder itself."""
+        config = _find_config(path, _file_name)
+        data = json.loads(config.read_text())
+        if "Scope" in data and data["Scope"]:
+            parts = data["Scope"].split("/")
+            sub, rg, name = parts[2], parts[4], parts[8]
+        else:
+            try:
+                sub, rg, name = data["subscription_id"], data["resource_group"], data["workspace_name"]
+            except KeyError as exc:
+                raise UserErrorException(
+                    f"{config} has no {exc.args[0]!r}; it needs subscription_id, resource_group "
+                    "and workspace_name (or a Scope)") from exc
+        print(f"Found the config file in: {config}", file=sys.stderr)
+        return cls(sub, rg, name, auth)
+
+    def write_config(self, path: str | None = None, file_name: str | None = None) -> Path:
+        folder = Path(path or ".") / ".azureml"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (file_name or "config.json")
+        scope = (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                 f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}")
+        target.write_text(json.dumps({"Id": None, "Scope": scope}, indent=4))
+        return target
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def subscription_id(self) -> str:
+        return self._info.subscription_id
+
+    @property
+    def resource_group(self) -> str:
+        return self._info.resource_group
+
+    @property
+    def location(self) -> str:
+        return self._info.location
+
+    @property
+    def _id(self) -> str:
+        return self._info.id
+
+    @property
+    def datastores(self) -> dict:
+        from .datastore import Datastore
+        return {d.name: Datastore._from_info(self, d) for d in self._store.list_datastores(self._id)}
+
+    @property
+    def experiments(self) -> dict:
+        from .experiment import Experiment
+        return {e.name: Experiment(self, e.name) for e in self._store.list_experiments(self._id)}
+
+    @property
+    def compute_targets(self) -> dict:
+        from .compute import ComputeTarget
+        return {c.name: ComputeTarget._from_info(self, c) for c in self._store.list_compute_targets(self._id)}
+
+    @property
+    def environments(self) -> dict:
+        from .environment import Environment
+        return Environment.list(self)
+
+    @property
+    def models(self) -> dict:
+        from .model import Model
+        return {m.name: m for m in Model.list(self, latest=True)}
+
+    def get_default_datastore(self):
+        from .datastore import Datastore
+        return Datastore.get(self, self._refresh().default_datastore)
+
+    def set_default_datastore(self, name: str) -> None:
+        from .datastore import Datastore
+        Datastore.get(self, name)  # raises with the known names if unknown
+        self._store.set_default_datastore(self._id, name)
+
+    def _refresh(self):
+        found = self._store.find_workspaces(self.name, self.resource_group, self.subscription_id)
+        if found:
+            self._info = found[0]
+        return self._info
+
+    def get_run(self, run_id: str):
+        from .run import Run
+        return Run._by_id(self, run_id)
+
+    def get_details(self) -> dict:
+        return {"id": self._id, "name": self.name, "location": self.location,
+                "subscriptionId": self.subscription_id, "resourceGroup": self.resource_group,
+                "creationTime": self._info.created_at, "sku": "local"}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Workspace) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __repr__(self) -> str:
+        return (f"Workspace.create(name='{self.name}', subscription_id='{self.subscription_id}', "
+                f"resource_group='{self.resource_group}')")
+
+
+def _find_config(path: str | None, file_name: str | None) -> Path:
+    start = Path(path or ".").resolve()
+    if start.is_file():
+        return start
+    names = [file_name] if file_name else ["config.json", "project.json"]
+    for folder in [start, *start.parents]:
+        for sub in (".azureml", "aml_config", ""):
+            for name in names:
+                candidate = folder / sub / name if sub else folder / name
+                if candidate.is_file():
+                    return candidate
+    raise UserErrorException(
+        f"We could not find config.json in: {start} or in its parent directories. Write one with "
+        "`ws.write_config()` or `amlocal workspace create -w NAME -g GROUP --write-config`, or "
+        "pass the workspace's subscription, resource group and name explicitly")

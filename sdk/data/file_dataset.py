@@ -1,0 +1,47 @@
+"""FileDataset (``azureml.data.file_dataset``): a set of files in datastores or at URLs.
+
+Deliberate difference from Azure: ``mount()`` (a FUSE mount on the local machine) is not offered;
+use ``download()`` here, and ``as_mount()`` for steps, which bind-mounts the files read-only.
+"""
+from __future__ import annotations
+
+import tempfile
+
+from ..core.dataset import Dataset
+
+
+class FileDataset(Dataset):
+    """Create with ``Dataset.File.from_files(path, validate=True, partition_format=None,
+    is_file=False)``."""
+
+    def to_path(self) -> list[str]:
+        """The files' paths relative to the dataset's base folder, each starting with ``/``
+        (``['/input.csv']`` for a single-file dataset). Sorted."""
+        return [m.portable for m in self._resolve().matches]
+
+    def download(self, target_path: str | None = None, overwrite: bool = False,
+                 ignore_not_found: bool = False) -> list[str]:
+        """Copy the files to ``target_path`` (default: a new temporary folder), keeping the
+        structure ``to_path()`` shows; return their absolute local paths.
+
+        Raises UserErrorException when a target file exists and ``overwrite`` is False (nothing
+        is copied then), or when the dataset matches no file and ``ignore_not_found`` is False.
+        """
+        from amlocal.datastores import copy_matches
+        from ..errors import UserErrorException
+        res = self._resolve()
+        if not res.matches and not ignore_not_found:
+            raise UserErrorException(
+                f"the dataset {res.describe()} matches no file; check the path, or pass "
+                "ignore_not_found=True to download nothing")
+        target = target_path if target_path is not None else tempfile.mkdtemp(prefix="amlocal-dataset-")
+        return [str(p) for p in copy_matches(res, target, overwrite, ignore_not_found)]
+
+    def as_mount(self, path_on_compute: str | None = None):
+        """A DatasetConsumptionConfig that bind-mounts the files read-only into the step at
+        ``path_on_compute`` (default ``/amlocal/inputs/<name>``)."""
+        return self.as_named_input(None).as_mount(path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None):
+        """A DatasetConsumptionConfig that copies the files for the step before it starts."""
+        return self.as_named_input(None).as_download(path_on_compute)

@@ -1,0 +1,2 @@
+"""Pipelines: ``amlocal.pipeline.core`` (Pipeline, PublishedPipeline, PipelineData ...) and
+``amlocal.pipeline.steps`` (PythonScriptStep)."""

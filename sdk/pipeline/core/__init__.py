@@ -1,0 +1,9 @@
+"""``amlocal.pipeline.core``: Pipeline, PublishedPipeline, PipelineData, PipelineParameter,
+PipelineRun, StepRun."""
+from .builder import InputPortBinding, PipelineData, PipelineParameter
+from .pipeline import Pipeline
+from .published import PublishedPipeline
+from .run import PipelineRun, StepRun
+
+__all__ = ["InputPortBinding", "Pipeline", "PipelineData", "PipelineParameter", "PipelineRun",
+           "PublishedPipeline", "StepRun"]

@@ -1,0 +1,206 @@
+"""Freezing a Pipeline into plain data: validation, snapshots, environments, placeholders.
+
+The frozen graph is what a PipelineRun executes and what a PublishedPipeline keeps: JSON only
+(script names, snapshot digests, environment specs, argument strings with Azure's placeholders),
+so that a published id keeps running exactly what it was published with.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...errors import UserErrorException, ValidationError
+from .builder import InputPortBinding, PipelineData, PipelineParameter
+
+GRAPH_FORMAT = 1
+DATAREF = "$AZUREML_DATAREFERENCE_"
+
+
+def step_closure(steps: list) -> list:
+    """The steps plus every upstream step they need (producers of their inputs, run_after),
+    as Azure's ``resolve_closure=True`` does."""
+    ordered, seen = [], set()
+
+    def visit(step):
+        if id(step) in seen:
+            return
+        seen.add(id(step))
+        ordered.append(step)
+        for inp in getattr(step, "_data_inputs", lambda: [])():
+            data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
+            if data._producer is not None:
+                visit(data._producer)
+        for other in getattr(step, "_run_after", []):
+            visit(other)
+
+    for s in steps:
+        visit(s)
+    return ordered
+
+
+def _arg_string(arg, params: dict) -> str:
+    if isinstance(arg, PipelineParameter):
+        params[arg.name] = arg.default_value
+        return f"${arg.env_name}"
+    if isinstance(arg, (PipelineData, InputPortBinding)):
+        name = arg.input_name if isinstance(arg, InputPortBinding) else arg.name
+        return f"{DATAREF}{name}"
+    if hasattr(arg, "arg_val"):
+        return arg.arg_val
+    if isinstance(arg, str) and arg.startswith("parameter:"):
+        return "$AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg[len("parameter:"):])
+    if hasattr(arg, "_to_definition") or type(arg).__name__ in ("FileDataset", "TabularDataset"):
+        raise UserErrorException(
+            "a dataset in arguments must say how the step gets it: use dataset.as_mount(), "
+            "dataset.as_download() or dataset.as_named_input('name')")
+    return str(arg)
+
+
+def _topological(nodes: list[dict]) -> list[str] | None:
+    """Node ids in dependency order, or None when there is a cycle."""
+    deps = {n["id"]: set(n["depends_on"]) for n in nodes}
+    order: list[str] = []
+    ready = [i for i, d in deps.items() if not d]
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for other, d in deps.items():
+            if current in d:
+                d.discard(current)
+                if not d and other not in order and other not in ready:
+                    ready.append(other)
+    return order if len(order) == len(deps) else None
+
+
+def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
+    """Return (graph, errors). With ``take_snapshots`` the sources are stored (only when there
+    are no errors, so nothing is stored for an invalid pipeline)."""
+    from ...core.compute import resolve_target
+    from ...core.runconfig import RunConfiguration
+    from ... import _settings
+    from ._snapshot import take_snapshot
+
+    errors: list[str] = []
+    steps = step_closure(pipeline._steps) if pipeline._resolve_closure else list(pipeline._steps)
+    ids: dict[int, str] = {}
+    for step in steps:
+        base = re.sub(r"[^\w.\-]", "_", step.name)
+        node_id, n = base, 2
+        while node_id in ids.values():
+            node_id, n = f"{base}_{n}", n + 1
+        ids[id(step)] = node_id
+
+    producers: dict[str, str] = {}
+    for step in steps:
+        for out in step.outputs:
+            if isinstance(out, PipelineData):
+                if out.name in producers:
+                    errors.append(f"PipelineData '{out.name}' is an output of two steps "
+                                  f"('{producers[out.name]}' and '{step.name}'); give each output its own name")
+                producers[out.name] = ids[id(step)]
+
+    nodes, parameters = [], {}
+    for step in steps:
+        source = step._source_dir(pipeline._default_source_directory)
+        if not source.is_dir():
+            errors.append(f"step '{step.name}': source_directory '{source}' does not exist; create it "
+                          "or pass the folder that holds the script")
+        elif not (source / step.script_name).is_file():
+            errors.append(f"step '{step.name}': script '{step.script_name}' was not found in "
+                          f"source_directory '{source}'; check script_name and source_directory")
+        runconfig = step.runconfig or RunConfiguration()
+        try:
+            target_name, target_kind = resolve_target(pipeline._workspace, step.compute_target
+                                                      or getattr(runconfig, "target", None))
+        except UserErrorException as exc:
+            errors.append(f"step '{step.name}': {exc}")
+            target_name, target_kind = "?", "docker"
+        params: dict = {}
+        arguments = []
+        try:
+            arguments = [_arg_string(a, params) for a in step.arguments]
+        except UserErrorException as exc:
+            errors.append(f"step '{step.name}': {exc}")
+        step_params = {}
+        for key, value in step.params.items():
+            if isinstance(value, PipelineParameter):
+                params[value.name] = value.default_value
+                step_params[key] = {"parameter": value.name}
+            else:
+                step_params[key] = {"value": value}
+        for name, default in params.items():
+            if name in parameters and parameters[name] != default:
+                errors.append(f"pipeline parameter '{name}' has two defaults ({parameters[name]!r} "
+                              f"and {default!r}); use one PipelineParameter object")
+            parameters[name] = default
+
+        inputs, depends = [], set()
+        for inp in step.inputs:
+            if isinstance(inp, (PipelineData, InputPortBinding)):
+                data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
+                name = inp.input_name if isinstance(inp, InputPortBinding) else inp.name
+                mode = inp.bind_mode if isinstance(inp, InputPortBinding) else "mount"
+                if data.name not in producers:
+                    errors.append(f"step '{step.name}': input PipelineData '{data.name}' is not produced "
+                                  "by any step; add it to outputs= of the step that writes it")
+                else:
+                    depends.add(producers[data.name])
+                inputs.append({"name": name, "type": "pipeline_data", "data": data.name, "mode": mode,
+                               "path_on_compute": getattr(inp, "path_on_compute", None)})
+            elif hasattr(inp, "dataset") and hasattr(inp, "arg_val"):
+                inputs.append({"name": inp.name, "type": "dataset", "mode": inp.mode,
+                               "path_on_compute": inp.path_on_compute,
+                               "definition": inp.dataset._to_definition()})
+            else:
+                errors.append(f"step '{step.name}': unsupported input {inp!r}; use PipelineData, "
+                              "dataset.as_mount()/as_download()/as_named_input()")
+        outputs = []
+        for out in step.outputs:
+            if isinstance(out, PipelineData):
+                outputs.append({"name": out.name, "type": "pipeline_data",
+                                "datastore": out.datastore_name, "mode": out.output_mode})
+            else:
+                errors.append(f"step '{step.name}': unsupported output {out!r}; use PipelineData")
+        for other in step._run_after:
+            depends.add(ids.get(id(other), other.name))
+
+        env = runconfig.environment
+        try:
+            env_spec = env._to_spec().to_dict()
+        except UserErrorException as exc:
+            errors.append(f"step '{step.name}': {exc}")
+            env_spec = {}
+        nodes.append({
+            "id": ids[id(step)], "name": step.name, "kind": "python_script",
+            "script_name": step.script_name, "source_directory": str(source), "snapshot": None,
+            "arguments": arguments, "params": step_params, "inputs": inputs, "outputs": outputs,
+            "environment": env_spec, "environment_name": env.name,
+            "environment_variables": dict(getattr(runconfig, "environment_variables", {}) or {}),
+            "compute": {"name": target_name, "kind": target_kind},
+            "allow_reuse": bool(step.allow_reuse), "version": step.version,
+            "depends_on": sorted(depends), "_source": step,
+        })
+
+    order = _topological(nodes)
+    if order is None:
+        errors.append("the steps form a cycle (through their inputs or run_after); remove one edge")
+    if not steps:
+        errors.append("the pipeline has no steps")
+
+    snapshots = _settings.current().snapshots
+    for node in nodes:
+        node.pop("_source")
+        if take_snapshots and not errors:
+            node["snapshot"] = take_snapshot(Path(node["source_directory"]), snapshots)
+    if order:
+        nodes.sort(key=lambda n: order.index(n["id"]))
+    graph = {"format": GRAPH_FORMAT, "description": pipeline._description,
+             "parameters": parameters, "steps": nodes}
+    return graph, errors
+
+
+def freeze_or_raise(pipeline) -> dict:
+    graph, errors = freeze(pipeline)
+    if errors:
+        raise ValidationError(errors)
+    return graph

@@ -1,0 +1,144 @@
+"""PipelineRun and StepRun.
+
+Statuses as Azure's pipelines report them: NotStarted, Running, Finished, Failed, Canceled
+(step runs also Queued). ``wait_for_completion(show_output=True)`` follows the run's live log,
+each line prefixed with its step's name. Deliberate difference: Ctrl-C while waiting cancels the
+run (its containers are stopped and removed) instead of leaving it running unseen.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ...core.run import Run
+from ...errors import ActivityFailedException
+
+PIPELINE_LOG = "logs/amlocal/pipeline.log"
+STD_LOG = "logs/user_logs/std_log.txt"
+PIPELINE_TERMINAL = ("Finished", "Failed", "Canceled", "Completed")
+
+
+class PipelineRun(Run):
+    def get_steps(self):
+        """The step runs, in the order they were defined to run."""
+        yield from self.get_children()
+
+    def find_step_run(self, name: str) -> list:
+        return [s for s in self.get_steps() if s.name == name]
+
+    def get_graph(self) -> dict:
+        return self._info.definition.get("graph", {})
+
+    def cancel(self) -> None:
+        """Ask the runner to stop: running containers are stopped and removed, steps not yet
+        finished become Canceled."""
+        if self.status not in PIPELINE_TERMINAL:
+            self._store.update_run(self._id, status="CancelRequested")
+
+    def _runner_alive(self) -> bool:
+        pid = self._info.properties.get("amlocal.runner_pid")
+        if not pid:
+            return True  # not started yet
+        try:
+            os.kill(int(pid), 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Follow the run until it ends and return its final status. With ``show_output`` the
+        steps' output is printed live, prefixed with the step name. Raises
+        ActivityFailedException when the run fails and ``raise_on_error``."""
+        deadline = time.monotonic() + timeout_seconds
+        offset = 0
+        if show_output:
+            print(f"PipelineRunId: {self._id}")
+        try:
+            while True:
+                status = self.status
+                if show_output:
+                    chunk = self._store.read_artifact(self._id, PIPELINE_LOG, offset)
+                    if chunk:
+                        end = chunk.rfind(b"\n") + 1 if status not in PIPELINE_TERMINAL else len(chunk)
+                        sys.stdout.write(chunk[:end].decode("utf-8", "replace"))
+                        sys.stdout.flush()
+                        offset += end
+                if status in PIPELINE_TERMINAL:
+                    break
+                if not self._runner_alive():
+                    self._mark_runner_lost()
+                    continue
+                if time.monotonic() > deadline:
+                    return status
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            print(f"\nCanceling pipeline run {self._id} ...", file=sys.stderr)
+            self.cancel()
+            while self.status not in PIPELINE_TERMINAL and self._runner_alive():
+                time.sleep(0.25)
+            raise
+        if show_output:
+            print(f"PipelineRun Status: {status}")
+        if status == "Failed" and raise_on_error:
+            failed = [s for s in self.get_steps() if s._info.status == "Failed"]
+            detail = "; ".join(f"step '{s.name}': {(s._info.error or {}).get('message', 'failed')}"
+                               for s in failed) or (self._info.error or {}).get("message", "")
+            raise ActivityFailedException(f"pipeline run {self._id} failed: {detail}", self._id)
+        return status
+
+    def _mark_runner_lost(self) -> None:
+        from ...store.entities import utcnow
+        info = self._refresh()
+        if info.status in PIPELINE_TERMINAL:
+            return
+        message = ("the runner process of this pipeline run ended without finishing it; see "
+                   f"runner-logs/{self._id}.log under AMLOCAL_HOME")
+        for step in self.get_steps():
+            if step._info.status not in PIPELINE_TERMINAL:
+                self._store.update_run(step.id, status="Failed", ended_at=utcnow(),
+                                       error={"message": message})
+        self._store.update_run(self._id, status="Failed", ended_at=utcnow(), error={"message": message})
+
+    def publish_pipeline(self, name: str, description: str, version: str,
+                         continue_on_step_failure: bool | None = None):
+        from .published import PublishedPipeline
+        return PublishedPipeline._create(self._experiment.workspace, self.get_graph(), name=name,
+                                         description=description, version=version,
+                                         continue_on_step_failure=continue_on_step_failure)
+
+
+class StepRun(Run):
+    @property
+    def pipeline_run_id(self) -> str:
+        return self._info.parent_id
+
+    def get_job_log(self) -> str:
+        return self._store.read_artifact(self._id, STD_LOG).decode("utf-8", "replace")
+
+    get_log = get_job_log
+
+    def get_output_data(self, name: str):
+        """The folder an output of this step was written to (a PipelineData name)."""
+        outputs = self._info.definition.get("outputs", {})
+        if name not in outputs:
+            from ...errors import UserErrorException
+            raise UserErrorException(f"step '{self.name}' has no output {name!r}; its outputs: "
+                                     f"{', '.join(outputs) or '(none)'}")
+        return outputs[name]
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        deadline = time.monotonic() + timeout_seconds
+        while self.status not in PIPELINE_TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if show_output:
+            print(self.get_job_log(), end="")
+        if self._info.status == "Failed" and raise_on_error:
+            raise ActivityFailedException(
+                f"step run {self._id} ('{self.name}') failed: "
+                f"{(self._info.error or {}).get('message', '')}", self._id)
+        return self._info.status

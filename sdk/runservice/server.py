@@ -1,0 +1,543 @@
+"""RunService: the workspace's store, served to running steps over a Unix socket and/or TCP.
+
+The pipeline runner hosts one on the host while a pipeline runs. Steps reach it through
+:class:`amlocal.runservice.client.RemoteStore` (see that module for the wire format). Each step
+gets a token bound to its run (:meth:`RunService.grant`); a token may
+
+* read anything (``get_*``, ``list_*``, ``find_workspaces``, ``fetch_*``, ``read_artifact``);
+* write to its own run and to that run's direct child runs (``log_metrics``, ``set_tags``,
+  ``remove_tags``, ``add_properties``, ``put_artifact``, ``append_artifact``, ``update_run``,
+  ``create_run``);
+* register models and environments and ensure experiments in its run's workspace;
+
+and nothing else: workspace, datastore, pipeline and compute-target writes are refused with
+HTTP 403. The exposed methods are an explicit list; nothing is looked up by arbitrary name.
+
+Tokens travel in clear text: over TCP, serve only on a network you trust (or through an SSH
+tunnel). Standard library only (``http.server`` and ``socketserver``).
+"""
+from __future__ import annotations
+
+import http.server
+import inspect
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import socketserver
+import stat
+import tarfile
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..errors import AmlocalError, StoreError
+from ..store.base import Store
+from ..store.entities import from_wire, to_wire
+from .client import (API_PREFIX, BLOCK, ENTRY_HEADER, META_LENGTH_HEADER, _BUILTIN_ERRORS,
+                     safe_extract)
+
+log = logging.getLogger("amlocal.runservice")
+
+READ_METHODS = frozenset({
+    "find_workspaces", "get_datastore", "list_datastores", "list_experiments", "get_run",
+    "list_runs", "get_metric_records", "list_artifacts", "fetch_artifact", "read_artifact",
+    "get_model", "list_models", "fetch_model", "get_environment", "list_environments",
+    "get_pipeline", "list_pipelines", "get_compute_target", "list_compute_targets"})
+RUN_WRITE_METHODS = frozenset({
+    "log_metrics", "set_tags", "remove_tags", "add_properties", "put_artifact",
+    "append_artifact", "update_run", "create_run"})
+WORKSPACE_WRITE_METHODS = frozenset({"register_model", "register_environment", "ensure_experiment"})
+REFUSED_METHODS = frozenset({
+    "create_workspace", "set_default_datastore", "put_datastore", "delete_datastore",
+    "put_pipeline", "set_pipeline_status", "put_compute_target"})
+ALL_METHODS = READ_METHODS | RUN_WRITE_METHODS | WORKSPACE_WRITE_METHODS | REFUSED_METHODS
+MAX_META_BYTES = 256 << 20
+# Path arguments of the file methods: their payload travels in the body, not in the JSON.
+FILE_PARAMETERS = {"put_artifact": "source", "fetch_artifact": "destination",
+                   "append_artifact": "data", "register_model": "source",
+                   "fetch_model": "target_dir"}
+
+
+class _Refusal(Exception):
+    """An HTTP error answer: status, error type and message."""
+
+    def __init__(self, status: int, message: str, type_name: str = "UserErrorException"):
+        super().__init__(message)
+        self.status = status
+        self.type_name = type_name
+        self.message = message
+
+
+class _AnswerStarted(Exception):
+    """A file answer failed after its headers were sent: the connection is dropped instead."""
+
+
+class _BodyReader:
+    """The request body, de-chunked or bounded by Content-Length."""
+
+    def __init__(self, rfile, length: int | None, chunked: bool):
+        self._rfile = rfile
+        self._chunked = chunked
+        self._left = length or 0  # bytes left in the body (or in the current chunk)
+        self._done = not chunked and not length
+
+    def _broken(self) -> ConnectionError:
+        return ConnectionError("the request body ended early: the client gave up or was cut off")
+
+    def _next_chunk(self) -> None:
+        line = self._rfile.readline(1024)
+        if not line.endswith(b"\n"):
+            raise self._broken()
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise ConnectionError(f"the request body is not valid chunked data: "
+                                  f"{line[:40]!r}") from None
+        if size == 0:
+            while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            self._done = True
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        out = []
+        want = n if n is not None and n >= 0 else None
+        while not self._done and (want is None or want > 0):
+            if self._left == 0:
+                if not self._chunked:
+                    self._done = True
+                    break
+                self._next_chunk()
+                continue
+            take = self._left if want is None else min(want, self._left)
+            data = self._rfile.read(min(take, BLOCK))
+            if not data:
+                raise self._broken()
+            out.append(data)
+            self._left -= len(data)
+            if want is not None:
+                want -= len(data)
+            if self._chunked and self._left == 0 and self._rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise self._broken()
+        return b"".join(out)
+
+    def read_exact(self, n: int) -> bytes:
+        data = self.read(n)
+        if len(data) != n:
+            raise self._broken()
+        return data
+
+    def drain(self) -> None:
+        while self.read(BLOCK):
+            pass
+
+
+class _ChunkedWriter:
+    """A write-only file that sends what it is given as HTTP chunks."""
+
+    def __init__(self, wfile):
+        self._wfile = wfile
+
+    def write(self, data) -> int:
+        if data:
+            self._wfile.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._wfile.write(b"0\r\n\r\n")
+
+
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class _TcpHTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    # not http.server.HTTPServer: its server_bind does a reverse DNS lookup we do not need
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "amlocal-runservice/1"
+    timeout = 600  # a client silent this long is dropped
+    service: "RunService"  # set on the per-service subclass
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        log.debug("run service: " + format, *args)
+
+    def do_GET(self):
+        self.close_connection = True
+        if urlsplit(self.path).path == f"{API_PREFIX}ping":
+            self._send_json(200, {"result": "amlocal run service"})
+        else:
+            self._send_json(404, {"error": {"type": "NotFoundError",
+                                            "message": f"no such endpoint {self.path}"}})
+
+    def do_POST(self):
+        self.close_connection = True
+        body = None
+        try:
+            length = self.headers.get("Content-Length")
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            body = _BodyReader(self.rfile, int(length) if length and not chunked else None, chunked)
+            self.service._handle(self, body)
+        except _Refusal as exc:
+            self._answer_error(body, exc.status, exc.type_name, exc.message)
+        except (AmlocalError, *_BUILTIN_ERRORS.values()) as exc:
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            self._answer_error(body, 400, type(exc).__name__, message)
+        except ConnectionError as exc:
+            log.debug("run service: %s", exc)
+        except _AnswerStarted as exc:
+            log.error("run service: %s broke off while answering: %s", self.path, exc.__cause__)
+        except Exception as exc:  # reported to the client; the traceback stays in the host log
+            log.error("run service: %s failed:\n%s", self.path, traceback.format_exc())
+            self._answer_error(body, 500, type(exc).__name__, str(exc))
+
+    # -- answers ----------------------------------------------------------------------------
+    def _answer_error(self, body, status: int, type_name: str, message: str) -> None:
+        try:
+            if body is not None:
+                body.drain()  # let the client finish sending, so it reads this answer
+        except (OSError, ValueError):
+            return
+        self._send_json(status, {"error": {"type": type_name, "message": message}})
+
+    def _send_json(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_file(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                shutil.copyfileobj(f, self.wfile, BLOCK)
+            except Exception as exc:  # the client sees a short body: IncompleteRead
+                raise _AnswerStarted(str(exc)) from exc
+
+    def _send_tar(self, path: Path) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-tar")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header(ENTRY_HEADER, path.name)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        writer = _ChunkedWriter(self.wfile)
+        try:
+            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BLOCK,
+                              dereference=True) as tar:
+                tar.add(str(path), arcname=path.name, recursive=True)
+        except Exception as exc:  # no last chunk: the client sees the archive is incomplete
+            raise _AnswerStarted(str(exc)) from exc
+        writer.close()  # the last chunk: the client knows the archive is complete
+
+
+class RunService:
+    """Serve ``store`` to steps: on a Unix socket at ``socket_path`` and/or over TCP on
+    ``host``:``port`` (``port=0`` picks a free port).
+
+    ``start()`` serves on daemon threads and returns self; ``stop()`` closes the servers and
+    removes the socket file; ``with RunService(...) as service:`` does both. The socket is made
+    mode 0o666 so a container running as another uid can connect; the token is what guards it.
+    ``spool_dir`` holds files in transit (default: the system's temporary folder).
+    """
+
+    def __init__(self, store: Store, *, socket_path: str | None = None, host: str | None = None,
+                 port: int = 0, spool_dir: str | None = None):
+        if socket_path is None and host is None:
+            raise ValueError("RunService needs a socket_path, a host, or both")
+        self.store = store
+        self.socket_path = None if socket_path is None else os.path.abspath(socket_path)
+        self.host = host
+        self.port = port
+        self.spool_dir = spool_dir
+        self._tokens: dict[str, str] = {}
+        self._workspaces: dict[str, str] = {}  # run id -> its workspace id
+        self._lock = threading.Lock()
+        self._servers: list[socketserver.BaseServer] = []
+        self._threads: list[threading.Thread] = []
+        self._signatures = {name: inspect.signature(getattr(Store, name)) for name in ALL_METHODS}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> "RunService":
+        if self._servers:
+            return self
+        handler = type("RunServiceHandler", (_Handler,), {"service": self})
+        try:
+            if self.socket_path is not None:
+                self._servers.append(self._bind_unix(handler))
+            if self.host is not None:
+                tcp_class = _TcpHTTPServer
+                if ":" in self.host:
+                    tcp_class = type("_Tcp6HTTPServer", (_TcpHTTPServer,),
+                                     {"address_family": socket.AF_INET6})
+                self._servers.append(tcp_class((self.host, self.port), handler))
+                self.port = self._servers[-1].server_address[1]
+        except BaseException:
+            self.stop()
+            raise
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                      name=f"amlocal-runservice-{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _bind_unix(self, handler) -> socketserver.BaseServer:
+        path = self.socket_path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(path):
+            if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                raise StoreError(f"cannot serve the run service at {path}: a file that is not a "
+                                 "socket is in the way; choose another socket path")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+                raise StoreError(f"another run service is already listening at {path}; stop it "
+                                 "or choose another socket path")
+            except OSError:
+                os.unlink(path)  # left over by a runner that died
+            finally:
+                probe.close()
+        try:
+            server = _UnixHTTPServer(path, handler)
+        except OSError as exc:
+            limit = " (Unix socket paths are limited to about 100 bytes)" \
+                if len(os.fsencode(path)) > 100 else ""
+            raise StoreError(f"cannot serve the run service at {path}: {exc}{limit}; choose a "
+                             "shorter socket path") from exc
+        os.chmod(path, 0o666)
+        return server
+
+    def stop(self) -> None:
+        for server, thread in zip(self._servers, self._threads):
+            server.shutdown()
+            thread.join(timeout=5)
+        for server in self._servers:
+            server.server_close()
+        self._servers, self._threads = [], []
+        if self.socket_path is not None and os.path.lexists(self.socket_path):
+            try:
+                if stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
+                    os.unlink(self.socket_path)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> "RunService":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``unix://<socket_path>`` when serving on a socket, else ``http://host:port``."""
+        if self.socket_path is not None:
+            return f"unix://{self.socket_path}"
+        return self.tcp_url
+
+    @property
+    def tcp_url(self) -> str:
+        if self.host is None:
+            raise ValueError("this run service does not listen on TCP (give it a host)")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # -- tokens -----------------------------------------------------------------------------
+    def grant(self, run_id: str) -> str:
+        """A new token for the step running ``run_id`` (give it to the step as
+        ``AZUREML_RUN_TOKEN``)."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = run_id
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Refuse ``token`` from now on (unknown tokens are ignored)."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    # -- requests ---------------------------------------------------------------------------
+    def _handle(self, request: _Handler, body: _BodyReader) -> None:
+        path = unquote(urlsplit(request.path).path)
+        base = path.rsplit(API_PREFIX, 1)
+        method = base[1] if len(base) == 2 and "/" not in base[1] else ""
+        owner = self._authenticate(request.headers.get("Authorization", ""))
+        if method not in ALL_METHODS:
+            raise _Refusal(404, f"the run service has no method {method!r}; it serves: "
+                                f"{', '.join(sorted(ALL_METHODS))}", "NotFoundError")
+        try:
+            meta_length = int(request.headers.get(META_LENGTH_HEADER, ""))
+        except ValueError:
+            raise _Refusal(400, f"the request has no {META_LENGTH_HEADER} header",
+                           "StoreError") from None
+        if not 0 < meta_length <= MAX_META_BYTES:
+            raise _Refusal(400, f"{META_LENGTH_HEADER} must be between 1 and {MAX_META_BYTES}",
+                           "StoreError")
+        try:
+            kwargs = from_wire(json.loads(body.read_exact(meta_length)))
+            if method in FILE_PARAMETERS:
+                if FILE_PARAMETERS[method] in kwargs:
+                    raise TypeError(f"{FILE_PARAMETERS[method]!r} travels in the request body")
+                kwargs[FILE_PARAMETERS[method]] = None
+            bound = self._signatures[method].bind(None, **kwargs)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Refusal(400, f"bad arguments for {method}: {exc}", "TypeError") from None
+        arguments = {k: v for k, v in bound.arguments.items()
+                     if k != "self" and k != FILE_PARAMETERS.get(method)}
+        arguments.update(arguments.pop("fields", {}))  # update_run(**fields)
+        self._authorize(owner, method, arguments)
+
+        if method == "put_artifact":
+            self._put_artifact(request, body, arguments)
+        elif method == "append_artifact":
+            self.store.append_artifact(data=body.read(), **arguments)
+            request._send_json(200, {"result": None})
+        elif method == "register_model":
+            self._register_model(request, body, arguments)
+        else:
+            body.drain()
+            if method == "fetch_artifact":
+                self._fetch_artifact(request, arguments)
+            elif method == "fetch_model":
+                self._fetch_model(request, arguments)
+            elif method == "read_artifact":
+                request._send_bytes(bytes(self.store.read_artifact(**arguments)))
+            else:
+                result = getattr(self.store, method)(**arguments)
+                request._send_json(200, {"result": to_wire(result)})
+
+    def _authenticate(self, header: str) -> str:
+        scheme, _, token = header.partition(" ")
+        with self._lock:
+            owner = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if owner is None:
+            raise _Refusal(401, "the run service refuses this request: its token is missing, "
+                                "unknown or revoked. A step's token is AZUREML_RUN_TOKEN, granted "
+                                "by its runner for as long as the step runs")
+        return owner
+
+    def _workspace_of(self, run_id: str) -> str:
+        with self._lock:
+            found = self._workspaces.get(run_id)
+        if found is None:
+            run = self.store.get_run(run_id)
+            if run is None:
+                raise _Refusal(403, f"the run {run_id} this token was granted for does not exist "
+                                    "in the store")
+            found = run.workspace_id
+            with self._lock:
+                self._workspaces[run_id] = found
+        return found
+
+    def _authorize(self, owner: str, method: str, args: dict) -> None:
+        if method in READ_METHODS:
+            return
+        if method in REFUSED_METHODS:
+            raise _Refusal(403, f"a step may not call {method}: workspaces, datastores, "
+                                "published pipelines and compute targets are changed on the host "
+                                "(the pipeline script or the amlocal command), not from a running "
+                                f"step (run {owner})")
+        if method in WORKSPACE_WRITE_METHODS:
+            workspace_id = args["info"].workspace_id if method == "register_model" \
+                else args["workspace_id"]
+            if workspace_id != self._workspace_of(owner):
+                raise _Refusal(403, f"run {owner} may call {method} only in its own workspace")
+            return
+        # writes on a run: the token's own run or its direct children
+        if method == "create_run":
+            info = args["info"]
+            if info.workspace_id != self._workspace_of(owner):
+                raise _Refusal(403, f"run {owner} may create runs only in its own workspace")
+            if owner in (info.id, info.parent_id):
+                return
+            raise _Refusal(403, f"run {owner} may create only its own child runs (parent_id "
+                                f"{owner}), not a run with parent_id {info.parent_id!r}")
+        run_id = args["run_id"]
+        if run_id == owner:
+            return
+        target = self.store.get_run(run_id)
+        if target is not None and target.parent_id == owner:
+            return
+        raise _Refusal(403, f"run {owner} may not call {method} on run {run_id}: a step writes "
+                            "only to its own run and to its child runs")
+
+    # -- file methods -----------------------------------------------------------------------
+    def _spool(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="amlocal-rs-", dir=self.spool_dir))
+
+    def _put_artifact(self, request, body, args) -> None:
+        folder = self._spool()
+        try:
+            tmp = folder / "payload"
+            with open(tmp, "wb") as out:
+                while True:
+                    block = body.read(BLOCK)
+                    if not block:
+                        break
+                    out.write(block)
+            self.store.put_artifact(args["run_id"], args["name"], tmp)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        request._send_json(200, {"result": None})
+
+    def _fetch_artifact(self, request, args) -> None:
+        folder = self._spool()
+        try:
+            path = self.store.fetch_artifact(args["run_id"], args["name"], folder / "payload")
+            request._send_file(Path(path))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _register_model(self, request, body, args) -> None:
+        folder = self._spool()
+        try:
+            try:
+                with tarfile.open(fileobj=body, mode="r|", bufsize=BLOCK) as tar:
+                    entries = safe_extract(tar, folder)
+            except tarfile.TarError as exc:
+                raise StoreError(f"the model's files did not arrive as a valid tar stream: "
+                                 f"{exc}") from exc
+            body.drain()  # up to the last chunk: proof that the client sent everything
+            if len(entries) != 1:
+                raise StoreError(f"a model upload must hold one file or folder, not {entries}")
+            result = self.store.register_model(args["info"], folder / entries[0])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        request._send_json(200, {"result": to_wire(result)})
+
+    def _fetch_model(self, request, args) -> None:
+        folder = self._spool()
+        try:
+            path = Path(self.store.fetch_model(args["info"], folder))
+            request._send_tar(path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

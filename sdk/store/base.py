@@ -1,0 +1,164 @@
+"""The one store interface: workspaces, runs, metrics, artifacts, models, environments,
+published pipelines and compute targets.
+
+Implementations: :class:`amlocal.store.sql.SqlStore` (SQLite by default, any SQLAlchemy URL) and
+:class:`amlocal.runservice.client.RemoteStore` (the same calls over the run service, used inside
+step containers). Conveniences in the SDK are routed through these few primitives.
+"""
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+
+from .entities import (ComputeTargetInfo, DatastoreInfo, EnvironmentInfo, ExperimentInfo,
+                       MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo)
+
+
+class Store(abc.ABC):
+    """Metadata and files of every workspace under one ``AMLOCAL_HOME``.
+
+    Lookups return ``None`` when nothing matches; the SDK turns that into a user-facing error.
+    """
+
+    # -- workspaces -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_workspace(self, info: WorkspaceInfo) -> WorkspaceInfo:
+        """Insert a workspace, or return the existing one with the same (sub, rg, name)."""
+
+    @abc.abstractmethod
+    def find_workspaces(self, name: str | None = None, resource_group: str | None = None,
+                        subscription_id: str | None = None) -> list[WorkspaceInfo]:
+        """Workspaces matching every given field."""
+
+    @abc.abstractmethod
+    def set_default_datastore(self, workspace_id: str, name: str) -> None: ...
+
+    # -- datastores -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_datastore(self, info: DatastoreInfo, overwrite: bool = False) -> DatastoreInfo:
+        """Register a datastore; an existing name is kept unless ``overwrite``."""
+
+    @abc.abstractmethod
+    def get_datastore(self, workspace_id: str, name: str) -> DatastoreInfo | None: ...
+
+    @abc.abstractmethod
+    def list_datastores(self, workspace_id: str) -> list[DatastoreInfo]: ...
+
+    @abc.abstractmethod
+    def delete_datastore(self, workspace_id: str, name: str) -> None: ...
+
+    # -- experiments and runs ---------------------------------------------------------------
+    @abc.abstractmethod
+    def ensure_experiment(self, workspace_id: str, name: str) -> ExperimentInfo: ...
+
+    @abc.abstractmethod
+    def list_experiments(self, workspace_id: str) -> list[ExperimentInfo]: ...
+
+    @abc.abstractmethod
+    def create_run(self, info: RunInfo) -> RunInfo: ...
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunInfo | None: ...
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, **fields) -> RunInfo:
+        """Set any of status, started_at, ended_at, error, definition, target."""
+
+    @abc.abstractmethod
+    def list_runs(self, workspace_id: str | None = None, experiment: str | None = None,
+                  parent_id: str | None = None, kind: str | None = None) -> list[RunInfo]:
+        """Runs, newest first."""
+
+    @abc.abstractmethod
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        """Merge tags into the run's tags."""
+
+    @abc.abstractmethod
+    def remove_tags(self, run_id: str, keys: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    def add_properties(self, run_id: str, properties: dict) -> None:
+        """Add properties; an existing key with a different value raises (add-only, as Azure)."""
+
+    @abc.abstractmethod
+    def log_metrics(self, run_id: str, records: list[MetricRecord]) -> None:
+        """Append a batch of metric records in one transaction."""
+
+    @abc.abstractmethod
+    def get_metric_records(self, run_id: str) -> list[MetricRecord]:
+        """Every record of the run, in logging order."""
+
+    # -- artifacts --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_artifact(self, run_id: str, name: str, source: Path) -> None:
+        """Store the file ``source`` as the run's artifact ``name`` (e.g. ``outputs/m.pkl``)."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def fetch_artifact(self, run_id: str, name: str, destination: Path) -> Path:
+        """Copy one artifact to ``destination`` (a file path) and return it."""
+
+    @abc.abstractmethod
+    def append_artifact(self, run_id: str, name: str, data: bytes) -> None:
+        """Append to a growing artifact (a live log)."""
+
+    @abc.abstractmethod
+    def read_artifact(self, run_id: str, name: str, offset: int = 0) -> bytes:
+        """The artifact's bytes from ``offset`` on (empty when it does not exist yet): lets a
+        watcher follow a live log."""
+
+    # -- models -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_model(self, info: ModelInfo, source: Path) -> ModelInfo:
+        """Store the file or folder ``source`` as the next version of ``info.name``.
+
+        ``info.version`` is ignored: versions are 1, 2, 3 ... per name, assigned atomically.
+        """
+
+    @abc.abstractmethod
+    def get_model(self, workspace_id: str, name: str, version: int | None = None) -> ModelInfo | None:
+        """The given version, or the latest when ``version`` is None."""
+
+    @abc.abstractmethod
+    def list_models(self, workspace_id: str, name: str | None = None) -> list[ModelInfo]: ...
+
+    @abc.abstractmethod
+    def fetch_model(self, info: ModelInfo, target_dir: Path) -> Path:
+        """Copy the model's files into ``target_dir``; return the path of the copied entry."""
+
+    # -- environments -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_environment(self, workspace_id: str, name: str, definition: dict) -> EnvironmentInfo:
+        """A new version when the definition changed, else the latest version unchanged."""
+
+    @abc.abstractmethod
+    def get_environment(self, workspace_id: str, name: str,
+                        version: int | None = None) -> EnvironmentInfo | None: ...
+
+    @abc.abstractmethod
+    def list_environments(self, workspace_id: str) -> list[EnvironmentInfo]: ...
+
+    # -- published pipelines ----------------------------------------------------------------
+    @abc.abstractmethod
+    def put_pipeline(self, info: PublishedPipelineInfo) -> PublishedPipelineInfo: ...
+
+    @abc.abstractmethod
+    def get_pipeline(self, pipeline_id: str) -> PublishedPipelineInfo | None: ...
+
+    @abc.abstractmethod
+    def list_pipelines(self, workspace_id: str) -> list[PublishedPipelineInfo]: ...
+
+    @abc.abstractmethod
+    def set_pipeline_status(self, pipeline_id: str, status: str) -> None: ...
+
+    # -- compute targets --------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_compute_target(self, info: ComputeTargetInfo) -> ComputeTargetInfo: ...
+
+    @abc.abstractmethod
+    def get_compute_target(self, workspace_id: str, name: str) -> ComputeTargetInfo | None: ...
+
+    @abc.abstractmethod
+    def list_compute_targets(self, workspace_id: str) -> list[ComputeTargetInfo]: ...

@@ -1,0 +1,352 @@
+"""The store on SQLAlchemy: embedded SQLite by default, any SQLAlchemy URL through
+``AMLOCAL_STORE_URL``. Schema changes are Alembic migrations, applied on first open.
+
+SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE``, so the CLI, several submissions and the run service can use one database
+at the same time without corrupting it or failing on lock upgrades.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import StoreError, UserErrorException
+from .base import Store
+from .entities import (ComputeTargetInfo, DatastoreInfo, EnvironmentInfo, ExperimentInfo,
+                       MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
+                       utcnow)
+from .files import LocalFiles
+from . import schema as t
+
+HEAD_REVISION = "0001"
+_RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name"}
+
+
+def _entity(cls, row) -> object:
+    return cls(**{k: v for k, v in row._mapping.items() if k in cls.__dataclass_fields__})
+
+
+def _canonical(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class SqlStore(Store):
+    def __init__(self, url: str, artifacts_root: Path, models_root: Path):
+        self.url = url
+        self.files = LocalFiles(artifacts_root, models_root)
+        self._engine = self._make_engine(url)
+        self._migrate()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @staticmethod
+    def _make_engine(url: str) -> sa.Engine:
+        if not url.startswith("sqlite"):
+            return sa.create_engine(url, pool_pre_ping=True)
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
+                                  connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def _current_revision(self) -> str | None:
+        with self._engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def _migrate(self) -> None:
+        try:
+            if self._current_revision() == HEAD_REVISION:
+                return
+            from alembic import command
+            from alembic.config import Config
+            import filelock
+
+            lock_path = self.files.artifacts_root.parent / ".migrate.lock"
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with filelock.FileLock(str(lock_path), timeout=120):
+                if self._current_revision() == HEAD_REVISION:
+                    return
+                cfg = Config()
+                cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+                with self._engine.begin() as conn:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the amlocal store at {self.url}: {exc}") from exc
+
+    def _one(self, query, cls):
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _entity(cls, row) if row is not None else None
+
+    def _all(self, query, cls) -> list:
+        with self._engine.connect() as conn:
+            return [_entity(cls, row) for row in conn.execute(query)]
+
+    # -- workspaces -------------------------------------------------------------------------
+    def create_workspace(self, info: WorkspaceInfo) -> WorkspaceInfo:
+        existing = self.find_workspaces(info.name, info.resource_group, info.subscription_id)
+        if existing:
+            return existing[0]
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(t.workspaces.insert().values(**info.__dict__))
+        except IntegrityError:  # another process created it first
+            return self.find_workspaces(info.name, info.resource_group, info.subscription_id)[0]
+        return info
+
+    def find_workspaces(self, name=None, resource_group=None, subscription_id=None):
+        q = t.workspaces.select().order_by(t.workspaces.c.created_at)
+        if name is not None:
+            q = q.where(t.workspaces.c.name == name)
+        if resource_group is not None:
+            q = q.where(t.workspaces.c.resource_group == resource_group)
+        if subscription_id is not None:
+            q = q.where(t.workspaces.c.subscription_id == subscription_id)
+        return self._all(q, WorkspaceInfo)
+
+    def set_default_datastore(self, workspace_id, name):
+        with self._engine.begin() as conn:
+            conn.execute(t.workspaces.update().where(t.workspaces.c.id == workspace_id)
+                         .values(default_datastore=name))
+
+    # -- datastores -------------------------------------------------------------------------
+    def put_datastore(self, info, overwrite=False):
+        with self._engine.begin() as conn:
+            key = (t.datastores.c.workspace_id == info.workspace_id) & (t.datastores.c.name == info.name)
+            row = conn.execute(t.datastores.select().where(key)).first()
+            if row is not None and not overwrite:
+                return _entity(DatastoreInfo, row)
+            if row is not None:
+                conn.execute(t.datastores.delete().where(key))
+            conn.execute(t.datastores.insert().values(**info.__dict__))
+        return info
+
+    def get_datastore(self, workspace_id, name):
+        return self._one(t.datastores.select().where(
+            (t.datastores.c.workspace_id == workspace_id) & (t.datastores.c.name == name)), DatastoreInfo)
+
+    def list_datastores(self, workspace_id):
+        return self._all(t.datastores.select().where(t.datastores.c.workspace_id == workspace_id)
+                         .order_by(t.datastores.c.name), DatastoreInfo)
+
+    def delete_datastore(self, workspace_id, name):
+        with self._engine.begin() as conn:
+            conn.execute(t.datastores.delete().where(
+                (t.datastores.c.workspace_id == workspace_id) & (t.datastores.c.name == name)))
+
+    # -- experiments and runs ---------------------------------------------------------------
+    def ensure_experiment(self, workspace_id, name):
+        key = (t.experiments.c.workspace_id == workspace_id) & (t.experiments.c.name == name)
+        found = self._one(t.experiments.select().where(key), ExperimentInfo)
+        if found:
+            return found
+        info = ExperimentInfo(workspace_id=workspace_id, name=name)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(t.experiments.insert().values(**info.__dict__))
+        except IntegrityError:
+            return self._one(t.experiments.select().where(key), ExperimentInfo)
+        return info
+
+    def list_experiments(self, workspace_id):
+        return self._all(t.experiments.select().where(t.experiments.c.workspace_id == workspace_id)
+                         .order_by(t.experiments.c.name), ExperimentInfo)
+
+    def create_run(self, info):
+        self.ensure_experiment(info.workspace_id, info.experiment)
+        with self._engine.begin() as conn:
+            conn.execute(t.runs.insert().values(**info.__dict__))
+        return info
+
+    def get_run(self, run_id):
+        return self._one(t.runs.select().where(t.runs.c.id == run_id), RunInfo)
+
+    def update_run(self, run_id, **fields):
+        unknown = set(fields) - _RUN_FIELDS
+        if unknown:
+            raise ValueError(f"cannot update run fields {sorted(unknown)}")
+        with self._engine.begin() as conn:
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
+        return self.get_run(run_id)
+
+    def list_runs(self, workspace_id=None, experiment=None, parent_id=None, kind=None):
+        q = t.runs.select().order_by(t.runs.c.created_at.desc())
+        for column, value in (("workspace_id", workspace_id), ("experiment", experiment),
+                              ("parent_id", parent_id), ("kind", kind)):
+            if value is not None:
+                q = q.where(t.runs.c[column] == value)
+        return self._all(q, RunInfo)
+
+    def _mutate_json(self, run_id: str, column: str, change) -> None:
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(t.runs.c[column]).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise UserErrorException(f"no run with id {run_id}")
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id)
+                         .values({column: change(dict(row[0] or {}))}))
+
+    def set_tags(self, run_id, tags):
+        self._mutate_json(run_id, "tags", lambda cur: {**cur, **tags})
+
+    def remove_tags(self, run_id, keys):
+        self._mutate_json(run_id, "tags", lambda cur: {k: v for k, v in cur.items() if k not in keys})
+
+    def add_properties(self, run_id, properties):
+        def change(cur):
+            for k, v in properties.items():
+                if k in cur and cur[k] != v:
+                    raise UserErrorException(
+                        f"property {k!r} of run {run_id} is already {cur[k]!r}; properties "
+                        "cannot be changed once added (use tags for values that change)")
+            return {**cur, **properties}
+        self._mutate_json(run_id, "properties", change)
+
+    def log_metrics(self, run_id, records):
+        if not records:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(t.metrics.insert(), [
+                {"run_id": run_id, "name": r.name, "kind": r.kind, "value": r.value,
+                 "step": r.step, "created_at": r.created_at} for r in records])
+
+    def get_metric_records(self, run_id):
+        return self._all(t.metrics.select().where(t.metrics.c.run_id == run_id)
+                         .order_by(t.metrics.c.seq), MetricRecord)
+
+    # -- artifacts --------------------------------------------------------------------------
+    def put_artifact(self, run_id, name, source):
+        self.files.put_artifact(run_id, name, source)
+
+    def list_artifacts(self, run_id):
+        return self.files.list_artifacts(run_id)
+
+    def fetch_artifact(self, run_id, name, destination):
+        return self.files.fetch_artifact(run_id, name, destination)
+
+    def append_artifact(self, run_id, name, data):
+        self.files.append_artifact(run_id, name, data)
+
+    def read_artifact(self, run_id, name, offset=0):
+        return self.files.read_artifact(run_id, name, offset)
+
+    # -- models -----------------------------------------------------------------------------
+    def register_model(self, info, source):
+        # Reserve the version number first (the primary key makes it atomic), then copy the
+        # files into that version's own folder: two registrations never share a folder.
+        for _ in range(50):
+            latest = self.get_model(info.workspace_id, info.name)
+            record = ModelInfo(**{**info.__dict__, "version": (latest.version if latest else 0) + 1,
+                                  "path": Path(source).name, "created_at": utcnow()})
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(t.models.insert().values(**record.__dict__))
+            except IntegrityError:
+                continue  # another process took this version number; try the next one
+            try:
+                self.files.store_model_files(info.workspace_id, info.name, record.version, Path(source))
+            except BaseException:
+                with self._engine.begin() as conn:
+                    conn.execute(t.models.delete().where(
+                        (t.models.c.workspace_id == info.workspace_id) & (t.models.c.name == info.name)
+                        & (t.models.c.version == record.version)))
+                raise
+            return record
+        raise StoreError(f"could not register model {info.name!r}: too many concurrent registrations")
+
+    def get_model(self, workspace_id, name, version=None):
+        q = t.models.select().where((t.models.c.workspace_id == workspace_id) & (t.models.c.name == name))
+        q = q.where(t.models.c.version == int(version)) if version is not None else \
+            q.order_by(t.models.c.version.desc())
+        return self._one(q, ModelInfo)
+
+    def list_models(self, workspace_id, name=None):
+        q = t.models.select().where(t.models.c.workspace_id == workspace_id)
+        if name is not None:
+            q = q.where(t.models.c.name == name)
+        return self._all(q.order_by(t.models.c.name, t.models.c.version.desc()), ModelInfo)
+
+    def fetch_model(self, info, target_dir):
+        return self.files.copy_model_out(info.workspace_id, info.name, info.version, info.path,
+                                         Path(target_dir))
+
+    # -- environments -----------------------------------------------------------------------
+    def register_environment(self, workspace_id, name, definition):
+        latest = self.get_environment(workspace_id, name)
+        if latest and _canonical(latest.definition) == _canonical(definition):
+            return latest
+        info = EnvironmentInfo(workspace_id=workspace_id, name=name,
+                               version=(latest.version if latest else 0) + 1, definition=definition)
+        with self._engine.begin() as conn:
+            conn.execute(t.environments.insert().values(**info.__dict__))
+        return info
+
+    def get_environment(self, workspace_id, name, version=None):
+        q = t.environments.select().where((t.environments.c.workspace_id == workspace_id)
+                                          & (t.environments.c.name == name))
+        q = q.where(t.environments.c.version == int(version)) if version is not None else \
+            q.order_by(t.environments.c.version.desc())
+        return self._one(q, EnvironmentInfo)
+
+    def list_environments(self, workspace_id):
+        return self._all(t.environments.select().where(t.environments.c.workspace_id == workspace_id)
+                         .order_by(t.environments.c.name, t.environments.c.version.desc()),
+                         EnvironmentInfo)
+
+    # -- published pipelines ----------------------------------------------------------------
+    def put_pipeline(self, info):
+        with self._engine.begin() as conn:
+            conn.execute(t.published_pipelines.insert().values(**info.__dict__))
+        return info
+
+    def get_pipeline(self, pipeline_id):
+        return self._one(t.published_pipelines.select().where(t.published_pipelines.c.id == pipeline_id),
+                         PublishedPipelineInfo)
+
+    def list_pipelines(self, workspace_id):
+        return self._all(t.published_pipelines.select()
+                         .where(t.published_pipelines.c.workspace_id == workspace_id)
+                         .order_by(t.published_pipelines.c.created_at.desc()), PublishedPipelineInfo)
+
+    def set_pipeline_status(self, pipeline_id, status):
+        with self._engine.begin() as conn:
+            conn.execute(t.published_pipelines.update()
+                         .where(t.published_pipelines.c.id == pipeline_id).values(status=status))
+
+    # -- compute targets --------------------------------------------------------------------
+    def put_compute_target(self, info):
+        with self._engine.begin() as conn:
+            key = ((t.compute_targets.c.workspace_id == info.workspace_id)
+                   & (t.compute_targets.c.name == info.name))
+            conn.execute(t.compute_targets.delete().where(key))
+            conn.execute(t.compute_targets.insert().values(**info.__dict__))
+        return info
+
+    def get_compute_target(self, workspace_id, name):
+        return self._one(t.compute_targets.select().where(
+            (t.compute_targets.c.workspace_id == workspace_id) & (t.compute_targets.c.name == name)),
+            ComputeTargetInfo)
+
+    def list_compute_targets(self, workspace_id):
+        return self._all(t.compute_targets.select().where(t.compute_targets.c.workspace_id == workspace_id)
+                         .order_by(t.compute_targets.c.name), ComputeTargetInfo)
