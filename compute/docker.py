@@ -44,9 +44,19 @@ class DockerStepHandle:
         import docker
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pending = ""
+        received = 0
         try:
             for chunk in self._container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                received += len(chunk)
                 *complete, pending = (pending + decoder.decode(chunk)).split("\n")
+                for line in complete:
+                    yield line.rstrip("\r")
+            # The engine's follow stream can end before a last line without "\n" is logged;
+            # once the container has exited, the stored log is complete: add what was missed.
+            self._container.wait()
+            rest = self._container.logs(stdout=True, stderr=True)[received:]
+            if rest:
+                *complete, pending = (pending + decoder.decode(rest)).split("\n")
                 for line in complete:
                     yield line.rstrip("\r")
         except (docker.errors.NotFound, docker.errors.APIError):
@@ -60,15 +70,17 @@ class DockerStepHandle:
         in every case (also on KeyboardInterrupt). Raises DockerUnavailableError when the engine
         goes away while waiting."""
         import docker
+        import requests
         try:
             if self._exit is None:
                 try:
-                    result = self._container.wait()
-                    self._exit = int(result.get("StatusCode", -1))
+                    status = int(self._container.wait().get("StatusCode", -1))
                 except docker.errors.NotFound:
-                    self._exit = self._exit if self._exit is not None else -1
-                except docker.errors.APIError as exc:
+                    status = -1                   # removed under us (cancel): keep its status
+                except (docker.errors.APIError, requests.exceptions.ConnectionError) as exc:
                     raise DockerUnavailableError(str(exc)[:200]) from None
+                if self._exit is None:
+                    self._exit = status
             code = self._exit
         finally:
             self._remove()

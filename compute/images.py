@@ -111,17 +111,25 @@ def choose_base_image(spec: EnvironmentSpec | None = None, log: Log = print,
 
 def _pull(client, name: str, log: Log):
     """Pull ``name`` once per process. Raises EnvironmentBuildError when it fails."""
+    def failure() -> EnvironmentBuildError:
+        detail = f"docker pull {name}: {_pull_failures[name]}"
+        if name == DEFAULT_BASE:
+            return EnvironmentBuildError(_no_base_message(detail))
+        return EnvironmentBuildError(
+            f"base image {name} is not present locally and could not be pulled ({detail}). "
+            f"Build or load it, or leave the base image unset to use {DEFAULT_BASE} or "
+            f"{OFFLINE_BASE} (`amlocal env bootstrap-base` builds the latter offline).")
+
     if name in _pull_failures:
-        raise EnvironmentBuildError(_no_base_message(f"docker pull {name}: {_pull_failures[name]}"))
+        raise failure()
     from docker.utils import parse_repository_tag
-    log(f"pulling base image {name} (no usable base image is present locally) ...")
+    log(f"pulling base image {name} (not present locally) ...")
     repo, tag = parse_repository_tag(name)
     try:
         return client.images.pull(repo, tag=tag or "latest")
     except Exception as exc:  # noqa: BLE001 - APIError, ConnectionError, timeouts
         _pull_failures[name] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise EnvironmentBuildError(
-            _no_base_message(f"docker pull {name}: {_pull_failures[name]}")) from None
+        raise failure() from None
 
 
 def describe_base(name: str, log: Log = print, *, pull: bool = True) -> BaseInfo:
@@ -304,7 +312,7 @@ def render_dockerfile(resolved: ResolvedEnvironment, *, with_ca: bool = True) ->
         if not _ENV_KEY.match(str(key)):
             raise EnvironmentBuildError(f"environment '{resolved.spec.name}': {key!r} is not a "
                                         f"valid environment variable name")
-        quoted = json.dumps(str(value)).replace("$", "\\$")
+        quoted = json.dumps(str(value), ensure_ascii=False).replace("$", "\\$")
         env_lines.append(f"ENV {key}={quoted}")
     replacements = {
         "@@BASE@@": resolved.base_image,
@@ -354,6 +362,9 @@ def ensure_image(resolved: ResolvedEnvironment, log: Log = print) -> bool:
     ``log`` when stdout is not a TTY). Raises EnvironmentBuildError naming the package that failed
     and the build log path; DockerUnavailableError when no engine answers.
     """
+    if not resolved.base_image:
+        raise EnvironmentBuildError(f"environment '{resolved.spec.name}' was locked for this "
+                                    f"machine (local compute), not for a base image")
     client = docker_client()
     if _get_image(client, resolved.image) is not None:
         return False

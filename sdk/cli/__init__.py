@@ -18,10 +18,7 @@ import click
 
 from .. import __version__
 from ..errors import AmlocalError
-from ._common import one_line
-
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+from ._common import EXIT_ERROR, EXIT_INTERRUPTED, one_line
 
 
 class _AmlocalGroup(click.Group):

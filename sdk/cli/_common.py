@@ -18,6 +18,8 @@ import click
 from ..errors import UserErrorException
 
 OUTPUT_CHOICES = ("table", "json")
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +77,6 @@ def _config_exists(path: str) -> bool:
 
 def _workspace_by_id(workspace_id: str):
     from ..core.workspace import Workspace
-    from ..store import open_store
     for info in open_store().find_workspaces():
         if info.id == workspace_id:
             return Workspace.get(info.name, resource_group=info.resource_group,
@@ -108,6 +109,7 @@ def output_option(func):
 
 
 def open_store():
+    """The local store (SQLAlchemy is imported here, not when the CLI loads)."""
     from ..store import open_store as _open
     return _open()
 

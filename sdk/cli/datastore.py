@@ -40,7 +40,7 @@ def _show(shown: dict, output: str) -> None:
               help="fsspec URL or local folder, e.g. file:///data, s3://bucket/prefix.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="A storage option for fsspec (repeatable), e.g. --option account_name=acct. "
-                   "Values are stored but never printed.")
+                   "Secret values (keys, tokens, passwords) are stored but never printed.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing datastore of that name.")
 @workspace_options
 @output_option

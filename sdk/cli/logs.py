@@ -12,7 +12,7 @@ import time
 import click
 
 from ..errors import UserErrorException
-from ._common import note, workspace_options
+from ._common import EXIT_INTERRUPTED, note, workspace_options
 from ._runs import get_run, pick_run_id, run_id_options
 
 POLL_SECONDS = 0.25
@@ -20,8 +20,7 @@ POLL_SECONDS = 0.25
 
 def _terminal() -> tuple[str, ...]:
     from ..core.run import TERMINAL
-    from ..pipeline.core.run import PIPELINE_TERMINAL
-    return tuple(set(TERMINAL) | set(PIPELINE_TERMINAL))
+    return TERMINAL
 
 
 def _write(data: bytes) -> None:
@@ -29,15 +28,15 @@ def _write(data: bytes) -> None:
     sys.stdout.flush()
 
 
-def follow_log(r, log_name: str, *, follow: bool, status_run=None) -> None:
+def follow_log(r, log_name: str, *, follow: bool) -> None:
     """Print artifact ``log_name`` of run ``r``; with ``follow`` keep printing new lines until
-    ``status_run`` (default ``r``) ends. Whole lines only while the run goes on."""
+    the run ends (whole lines only while it goes on). A pipeline run whose runner process ended
+    without finishing it is marked Failed, as ``PipelineRun.wait_for_completion`` does."""
     store = r._store
-    watched = status_run or r
     terminal = _terminal()
     offset = 0
     while True:
-        status = watched._refresh().status
+        status = r._refresh().status
         done = status in terminal or not follow
         chunk = store.read_artifact(r.id, log_name, offset)
         if chunk:
@@ -53,8 +52,8 @@ def follow_log(r, log_name: str, *, follow: bool, status_run=None) -> None:
                 if rest:
                     _write(rest)
             return
-        if hasattr(watched, "_runner_alive") and not watched._runner_alive():
-            watched._mark_runner_lost()
+        if r._runner_lost():
+            r._mark_runner_lost()
             continue
         time.sleep(POLL_SECONDS)
 
@@ -92,4 +91,4 @@ def logs(run_id, run_option, step_name, follow, selector) -> None:
     except KeyboardInterrupt:
         note(f"\nStopped following run {r.id}; it goes on (cancel it with "
              f"`amlocal run cancel {r.id}`)")
-        raise
+        click.get_current_context().exit(EXIT_INTERRUPTED)

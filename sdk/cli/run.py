@@ -79,7 +79,9 @@ def show(run_id, run_option, selector, output) -> None:
     print_mapping(data["tags"], "Tags")
     print_mapping(data["properties"], "Properties")
     print_mapping(data["metrics"], "Metrics")
-    print_table(["FILE"], [[f] for f in data["files"]], title="Files")
+    click.echo("Files:" + ("" if data["files"] else " (none)"))
+    for name in data["files"]:
+        click.echo(f"  {name}")
     if "steps" in data:
         print_table(["STEP", "RUN ID", "STATUS", "DURATION", "ENVIRONMENT DIGEST", "ERROR"],
                     [[s["displayName"], s["runId"], s["status"],

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..errors import UserErrorException
-from ._common import note, parse_pairs, workspace_options
+from ._common import EXIT_ERROR, note, parse_pairs, workspace_options
 from .pipeline import resolve_published
 
 FINISHED = "Finished"
@@ -95,4 +95,4 @@ def submit_pipeline(pipeline_id, pipeline_yaml, experiment_name, parameters, dat
     click.echo(f"Pipeline run {r.id} final status: {status}")
     if status != FINISHED:
         _report_failure(r, status)
-        click.get_current_context().exit(1)
+        click.get_current_context().exit(EXIT_ERROR)

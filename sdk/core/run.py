@@ -251,7 +251,40 @@ class Run:
         self._set_status("Failed", {"message": str(error_details or "failed"), "code": error_code})
 
     def cancel(self) -> None:
+        """Cancel the run. A run executed by a runner process is asked to stop (its containers
+        are stopped and removed, then it becomes Canceled); any other run is marked Canceled."""
+        info = self._refresh()
+        if info.status in TERMINAL:
+            return
+        if self._runner_alive():
+            self._store.update_run(self._id, status="CancelRequested")
+            return
+        for child in self.get_children(recursive=True):
+            if child._info.status not in TERMINAL:
+                child._set_status("Canceled")
         self._set_status("Canceled")
+
+    def _runner_alive(self) -> bool:
+        """Whether a runner process executes this run and still lives."""
+        pid = self._info.properties.get("amlocal.runner_pid")
+        return bool(pid) and _process_alive(int(pid))
+
+    def _runner_lost(self) -> bool:
+        """A runner started this run and died before finishing it."""
+        return (bool(self._info.properties.get("amlocal.runner_pid"))
+                and self._info.status not in TERMINAL and not self._runner_alive())
+
+    def _mark_runner_lost(self) -> None:
+        from ..store.entities import utcnow
+        if self._refresh().status in TERMINAL:
+            return
+        message = ("the runner process of this run ended without finishing it; see "
+                   f"runner-logs/{self._id}.log under AMLOCAL_HOME")
+        for child in self.get_children(recursive=True):
+            if child._info.status not in TERMINAL:
+                self._store.update_run(child.id, status="Failed", ended_at=utcnow(),
+                                       error={"message": message})
+        self._store.update_run(self._id, status="Failed", ended_at=utcnow(), error={"message": message})
 
     def get_status(self) -> str:
         return self.status
@@ -379,6 +412,21 @@ class _OfflineRun:
 
     def child_run(self, name=None, run_id=None, outputs=None):
         return _OfflineRun()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
+            return False
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _plain(value):

@@ -68,6 +68,18 @@ def test_lines_stream_before_the_step_ends(six_env, amlocal_home, step_dirs):
     assert seen[1][1] - seen[0][1] > 1.5                     # the first line came early
 
 
+def test_last_line_without_newline_is_not_lost(six_env, amlocal_home, step_dirs):
+    # The engine's follow stream sometimes ends before an unterminated last line is logged.
+    wd, _ = step_dirs
+    backend = get_backend("docker")
+    for i in range(12):
+        step = StepSpec(run_id="r", step_name="s", working_dir=str(wd), labels=_labels(),
+                        command=("sh", "-c", f"echo first; printf %s last{i}"))
+        handle = backend.submit(step, six_env)
+        assert list(handle.lines()) == ["first", f"last{i}"]
+        assert handle.wait() == 0
+
+
 def test_failing_command_returns_non_zero_and_is_removed(six_env, amlocal_home, docker_engine,
                                                          step_dirs):
     wd, _ = step_dirs

@@ -44,6 +44,18 @@ def test_missing_base_without_pull_says_how_to_fix(docker_engine, amlocal_home, 
         images.choose_base_image(None, pull=False)
 
 
+def test_missing_base_is_pulled_once_then_explained(docker_engine, amlocal_home, monkeypatch):
+    absent = f"amlocal-test/absent-{uuid.uuid4().hex[:8]}:1"
+    monkeypatch.setattr(images, "DEFAULT_BASE", absent)
+    monkeypatch.setattr(images, "OFFLINE_BASE", absent + "x")
+    monkeypatch.delenv("AMLOCAL_BASE_IMAGE")
+    said: list[str] = []
+    for _ in range(2):
+        with pytest.raises(EnvironmentBuildError, match="amlocal env bootstrap-base"):
+            images.choose_base_image(None, log=said.append)
+    assert len([s for s in said if s.startswith("pulling")]) == 1
+
+
 def test_bootstrap_base_returns_at_once_when_present(base_image, docker_engine):
     name = f"amlocal-test/throwaway:{uuid.uuid4().hex[:8]}"
     docker_engine.images.get(base_image).tag(name)
@@ -69,15 +81,15 @@ def test_ensure_image_builds_once(six_env, amlocal_home, docker_engine):
 
 
 def test_environment_variables_are_baked_in(six_env, amlocal_home, docker_engine):
-    spec = dataclasses.replace(six_env.spec, environment_variables={"AMLOCAL_T": "a $b \"c\""})
+    spec = dataclasses.replace(six_env.spec, environment_variables={"AMLOCAL_T": "a $b \"c\" é"})
     base = images.describe_base(six_env.base_image)
     resolved = environments.resolved_from_lock(spec, six_env.lock_text, base)
     assert resolved.digest != six_env.digest
     try:
         assert images.ensure_image(resolved, log=lambda _: None) is True   # cached layers: fast
-        out = docker_engine.containers.run(resolved.image, ["sh", "-c", 'printf %s "$AMLOCAL_T"'],
+        out = docker_engine.containers.run(resolved.image, ["sh", "-c", 'echo "$AMLOCAL_T"'],
                                            remove=True)
-        assert out.decode() == 'a $b "c"'
+        assert out.decode() == 'a $b "c" é\n'
     finally:
         docker_engine.images.remove(resolved.image, force=True)
 

@@ -65,7 +65,6 @@ class Runner:
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> str:
         self.store.update_run(self.run_id, status="Running", started_at=utcnow())
-        self.store.add_properties(self.run_id, {"amlocal.runner_pid": str(os.getpid())})
         signal.signal(signal.SIGTERM, lambda *_: self.cancel())
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
@@ -274,7 +273,7 @@ class Runner:
             env[f"AZUREML_DATAREFERENCE_{name}"] = value
         for key, p in node["params"].items():
             value = self.params[p["parameter"]] if "parameter" in p else p["value"]
-            env[f"AML_PARAMETER_{re.sub(r'[~\W]', '_', key)}"] = str(value)
+            env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", key)] = str(value)
         for name, value in param_values.items():
             env.setdefault(f"AML_PARAMETER_{name}", str(value))
         ws = self.workspace

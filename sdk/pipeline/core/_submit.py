@@ -67,6 +67,7 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
 
 
 def start_runner(run_id: str) -> None:
+    """Start the detached runner and record its pid, so a watcher can tell a dead runner."""
     from ... import _settings
     settings = _settings.current()
     log_dir = settings.home / "runner-logs"
@@ -74,6 +75,9 @@ def start_runner(run_id: str) -> None:
     env = {**os.environ, "AMLOCAL_HOME": str(settings.home)}
     env.pop("AZUREML_RUN_ID", None)
     with open(log_dir / f"{run_id}.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "amlocal.pipeline.core._runner", run_id],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                         start_new_session=True, close_fds=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "amlocal.pipeline.core._runner", run_id],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, close_fds=True)
+    from ...store import open_store
+    open_store(settings).add_properties(run_id, {"amlocal.runner_pid": str(process.pid)})

@@ -7,16 +7,15 @@ run (its containers are stopped and removed) instead of leaving it running unsee
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from ...core.run import Run
+from ...core.run import TERMINAL, Run
 from ...errors import ActivityFailedException
 
 PIPELINE_LOG = "logs/amlocal/pipeline.log"
 STD_LOG = "logs/user_logs/std_log.txt"
-PIPELINE_TERMINAL = ("Finished", "Failed", "Canceled", "Completed")
+
 
 
 class PipelineRun(Run):
@@ -29,24 +28,6 @@ class PipelineRun(Run):
 
     def get_graph(self) -> dict:
         return self._info.definition.get("graph", {})
-
-    def cancel(self) -> None:
-        """Ask the runner to stop: running containers are stopped and removed, steps not yet
-        finished become Canceled."""
-        if self.status not in PIPELINE_TERMINAL:
-            self._store.update_run(self._id, status="CancelRequested")
-
-    def _runner_alive(self) -> bool:
-        pid = self._info.properties.get("amlocal.runner_pid")
-        if not pid:
-            return True  # not started yet
-        try:
-            os.kill(int(pid), 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
@@ -63,13 +44,13 @@ class PipelineRun(Run):
                 if show_output:
                     chunk = self._store.read_artifact(self._id, PIPELINE_LOG, offset)
                     if chunk:
-                        end = chunk.rfind(b"\n") + 1 if status not in PIPELINE_TERMINAL else len(chunk)
+                        end = chunk.rfind(b"\n") + 1 if status not in TERMINAL else len(chunk)
                         sys.stdout.write(chunk[:end].decode("utf-8", "replace"))
                         sys.stdout.flush()
                         offset += end
-                if status in PIPELINE_TERMINAL:
+                if status in TERMINAL:
                     break
-                if not self._runner_alive():
+                if self._runner_lost():
                     self._mark_runner_lost()
                     continue
                 if time.monotonic() > deadline:
@@ -78,7 +59,7 @@ class PipelineRun(Run):
         except KeyboardInterrupt:
             print(f"\nCanceling pipeline run {self._id} ...", file=sys.stderr)
             self.cancel()
-            while self.status not in PIPELINE_TERMINAL and self._runner_alive():
+            while self.status not in TERMINAL and not self._runner_lost():
                 time.sleep(0.25)
             raise
         if show_output:
@@ -89,19 +70,6 @@ class PipelineRun(Run):
                                for s in failed) or (self._info.error or {}).get("message", "")
             raise ActivityFailedException(f"pipeline run {self._id} failed: {detail}", self._id)
         return status
-
-    def _mark_runner_lost(self) -> None:
-        from ...store.entities import utcnow
-        info = self._refresh()
-        if info.status in PIPELINE_TERMINAL:
-            return
-        message = ("the runner process of this pipeline run ended without finishing it; see "
-                   f"runner-logs/{self._id}.log under AMLOCAL_HOME")
-        for step in self.get_steps():
-            if step._info.status not in PIPELINE_TERMINAL:
-                self._store.update_run(step.id, status="Failed", ended_at=utcnow(),
-                                       error={"message": message})
-        self._store.update_run(self._id, status="Failed", ended_at=utcnow(), error={"message": message})
 
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None):
@@ -133,7 +101,7 @@ class StepRun(Run):
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
         deadline = time.monotonic() + timeout_seconds
-        while self.status not in PIPELINE_TERMINAL and time.monotonic() < deadline:
+        while self.status not in TERMINAL and time.monotonic() < deadline:
             time.sleep(0.25)
         if show_output:
             print(self.get_job_log(), end="")
