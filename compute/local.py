@@ -39,7 +39,8 @@ Log = Callable[[str], None]
 COMPLETE_MARKER = ".amlocal-complete"
 BUILDING_MARKER = ".building"
 KILL_AFTER = 5.0
-_PREFIX = re.compile(r"(?<![\w.\-/])" + re.escape(CONTAINER_ROOT) + r"(?=/|$|[:;,\s\"'])")
+# "/amlocal" at the start of a path component, also right after a URL scheme ("unix:///amlocal")
+_PREFIX = re.compile(r"(?:(?<=://)|(?<![\w.\-/]))" + re.escape(CONTAINER_ROOT) + r"(?=/|$|[:;,\s\"'])")
 
 
 def map_container_path(value: str, root: str) -> str:

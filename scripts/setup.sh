@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 
 echo "==> installing amlocal into $("$PYTHON" --version 2>&1)"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
 
 if ! docker info >/dev/null 2>&1; then
   if ! command -v dockerd >/dev/null 2>&1; then

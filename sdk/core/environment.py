@@ -436,7 +436,9 @@ class Environment(_ConfigElement):
         """The normalised ``amlocal.compute.EnvironmentSpec`` the compute layer builds.
 
         A user-managed environment contributes no packages (the image's Python is used as is).
-        Raises UserErrorException for a Dockerfile-based environment, which amlocal cannot build.
+        The template's default Python version is treated as "no preference", so the base
+        image's Python is used without a warning; an explicitly chosen other version is kept
+        (and the compute layer warns when the base image cannot provide it). Raises UserErrorException for a Dockerfile-based environment, which amlocal cannot build.
         """
         from ..compute.base import EnvironmentSpec
         if self.docker.base_dockerfile:
@@ -447,7 +449,8 @@ class Environment(_ConfigElement):
         parts: dict = {}
         if not self.python.user_managed_dependencies:
             parts = (self.python.conda_dependencies or CondaDependencies())._to_spec_parts()
-            parts["python_version"] = parts["python_version"] or PYTHON_DEFAULT_VERSION
+            if parts["python_version"] == PYTHON_DEFAULT_VERSION:
+                parts["python_version"] = None
         variables = {str(k): str(v) for k, v in (self.environment_variables or {}).items()}
         return EnvironmentSpec(name=self.name or "default", base_image=self.docker.base_image,
                                environment_variables=variables, **parts)

@@ -116,6 +116,32 @@ class Run:
             return None
         return Run._by_id(self._experiment.workspace, self._info.parent_id, self._experiment)
 
+    @property
+    def input_datasets(self) -> dict:
+        """Inside this run's own job: ``{name: path}`` for mounted or downloaded inputs and
+        ``{name: Dataset}`` for direct ones, rebuilt from ``AZUREML_DATASET_ENVIRONMENT_VARS``
+        as Azure's runtime does. Elsewhere ``{}`` (see ``get_details()['inputDatasets']``)."""
+        from .. import _context
+        ctx = _context.job_context()
+        if ctx is None or ctx.run_id != self._id:
+            return {}
+        result = {}
+        for item in filter(None, os.environ.get("AZUREML_DATASET_ENVIRONMENT_VARS", "").split(",")):
+            name, _, mode = item.partition(":")
+            if mode == "direct":
+                from .dataset import Dataset
+                definition = json.loads(os.environ[f"AMLOCAL_DATASET_DEFINITION_{name}"])
+                result[name] = Dataset._from_definition(definition, self._experiment.workspace)
+            else:
+                result[name] = os.environ.get(name)
+        return result
+
+    @property
+    def output_datasets(self) -> dict:
+        """Inside the job: ``{name: path}`` of the step's output datasets."""
+        names = os.environ.get("AZUREML_DATASET_FILE_OUTPUTS", "")
+        return {n: os.environ.get(n) for n in filter(None, names.split(";"))}
+
     # -- metrics ----------------------------------------------------------------------------
     def _record(self, name: str, kind: str, value, step=None) -> None:
         from ..store.entities import MetricRecord

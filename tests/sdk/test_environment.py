@@ -222,4 +222,4 @@ def test_environment_modules_need_only_the_standard_library(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [PYTHON_DEFAULT_VERSION, "local", "x"]
+    assert result.stdout.split() == ["None", "local", "x"]  # the template default: no preference

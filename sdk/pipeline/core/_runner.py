@@ -8,6 +8,7 @@ the status CancelRequested in the store (``run.cancel()``, ``amlocal run cancel`
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,6 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-import amlocal
 from ... import _settings
 from ...errors import AmlocalError, EnvironmentBuildError, UserErrorException
 from ...store import open_store
@@ -232,7 +232,9 @@ class Runner:
 
     def _step_spec(self, node, step, workdir: Path, sock_dir: Path, token: str):
         from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
-        mounts = [Mount(str(Path(amlocal.__file__).parent), f"{RUNTIME_DIR}/amlocal"),
+        from amlocal._runtime import package_tree
+        runtime = package_tree(self.settings.home / "runtime")
+        mounts = [Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
                   Mount(str(sock_dir), SERVICE_DIR, read_only=False)]
         values: dict[str, str] = {}
         env: dict[str, str] = {}
@@ -257,6 +259,8 @@ class Runner:
                 dataset_bindings.append(binding)
                 mounts.extend(binding.mounts)
                 env.update(binding.env)
+                if binding.mode == "direct":  # lets run.input_datasets rebuild the Dataset
+                    env[f"AMLOCAL_DATASET_DEFINITION_{binding.name}"] = json.dumps(inp["definition"])
                 values[inp["name"]] = binding.value
         if dataset_bindings:
             from amlocal.datastores.materialize import env_for_inputs

@@ -42,6 +42,9 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     ws = experiment.workspace
     store = ws._store
     params = resolve_parameters(graph, pipeline_parameters)
+    if any(node["compute"]["kind"] == "docker" for node in graph["steps"]):
+        from ...compute.images import docker_client
+        docker_client()  # no engine: one plain DockerUnavailableError before anything is recorded
     run_id = str(uuid.uuid4())
     definition = {"graph": graph, "parameters": params,
                   "continue_on_step_failure": bool(continue_on_step_failure),

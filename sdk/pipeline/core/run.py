@@ -66,8 +66,10 @@ class PipelineRun(Run):
             print(f"PipelineRun Status: {status}")
         if status == "Failed" and raise_on_error:
             failed = [s for s in self.get_steps() if s._info.status == "Failed"]
-            detail = "; ".join(f"step '{s.name}': {(s._info.error or {}).get('message', 'failed')}"
-                               for s in failed) or (self._info.error or {}).get("message", "")
+            detail = "\n".join(
+                f"step '{s.name}': {(s._info.error or {}).get('message', 'failed')}\n"
+                + "\n".join((s._info.error or {}).get("log_tail", "").splitlines()[-15:])
+                for s in failed) or (self._info.error or {}).get("message", "")
             raise ActivityFailedException(f"pipeline run {self._id} failed: {detail}", self._id)
         return status
 
