@@ -7,7 +7,6 @@ still raises for an unknown name, as Azure does.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import uuid

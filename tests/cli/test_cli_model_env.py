@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from amlocal.cli import cli
 
 WS = ["-w", "modws", "-g", "modrg"]
 
 
 @pytest.fixture
-def amlocal(home, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-    assert invoke("workspace", "create", *WS).exit_code == 0
-    return invoke
+def amlocal(amlocal):
+    """The CLI, with this module's workspace created."""
+    assert amlocal("workspace", "create", *WS).exit_code == 0
+    return amlocal
 
 
 @pytest.fixture

@@ -8,21 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from amlocal.cli import cli
 
 WS = ["-w", "pipews", "-g", "piperg"]
-
-
-@pytest.fixture
-def amlocal(home, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-    return invoke
 
 
 @pytest.fixture

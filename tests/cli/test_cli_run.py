@@ -8,23 +8,11 @@ import threading
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from amlocal.cli import cli
 
 WS = ["-w", "runws", "-g", "runrg"]
 PIPE, STEP, OTHER_STEP, SCRIPT = "pipe-run-1", "step-run-1", "step-run-2", "exp2_1_abcdef12"
 TRACEBACK = 'Traceback (most recent call last):\n  File "train.py", line 3\nValueError: boom'
-
-
-@pytest.fixture
-def amlocal(home, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-    return invoke
 
 
 @pytest.fixture
