@@ -10,6 +10,10 @@ PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 
 echo "==> installing amlocal into $("$PYTHON" --version 2>&1)"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e ".[test]"
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi  # make the `amlocal` command visible
+if ! command -v amlocal >/dev/null 2>&1; then
+  echo "warning: the amlocal command is not on PATH; add $("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))') to PATH" >&2
+fi
 
 if ! docker info >/dev/null 2>&1; then
   if ! command -v dockerd >/dev/null 2>&1; then
@@ -33,7 +37,7 @@ if ! docker image inspect python:3.11-slim >/dev/null 2>&1 \
   echo "==> looking for a base image"
   if ! docker pull python:3.11-slim >/dev/null 2>&1; then
     echo "==> no registry answers: building the offline base image (about a minute, once)"
-    amlocal env bootstrap-base
+    "$PYTHON" -m amlocal.cli env bootstrap-base
   fi
 fi
 echo "==> ready"
