@@ -3,8 +3,9 @@
 Inside a step the runner sets typed environment variables (as mlflow hands a run to a child
 process): the Azure ML ones that ``Run.get_context()`` reads, plus ``AMLOCAL_RUN_SERVICE``, the
 address of the run service that stands in for the store (a ``unix://`` socket path mounted into
-the container, or an ``http://host:port`` URL for a step on another machine). Nothing is cached
-at module level: each call reads the environment.
+the container, or an ``http://host:port`` URL for a step on another machine). The job is read
+from the environment at each call; the one thing kept is the current job's run object, so that
+every ``Run.get_context()`` in a step returns the same run (and one metric buffer), as on Azure.
 """
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def job_context() -> JobContext | None:
         workspace_name=env.get("AZUREML_ARM_WORKSPACE_NAME", ""),
         experiment=env.get("AZUREML_ARM_PROJECT_NAME", ""),
     )
+
+
+_current_run: dict = {}  # {run id: Run} for this process's job; see current_run()
+
+
+def current_run(build):
+    """The run object of this process's job, made once by ``build(ctx)``; None outside a job."""
+    ctx = job_context()
+    if ctx is None:
+        return None
+    run = _current_run.get(ctx.run_id)
+    if run is None:
+        run = _current_run[ctx.run_id] = build(ctx)
+    return run
 
 
 def current_store():

@@ -31,7 +31,7 @@ class Run:
         self._info = _info or self._store.get_run(run_id)
         if self._info is None:
             raise NotFoundError(f"no run with id {run_id} in workspace '{experiment.workspace.name}'")
-        self._metrics = MetricBuffer(self._store, run_id)
+        self._buffer: MetricBuffer | None = None  # made on first use: most Run objects only read
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
@@ -41,14 +41,18 @@ class Run:
         Raises RunEnvironmentException outside a job when ``allow_offline`` is False.
         """
         from .. import _context
-        ctx = _context.job_context()
-        if ctx is None:
+        run = _context.current_run(Run._for_job)
+        if run is None:
             if not allow_offline:
                 raise RunEnvironmentException(
                     "Run.get_context(allow_offline=False) was called outside a job: the "
                     "AZUREML_RUN_ID and AMLOCAL_RUN_SERVICE variables are not set. Submit the "
                     "script as a step (Experiment.submit / pipeline.submit) to get a live run")
             return _OfflineRun()
+        return run
+
+    @staticmethod
+    def _for_job(ctx) -> "Run":
         from .workspace import Workspace
         from .experiment import Experiment
         ws = Workspace(ctx.subscription_id, ctx.resource_group, ctx.workspace_name)
@@ -143,6 +147,12 @@ class Run:
         return {n: os.environ.get(n) for n in filter(None, names.split(";"))}
 
     # -- metrics ----------------------------------------------------------------------------
+    @property
+    def _metrics(self) -> MetricBuffer:
+        if self._buffer is None:
+            self._buffer = MetricBuffer(self._store, self._id)
+        return self._buffer
+
     def _record(self, name: str, kind: str, value, step=None) -> None:
         from ..store.entities import MetricRecord
         self._metrics.add(MetricRecord(name=name, kind=kind, value=value, step=step))
@@ -179,7 +189,8 @@ class Run:
 
     def flush(self) -> None:
         """Send buffered metrics now (they are also sent every second and at exit)."""
-        self._metrics.flush()
+        if self._buffer is not None:
+            self._buffer.flush()
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type=None,
                     populate: bool = False) -> dict:

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import AmlocalError, StoreError
 from ..store.base import Store
-from ..store.entities import from_wire, to_wire
+from ..store.entities import ModelInfo, RunInfo, from_wire, to_wire
 from .client import (API_PREFIX, BLOCK, ENTRY_HEADER, META_LENGTH_HEADER, _BUILTIN_ERRORS,
                      safe_extract)
 
@@ -176,14 +176,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         log.debug("run service: " + format, *args)
 
-    def do_GET(self):
-        self.close_connection = True
-        if urlsplit(self.path).path == f"{API_PREFIX}ping":
-            self._send_json(200, {"result": "amlocal run service"})
-        else:
-            self._send_json(404, {"error": {"type": "NotFoundError",
-                                            "message": f"no such endpoint {self.path}"}})
-
     def do_POST(self):
         self.close_connection = True
         body = None
@@ -214,42 +206,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self._send_json(status, {"error": {"type": type_name, "message": message}})
 
-    def _send_json(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode("utf-8")
+    def _headers(self, status: int, content_type: str, length: int | None = None,
+                 **extra: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Type", content_type)
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
+
+    def _send_json(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self._headers(status, "application/json", len(data))
         self.wfile.write(data)
 
     def _send_bytes(self, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self._headers(200, "application/octet-stream", len(data))
         self.wfile.write(data)
 
     def _send_file(self, path: Path) -> None:
         with open(path, "rb") as f:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(os.fstat(f.fileno()).st_size))
-            self.send_header("Connection", "close")
-            self.end_headers()
+            self._headers(200, "application/octet-stream", os.fstat(f.fileno()).st_size)
             try:
                 shutil.copyfileobj(f, self.wfile, BLOCK)
             except Exception as exc:  # the client sees a short body: IncompleteRead
                 raise _AnswerStarted(str(exc)) from exc
 
     def _send_tar(self, path: Path) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-tar")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header(ENTRY_HEADER, path.name)
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self._headers(200, "application/x-tar", None, **{ENTRY_HEADER: path.name})
         writer = _ChunkedWriter(self.wfile)
         try:
             with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BLOCK,
@@ -338,7 +326,7 @@ class RunService:
         return server
 
     def stop(self) -> None:
-        for server, thread in zip(self._servers, self._threads):
+        for server, thread in zip(self._servers, self._threads):  # the started ones
             server.shutdown()
             thread.join(timeout=5)
         for server in self._servers:
@@ -414,6 +402,9 @@ class RunService:
         arguments = {k: v for k, v in bound.arguments.items()
                      if k != "self" and k != FILE_PARAMETERS.get(method)}
         arguments.update(arguments.pop("fields", {}))  # update_run(**fields)
+        expected = {"create_run": RunInfo, "register_model": ModelInfo}.get(method)
+        if expected is not None and not isinstance(arguments.get("info"), expected):
+            raise _Refusal(400, f"{method} needs info=<{expected.__name__}>", "TypeError")
         self._authorize(owner, method, arguments)
 
         if method == "put_artifact":

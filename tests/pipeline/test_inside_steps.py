@@ -37,6 +37,7 @@ def test_run_context_api_inside_a_container(workspace, tmp_path):
         print("DOWNLOADED", sorted(os.listdir(ds["pictures"])))
         print("DIRECT", type(ds["direct_ref"]).__name__, ds["direct_ref"].id[:12])
         print("EXPERIMENT", run.experiment.name, run.experiment.workspace.name)
+        print("SAME RUN", Run.get_context() is run)
         run.tag("stage", "done")
         run.set_tags({"k": "v"})
         run.log_list("l", [1, 2])
@@ -66,6 +67,7 @@ def test_run_context_api_inside_a_container(workspace, tmp_path):
     assert "DOWNLOADED ['a.txt', 'b.txt']" in log
     assert f"DIRECT FileDataset {files.id[:12]}" in log
     assert "EXPERIMENT context testws" in log
+    assert "SAME RUN True" in log
     assert "METRICS ['dot', 'l', 'r', 't']" in log
     assert s.get_tags() == {"stage": "done", "k": "v"}
     metrics = s.get_metrics()
