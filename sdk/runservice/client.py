@@ -384,6 +384,9 @@ class RemoteStore(Store):
         return self._call("list_runs", workspace_id=workspace_id, experiment=experiment,
                           parent_id=parent_id, kind=kind)
 
+    def find_reusable_run(self, workspace_id, reuse_key):
+        return self._call("find_reusable_run", workspace_id=workspace_id, reuse_key=reuse_key)
+
     def set_tags(self, run_id, tags):
         return self._call("set_tags", run_id=run_id, tags=tags)
 
@@ -497,6 +500,19 @@ class RemoteStore(Store):
 
     def list_environments(self, workspace_id):
         return self._call("list_environments", workspace_id=workspace_id)
+
+    # -- datasets ---------------------------------------------------------------------------
+    def register_dataset(self, info, create_new_version=False):
+        return self._call("register_dataset", info=info, create_new_version=create_new_version)
+
+    def get_dataset(self, workspace_id, name, version=None):
+        return self._call("get_dataset", workspace_id=workspace_id, name=name, version=version)
+
+    def get_dataset_by_id(self, workspace_id, dataset_id):
+        return self._call("get_dataset_by_id", workspace_id=workspace_id, dataset_id=dataset_id)
+
+    def list_datasets(self, workspace_id):
+        return self._call("list_datasets", workspace_id=workspace_id)
 
     # -- published pipelines ----------------------------------------------------------------
     def put_pipeline(self, info):

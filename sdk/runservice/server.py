@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import AmlocalError, StoreError
 from ..store.base import Store
-from ..store.entities import ModelInfo, RunInfo, from_wire, to_wire
+from ..store.entities import DatasetInfo, ModelInfo, RunInfo, from_wire, to_wire
 from .client import (API_PREFIX, BLOCK, ENTRY_HEADER, META_LENGTH_HEADER, _BUILTIN_ERRORS,
                      safe_extract)
 
@@ -47,11 +47,13 @@ READ_METHODS = frozenset({
     "find_workspaces", "get_datastore", "list_datastores", "list_experiments", "get_run",
     "list_runs", "get_metric_records", "list_artifacts", "fetch_artifact", "read_artifact",
     "get_model", "list_models", "fetch_model", "get_environment", "list_environments",
-    "get_pipeline", "list_pipelines", "get_compute_target", "list_compute_targets"})
+    "get_pipeline", "list_pipelines", "get_compute_target", "list_compute_targets",
+    "find_reusable_run", "get_dataset", "get_dataset_by_id", "list_datasets"})
 RUN_WRITE_METHODS = frozenset({
     "log_metrics", "set_tags", "remove_tags", "add_properties", "put_artifact",
     "append_artifact", "update_run", "create_run"})
-WORKSPACE_WRITE_METHODS = frozenset({"register_model", "register_environment", "ensure_experiment"})
+WORKSPACE_WRITE_METHODS = frozenset({"register_model", "register_environment", "ensure_experiment",
+                                     "register_dataset"})
 REFUSED_METHODS = frozenset({
     "create_workspace", "set_default_datastore", "put_datastore", "delete_datastore",
     "put_pipeline", "set_pipeline_status", "put_compute_target"})
@@ -402,7 +404,8 @@ class RunService:
         arguments = {k: v for k, v in bound.arguments.items()
                      if k != "self" and k != FILE_PARAMETERS.get(method)}
         arguments.update(arguments.pop("fields", {}))  # update_run(**fields)
-        expected = {"create_run": RunInfo, "register_model": ModelInfo}.get(method)
+        expected = {"create_run": RunInfo, "register_model": ModelInfo,
+                    "register_dataset": DatasetInfo}.get(method)
         if expected is not None and not isinstance(arguments.get("info"), expected):
             raise _Refusal(400, f"{method} needs info=<{expected.__name__}>", "TypeError")
         self._authorize(owner, method, arguments)
@@ -458,8 +461,7 @@ class RunService:
                                 "(the pipeline script or the amlocal command), not from a running "
                                 f"step (run {owner})")
         if method in WORKSPACE_WRITE_METHODS:
-            workspace_id = args["info"].workspace_id if method == "register_model" \
-                else args["workspace_id"]
+            workspace_id = args["info"].workspace_id if "info" in args else args["workspace_id"]
             if workspace_id != self._workspace_of(owner):
                 raise _Refusal(403, f"run {owner} may call {method} only in its own workspace")
             return

@@ -10,7 +10,8 @@ from __future__ import annotations
 import abc
 from pathlib import Path
 
-from .entities import (ComputeTargetInfo, DatastoreInfo, EnvironmentInfo, ExperimentInfo,
+from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, EnvironmentInfo,
+                       ExperimentInfo,
                        MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo)
 
 
@@ -68,6 +69,10 @@ class Store(abc.ABC):
     def list_runs(self, workspace_id: str | None = None, experiment: str | None = None,
                   parent_id: str | None = None, kind: str | None = None) -> list[RunInfo]:
         """Runs, newest first."""
+
+    @abc.abstractmethod
+    def find_reusable_run(self, workspace_id: str, reuse_key: str) -> RunInfo | None:
+        """The newest Finished step run with this reuse key that ran itself (was not reused)."""
 
     @abc.abstractmethod
     def set_tags(self, run_id: str, tags: dict) -> None:
@@ -152,6 +157,23 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_pipeline_status(self, pipeline_id: str, status: str) -> None: ...
+
+    # -- datasets ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_dataset(self, info: DatasetInfo, create_new_version: bool = False) -> DatasetInfo:
+        """Register a dataset definition under a name. An identical definition returns the
+        existing version; a different one needs ``create_new_version`` (UserErrorException
+        otherwise); versions are 1, 2, 3 ... per name, ``info.version`` is ignored."""
+
+    @abc.abstractmethod
+    def get_dataset(self, workspace_id: str, name: str, version: int | None = None) -> DatasetInfo | None:
+        """The given version, or the latest when ``version`` is None."""
+
+    @abc.abstractmethod
+    def get_dataset_by_id(self, workspace_id: str, dataset_id: str) -> DatasetInfo | None: ...
+
+    @abc.abstractmethod
+    def list_datasets(self, workspace_id: str) -> list[DatasetInfo]: ...
 
     # -- compute targets --------------------------------------------------------------------
     @abc.abstractmethod

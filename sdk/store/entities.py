@@ -60,6 +60,8 @@ class RunInfo:
     properties: dict = field(default_factory=dict)
     definition: dict = field(default_factory=dict)
     error: dict | None = None
+    reuse_key: str | None = None      # a step's reuse key (see amlocal.pipeline.core._reuse)
+    reused_from: str | None = None    # the step run whose outputs this one reused
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,20 @@ class PublishedPipelineInfo:
 
 
 @dataclass(frozen=True)
+class DatasetInfo:
+    """A registered dataset version. ``id`` is the definition's content id."""
+
+    workspace_id: str
+    name: str
+    version: int
+    id: str
+    definition: dict
+    description: str | None = None
+    tags: dict = field(default_factory=dict)
+    created_at: str = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
 class ComputeTargetInfo:
     workspace_id: str
     name: str
@@ -122,7 +138,7 @@ class ComputeTargetInfo:
 ENTITY_TYPES = {
     cls.__name__: cls
     for cls in (WorkspaceInfo, DatastoreInfo, ExperimentInfo, RunInfo, MetricRecord, ModelInfo,
-                EnvironmentInfo, PublishedPipelineInfo, ComputeTargetInfo)
+                EnvironmentInfo, PublishedPipelineInfo, ComputeTargetInfo, DatasetInfo)
 }
 
 

@@ -53,6 +53,8 @@ runs = Table(
     Column("properties", JSON, nullable=False),
     Column("definition", JSON, nullable=False),
     Column("error", JSON),
+    Column("reuse_key", String(64), index=True),
+    Column("reused_from", String(128)),
 )
 
 metrics = Table(
@@ -109,5 +111,17 @@ compute_targets = Table(
     Column("name", String(255), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("config", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("id", String(64), nullable=False, index=True),
+    Column("definition", JSON, nullable=False),
+    Column("description", Text),
+    Column("tags", JSON, nullable=False),
     Column("created_at", String(32), nullable=False),
 )

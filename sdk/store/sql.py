@@ -16,14 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError, UserErrorException
 from .base import Store
-from .entities import (ComputeTargetInfo, DatastoreInfo, EnvironmentInfo, ExperimentInfo,
+from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, EnvironmentInfo,
+                       ExperimentInfo,
                        MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                        utcnow)
 from .files import LocalFiles
 from . import schema as t
 
-HEAD_REVISION = "0001"
-_RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name"}
+HEAD_REVISION = "0002"
+_RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
+               "reuse_key", "reused_from"}
 
 
 def _entity(cls, row) -> object:
@@ -198,6 +200,14 @@ class SqlStore(Store):
                 q = q.where(t.runs.c[column] == value)
         return self._all(q, RunInfo)
 
+    def find_reusable_run(self, workspace_id, reuse_key):
+        q = (t.runs.select().where((t.runs.c.workspace_id == workspace_id)
+                                   & (t.runs.c.reuse_key == reuse_key)
+                                   & (t.runs.c.status == "Finished")
+                                   & (t.runs.c.reused_from.is_(None)))
+             .order_by(t.runs.c.created_at.desc()))
+        return self._one(q, RunInfo)
+
     def _mutate_json(self, run_id: str, column: str, change) -> None:
         with self._engine.begin() as conn:
             row = conn.execute(sa.select(t.runs.c[column]).where(t.runs.c.id == run_id)).first()
@@ -332,6 +342,45 @@ class SqlStore(Store):
         with self._engine.begin() as conn:
             conn.execute(t.published_pipelines.update()
                          .where(t.published_pipelines.c.id == pipeline_id).values(status=status))
+
+    # -- datasets ---------------------------------------------------------------------------
+    def register_dataset(self, info, create_new_version=False):
+        latest = self.get_dataset(info.workspace_id, info.name)
+        if latest is not None:
+            if latest.id == info.id:
+                return latest  # an identical definition returns the existing version
+            if not create_new_version:
+                raise UserErrorException(
+                    f"There is already a dataset registered under name '{info.name}' (version "
+                    f"{latest.version}) with a different definition. Specify "
+                    "`create_new_version=True` to register it as a new version")
+        for _ in range(50):
+            latest = self.get_dataset(info.workspace_id, info.name)
+            record = DatasetInfo(**{**info.__dict__, "version": (latest.version if latest else 0) + 1,
+                                    "created_at": utcnow()})
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(t.datasets.insert().values(**record.__dict__))
+                return record
+            except IntegrityError:
+                continue
+        raise StoreError(f"could not register dataset {info.name!r}: too many concurrent registrations")
+
+    def get_dataset(self, workspace_id, name, version=None):
+        q = t.datasets.select().where((t.datasets.c.workspace_id == workspace_id)
+                                      & (t.datasets.c.name == name))
+        q = q.where(t.datasets.c.version == int(version)) if version is not None else \
+            q.order_by(t.datasets.c.version.desc())
+        return self._one(q, DatasetInfo)
+
+    def get_dataset_by_id(self, workspace_id, dataset_id):
+        return self._one(t.datasets.select().where(
+            (t.datasets.c.workspace_id == workspace_id) & (t.datasets.c.id == dataset_id))
+            .order_by(t.datasets.c.version.desc()), DatasetInfo)
+
+    def list_datasets(self, workspace_id):
+        return self._all(t.datasets.select().where(t.datasets.c.workspace_id == workspace_id)
+                         .order_by(t.datasets.c.name, t.datasets.c.version.desc()), DatasetInfo)
 
     # -- compute targets --------------------------------------------------------------------
     def put_compute_target(self, info):

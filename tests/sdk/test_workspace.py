@@ -77,7 +77,8 @@ def test_auth_classes_need_no_cloud(home):
 
 def test_store_has_a_schema_version_and_uses_wal(home, workspace):
     db = sqlite3.connect(home / "amlocal.db")
-    assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+    from amlocal.store.sql import HEAD_REVISION
+    assert db.execute("select version_num from alembic_version").fetchone() == (HEAD_REVISION,)
     assert db.execute("pragma journal_mode").fetchone() == ("wal",)
 
 
