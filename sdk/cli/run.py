@@ -27,9 +27,28 @@ def run_details(r) -> dict:
     data = info_summary(info)
     data["metrics"] = r.get_metrics()
     data["files"] = r.get_file_names()
+    data["inputDatasets"] = (info.definition or {}).get("inputDatasets", [])
     if info.kind == "pipeline":
         data["steps"] = [info_summary(s._info) for s in r.get_steps()]
     return data
+
+
+def reuse_report(r) -> dict:
+    """For every step of a pipeline run: did it run or was it reused, and why."""
+    info = r._refresh()
+    if info.kind != "pipeline":
+        raise UserErrorException(f"run {r.id} is not a pipeline run; --reuse explains the steps "
+                                 "of a pipeline run")
+    steps = []
+    for s in r.get_steps():
+        record = (s._info.definition or {}).get("reuse") or {}
+        decision = record.get("decision") if s._info.status in ("Finished", "Completed") else None
+        steps.append({"name": s.name, "runId": s.id, "status": s._info.status,
+                      "decision": decision or ("not run" if s._info.status != "Failed" else "failed"),
+                      "reusedFrom": s._info.reused_from, "reason": record.get("reason", ""),
+                      "changed": record.get("changed", []), "comparedWith": record.get("compared_with"),
+                      "reuseKey": record.get("key")})
+    return {"runId": r.id, "status": info.status, "steps": steps}
 
 
 @run.command("list")
@@ -56,11 +75,23 @@ def list_(experiment, last, include_children, selector, output) -> None:
 
 @run.command("show")
 @run_id_options
+@click.option("--reuse", is_flag=True,
+              help="For a pipeline run: which steps ran and which were reused, and why.")
 @workspace_options
 @output_option
-def show(run_id, run_option, selector, output) -> None:
+def show(run_id, run_option, reuse, selector, output) -> None:
     """Show a run: status, times, tags, properties, metrics, files and a pipeline's steps."""
-    data = run_details(get_run(selector, pick_run_id(run_id, run_option)))
+    r = get_run(selector, pick_run_id(run_id, run_option))
+    if reuse:
+        report = reuse_report(r)
+        if output == "json":
+            echo_json(report)
+            return
+        print_table(["STEP", "DECISION", "WHY", "REUSED FROM"],
+                    [[s["name"], s["decision"], s["reason"], s["reusedFrom"] or ""]
+                     for s in report["steps"]], title=f"Reuse in pipeline run {r.id}")
+        return
+    data = run_details(r)
     if output == "json":
         echo_json(data)
         return
@@ -79,6 +110,13 @@ def show(run_id, run_option, selector, output) -> None:
     print_mapping(data["tags"], "Tags")
     print_mapping(data["properties"], "Properties")
     print_mapping(data["metrics"], "Metrics")
+    if data["inputDatasets"]:
+        print_table(["INPUT", "MODE", "DATASET", "FILES", "CONTENT DIGEST"],
+                    [[d["name"], d["mode"],
+                      (f"{d['registered']['name']}:{d['registered']['version']}"
+                       if d.get("registered") else d.get("dataset_id", "")[:16]),
+                      d.get("files", ""), (d.get("content_digest") or "")[:16]]
+                     for d in data["inputDatasets"]], title="Input datasets (lineage)")
     click.echo("Files:" + ("" if data["files"] else " (none)"))
     for name in data["files"]:
         click.echo(f"  {name}")

@@ -38,7 +38,7 @@ def test_validate_lists_every_problem(workspace, src, tmp_path):
     text = "\n".join(errors)
     assert "script 'missing.py' was not found" in text
     assert "does not exist" in text and "nope" in text
-    assert "PipelineData 'never_written' is not produced by any step" in text
+    assert "input 'never_written' is not produced by any step" in text
     assert "compute target 'gpu-cluster' does not exist" in text
     assert len(errors) == 4
     with pytest.raises(ValidationError) as info:

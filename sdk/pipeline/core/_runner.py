@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -25,11 +24,6 @@ from ...errors import AmlocalError, EnvironmentBuildError, UserErrorException
 from ...store import open_store
 from ...store.entities import utcnow
 from .run import PIPELINE_LOG, STD_LOG
-
-DATAREF = re.compile(r"\$AZUREML_DATAREFERENCE_(\w+)")
-PARAMREF = re.compile(r"\$AML_PARAMETER_(\w+)")
-DATASETREF = re.compile(r"DatasetConsumptionConfig:(\w+)")
-
 
 class _Canceled(Exception):
     pass
@@ -52,8 +46,16 @@ class Runner:
         self.step_runs = ({self.graph["steps"][0]["id"]: self.info} if self.is_script else
                           {r.definition["node_id"]: r for r in store.list_runs(parent_id=run_id)})
         self.canceled = threading.Event()
+        self.regenerate = definition.get("regenerate_outputs", False)
+        self.work = self.settings.home / "work"
         self.handles: dict = {}
-        self.data_paths: dict[str, str] = {}
+        from ._io import OutputLocation
+        # outputs of earlier steps, by name (a rerun of one step starts with its recorded inputs)
+        self.outputs: dict = {n: OutputLocation(**d)
+                              for n, d in (definition.get("seed_outputs") or {}).items()}
+        self._resolved: dict = {}
+        self._env_locks: dict = {}
+        self._env_lock = threading.Lock()
         self._lock = threading.Lock()
         self.service = None
 
@@ -147,30 +149,55 @@ class Runner:
         self.store.update_run(self.step_runs[node_id].id, **fields)
 
     # -- one step ---------------------------------------------------------------------------
+    def _prepare(self, backend, node: dict):
+        """Resolve (and build when missing) a step's environment, once per distinct spec."""
+        from amlocal.compute import EnvironmentSpec
+        key = (backend.kind, json.dumps(node["environment"], sort_keys=True))
+        with self._env_lock:
+            lock = self._env_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._resolved:
+                self._resolved[key] = backend.prepare(EnvironmentSpec.from_dict(node["environment"]),
+                                                      log=lambda line: self.log(node["name"], line))
+            return self._resolved[key]
+
     def _run_step(self, node: dict, sock_dir: Path) -> bool:
         from amlocal.compute import get_backend
+        from ._reuse import decide
+        from ._stepspec import plan_step
         step = self.step_runs[node["id"]]
         name = node["name"]
-        workdir = self.settings.home / "work" / step.id
+        workdir = self.work / step.id
         token = None
         try:
             if self.canceled.is_set():
                 raise _Canceled()
             self.store.update_run(step.id, status="Preparing", started_at=utcnow())
             backend = get_backend(node["compute"]["kind"])
-            from amlocal.compute import EnvironmentSpec
-            resolved = backend.prepare(EnvironmentSpec.from_dict(node["environment"]),
-                                       log=lambda line: self.log(name, line))
+            resolved = self._prepare(backend, node)
             self.store.add_properties(step.id, {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
                 "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"})
+            plan = plan_step(node, step, params=self.params, outputs=self.outputs,
+                             datastore_info=self._datastore_info,
+                             resolve_datastore=self._resolve_datastore, work=self.work)
+            record = decide(self.store, step, node, plan.components(node, resolved.digest),
+                            regenerate=self.regenerate)
+            definition = {**step.definition, "script": node["script_name"],
+                          "arguments": plan.args, "inputDatasets": plan.lineage,
+                          "compute": node["compute"], "environment": node["environment_name"],
+                          "reuse": record}
+            if record["decision"] == "reused" and self._reuse(node, step, record, definition):
+                return True
+            self.log(name, f"running: {record['reason']}")
             from ._snapshot import materialise
             materialise(node["snapshot"], self.settings.snapshots, workdir)
             token = self.service.grant(step.id)
-            spec, run_definition = self._step_spec(node, step, workdir, sock_dir, token)
-            self.store.update_run(step.id, definition={**step.definition, **run_definition})
+            definition["outputs"] = {n: loc.to_dict() for n, (_, loc, _) in plan.outputs.items()}
+            self.store.update_run(step.id, definition=definition)
             if self.canceled.is_set():
                 raise _Canceled()
+            spec = self._spec(node, step, plan, workdir, sock_dir, token)
             handle = backend.submit(spec, resolved)
             with self._lock:
                 self.handles[node["id"]] = handle
@@ -190,6 +217,8 @@ class Runner:
                                                     "log_tail": tail})
                 self.log(name, f"step {name} Failed (exit status {code})")
                 return False
+            self._publish_outputs(step, plan, definition)
+            self.store.update_run(step.id, reuse_key=record["key"], definition=definition)
             self._finish(node["id"], self.done_status)
             self.log(name, f"step {name} {self.done_status}")
             return True
@@ -209,6 +238,62 @@ class Runner:
             if token:
                 self.service.revoke(token)
             shutil.rmtree(workdir, ignore_errors=True)
+            for leftover in (self.work / f"{step.id}-inputs", self.work / f"{step.id}-outputs"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def _reuse(self, node, step, record, definition) -> bool:
+        """Take over the outputs of an earlier run with the same key; False when they are gone."""
+        from ._io import OutputLocation
+        earlier = self.store.get_run(record["reused_from"])
+        locations = {n: OutputLocation(**d) for n, d in (earlier.definition.get("outputs") or {}).items()}
+        if any(loc.local is not None and not os.path.isdir(loc.local) for loc in locations.values()):
+            record.update(decision="ran", reused_from=None,
+                          reason=f"run {earlier.id} had the same key but its outputs are gone")
+            return False
+        self.outputs.update(locations)
+        definition["outputs"] = {n: loc.to_dict() for n, loc in locations.items()}
+        self.store.update_run(step.id, definition=definition, reuse_key=record["key"],
+                              reused_from=earlier.id)
+        self._finish(node["id"], self.done_status)
+        self.log(node["name"], f"reused the outputs of step run {earlier.id}: nothing changed, "
+                               "no container started")
+        return True
+
+    def _publish_outputs(self, step, plan, definition) -> None:
+        """Upload staged outputs, register the ones asked for, and hand them to later steps."""
+        from ._io import finish_output, register_output
+        registered = []
+        for name, (out, location, staged) in plan.outputs.items():
+            if staged is not None:
+                finish_output(out, location, staged, self._datastore_info)
+            dataset = register_output(self.store, self.workspace.id, out, location)
+            if dataset:
+                registered.append(dataset)
+            self.outputs[name] = location
+        if registered:
+            definition["registeredDatasets"] = registered
+
+    def _spec(self, node, step, plan, workdir: Path, sock_dir: Path, token: str):
+        from amlocal._runtime import package_tree
+        from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
+        runtime = package_tree(self.settings.home / "runtime")
+        mounts = [Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
+                  Mount(str(sock_dir), SERVICE_DIR, read_only=False), *plan.mounts]
+        ws = self.workspace
+        env = {**plan.env,
+               "AZUREML_RUN_ID": step.id, "AZUREML_RUN_TOKEN": token,
+               "AZUREML_ARM_SUBSCRIPTION": ws.subscription_id,
+               "AZUREML_ARM_RESOURCEGROUP": ws.resource_group,
+               "AZUREML_ARM_WORKSPACE_NAME": ws.name, "AZUREML_ARM_PROJECT_NAME": step.experiment,
+               "AZUREML_SERVICE_ENDPOINT": "amlocal://local", "AZUREML_WORKSPACE_ID": ws.id,
+               "AZUREML_ROOT_RUN_ID": self.run_id, "AZUREML_PARENT_RUN_ID": self.run_id,
+               "AMLOCAL_RUN_SERVICE": f"unix://{SERVICE_DIR}/run.sock",
+               "PYTHONPATH": f"{RUNTIME_DIR}:{RUNTIME_DIR}/amlocal/_runtime/shim",
+               "PYTHONUNBUFFERED": "1"}
+        command = ("python", "-m", "amlocal._runtime.entry", node["script_name"], *plan.args)
+        return StepSpec(run_id=step.id, step_name=node["name"], command=command,
+                        working_dir=str(workdir), mounts=tuple(mounts), env=env,
+                        labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id})
 
     def _collect(self, step_id: str, workdir: Path) -> None:
         """Keep the step's outputs/ and logs/ as artifacts of its run."""
@@ -218,98 +303,17 @@ class Runner:
                 for f in sorted(p for p in root.rglob("*") if p.is_file()):
                     self.store.put_artifact(step_id, f"{folder}/{f.relative_to(root).as_posix()}", f)
 
-    def _datastore_root(self, name: str | None) -> Path:
+    def _datastore_info(self, name: str | None):
         name = name or self.workspace.default_datastore
         info = self.store.get_datastore(self.workspace.id, name)
         if info is None:
+            known = ", ".join(d.name for d in self.store.list_datastores(self.workspace.id))
             raise UserErrorException(f"datastore '{name}' is not registered in workspace "
-                                     f"'{self.workspace.name}'")
-        if not info.url.startswith("file://"):
-            raise UserErrorException(f"PipelineData on datastore '{name}' ({info.url.split(':')[0]}) "
-                                     "is not supported yet; use a file:// datastore")
-        from amlocal.datastores.fs import local_path
-        return Path(local_path(info.url))
-
-    def _step_spec(self, node, step, workdir: Path, sock_dir: Path, token: str):
-        from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
-        from amlocal._runtime import package_tree
-        runtime = package_tree(self.settings.home / "runtime")
-        mounts = [Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
-                  Mount(str(sock_dir), SERVICE_DIR, read_only=False)]
-        values: dict[str, str] = {}
-        env: dict[str, str] = {}
-        dataset_bindings = []
-        for out in node["outputs"]:
-            host = self._datastore_root(out["datastore"]) / "azureml" / step.id / out["name"]
-            host.mkdir(parents=True, exist_ok=True)
-            self.data_paths[out["name"]] = str(host)
-            target = f"/amlocal/outputs/{out['name']}"
-            mounts.append(Mount(str(host), target, read_only=False))
-            values[out["name"]] = target
-        for inp in node["inputs"]:
-            if inp["type"] == "pipeline_data":
-                target = inp.get("path_on_compute") or f"/amlocal/inputs/{inp['name']}"
-                mounts.append(Mount(self.data_paths[inp["data"]], target, read_only=True))
-                values[inp["name"]] = target
-            else:
-                from amlocal.datastores.materialize import bind_input
-                binding = bind_input(inp["definition"], inp["name"], inp["mode"],
-                                     inp.get("path_on_compute"), self._resolve_datastore,
-                                     self.settings.home / "work" / f"{step.id}-inputs")
-                dataset_bindings.append(binding)
-                mounts.extend(binding.mounts)
-                env.update(binding.env)
-                if binding.mode == "direct":  # lets run.input_datasets rebuild the Dataset
-                    env[f"AMLOCAL_DATASET_DEFINITION_{binding.name}"] = json.dumps(inp["definition"])
-                values[inp["name"]] = binding.value
-        if dataset_bindings:
-            from amlocal.datastores.materialize import env_for_inputs
-            env.update(env_for_inputs(dataset_bindings))
-        param_values = {re.sub(r"[~\W]", "_", k): v for k, v in self.params.items()}
-
-        def substitute(text: str) -> str:
-            text = DATAREF.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-            text = DATASETREF.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-            return PARAMREF.sub(lambda m: str(param_values.get(m.group(1), m.group(0))), text)
-
-        args = [substitute(a) for a in node["arguments"]]
-        for name, value in values.items():
-            env[f"AZUREML_DATAREFERENCE_{name}"] = value
-        for key, p in node["params"].items():
-            value = self.params[p["parameter"]] if "parameter" in p else p["value"]
-            env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", key)] = str(value)
-        for name, value in param_values.items():
-            env.setdefault(f"AML_PARAMETER_{name}", str(value))
-        ws = self.workspace
-        env.update({str(k): str(v) for k, v in node.get("environment_variables", {}).items()})
-        env.update({
-            "AZUREML_RUN_ID": step.id, "AZUREML_RUN_TOKEN": token,
-            "AZUREML_ARM_SUBSCRIPTION": ws.subscription_id,
-            "AZUREML_ARM_RESOURCEGROUP": ws.resource_group,
-            "AZUREML_ARM_WORKSPACE_NAME": ws.name, "AZUREML_ARM_PROJECT_NAME": step.experiment,
-            "AZUREML_SERVICE_ENDPOINT": "amlocal://local", "AZUREML_WORKSPACE_ID": ws.id,
-            "AZUREML_ROOT_RUN_ID": self.run_id, "AZUREML_PARENT_RUN_ID": self.run_id,
-            "AMLOCAL_RUN_SERVICE": f"unix://{SERVICE_DIR}/run.sock",
-            "PYTHONPATH": f"{RUNTIME_DIR}:{RUNTIME_DIR}/amlocal/_runtime/shim",
-            "PYTHONUNBUFFERED": "1",
-        })
-        command = ("python", "-m", "amlocal._runtime.entry", node["script_name"], *args)
-        spec = StepSpec(run_id=step.id, step_name=node["name"], command=command,
-                        working_dir=str(workdir), mounts=tuple(mounts), env=env,
-                        labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id})
-        run_definition = {"script": node["script_name"], "arguments": args,
-                          "outputs": {o["name"]: self.data_paths[o["name"]] for o in node["outputs"]},
-                          "inputDatasets": [{"name": b.name, "mode": b.mode, "files": len(b.files),
-                                             "content_digest": b.content_digest}
-                                            for b in dataset_bindings],
-                          "compute": node["compute"], "environment": node["environment_name"]}
-        return spec, run_definition
+                                     f"'{self.workspace.name}'; known datastores: {known}")
+        return info
 
     def _resolve_datastore(self, name: str):
-        info = self.store.get_datastore(self.workspace.id, name)
-        if info is None:
-            raise UserErrorException(f"datastore '{name}' is not registered in workspace "
-                                     f"'{self.workspace.name}'")
+        info = self._datastore_info(name)
         return info.url, dict(info.options)
 
 

@@ -56,6 +56,17 @@ def _arg_string(arg, params: dict) -> str:
     return str(arg)
 
 
+def _is_output_config(obj) -> bool:
+    return hasattr(obj, "_destination_names") and hasattr(obj, "as_input")
+
+
+def _default_datastore(pipeline) -> str:
+    store = pipeline._default_datastore
+    if store is None:
+        return pipeline._workspace._refresh().default_datastore
+    return store if isinstance(store, str) else store.name
+
+
 def _topological(nodes: list[dict]) -> list[str] | None:
     """Node ids in dependency order, or None when there is a cycle."""
     deps = {n["id"]: set(n["depends_on"]) for n in nodes}
@@ -93,12 +104,13 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     producers: dict[str, str] = {}
     for step in steps:
         for out in step.outputs:
-            if isinstance(out, PipelineData):
+            if isinstance(out, PipelineData) or _is_output_config(out):
                 if out.name in producers:
-                    errors.append(f"PipelineData '{out.name}' is an output of two steps "
+                    errors.append(f"output '{out.name}' is an output of two steps "
                                   f"('{producers[out.name]}' and '{step.name}'); give each output its own name")
                 producers[out.name] = ids[id(step)]
 
+    default_store = _default_datastore(pipeline)
     nodes, parameters = [], {}
     for step in steps:
         source = step._source_dir(pipeline._default_source_directory)
@@ -140,27 +152,43 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                 data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
                 name = inp.input_name if isinstance(inp, InputPortBinding) else inp.name
                 mode = inp.bind_mode if isinstance(inp, InputPortBinding) else "mount"
-                if data.name not in producers:
-                    errors.append(f"step '{step.name}': input PipelineData '{data.name}' is not produced "
-                                  "by any step; add it to outputs= of the step that writes it")
-                else:
-                    depends.add(producers[data.name])
-                inputs.append({"name": name, "type": "pipeline_data", "data": data.name, "mode": mode,
-                               "path_on_compute": getattr(inp, "path_on_compute", None)})
+                data_name = data.name
+            elif _is_output_config(getattr(inp, "dataset", None)):
+                name, mode, data_name = inp.name, inp.mode, inp.dataset.name
             elif hasattr(inp, "dataset") and hasattr(inp, "arg_val"):
                 inputs.append({"name": inp.name, "type": "dataset", "mode": inp.mode,
                                "path_on_compute": inp.path_on_compute,
                                "definition": inp.dataset._to_definition()})
+                continue
             else:
                 errors.append(f"step '{step.name}': unsupported input {inp!r}; use PipelineData, "
-                              "dataset.as_mount()/as_download()/as_named_input()")
+                              "an output's as_input(), or dataset.as_mount()/as_download()/"
+                              "as_named_input()")
+                continue
+            if data_name not in producers:
+                errors.append(f"step '{step.name}': input '{data_name}' is not produced by any "
+                              "step; add it to outputs= of the step that writes it")
+            else:
+                depends.add(producers[data_name])
+            inputs.append({"name": name, "type": "output", "data": data_name, "mode": mode,
+                           "path_on_compute": getattr(inp, "path_on_compute", None)})
         outputs = []
         for out in step.outputs:
             if isinstance(out, PipelineData):
-                outputs.append({"name": out.name, "type": "pipeline_data",
-                                "datastore": out.datastore_name, "mode": out.output_mode})
+                outputs.append({"name": out.name, "kind": "pipeline_data",
+                                "datastore": out.datastore_name or default_store,
+                                "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode})
+            elif _is_output_config(out):
+                d = out._to_definition()
+                outputs.append({"name": out.name, "kind": "output_dataset",
+                                "datastore": d["destination"]["datastore"],
+                                "path": d["destination"]["path"], "mode": d["mode"],
+                                "overwrite": d["upload_options"].get("overwrite", False),
+                                "source_globs": d["upload_options"].get("source_globs"),
+                                "registration": d["registration"]})
             else:
-                errors.append(f"step '{step.name}': unsupported output {out!r}; use PipelineData")
+                errors.append(f"step '{step.name}': unsupported output {out!r}; use PipelineData "
+                              "or OutputFileDatasetConfig")
         for other in step._run_after:
             depends.add(ids.get(id(other), other.name))
 

@@ -1,0 +1,128 @@
+"""A step's data on the host: where its outputs go, how its inputs are bound, what is uploaded
+and registered after it finishes.
+
+Every output, a PipelineData or an OutputFileDatasetConfig, is a folder ``path`` on a datastore
+(PipelineData: ``azureml/{run-id}/{output-name}`` on its datastore, as on Azure). On a ``file://``
+datastore a ``mount`` output is that folder itself, bind-mounted read-write; otherwise (``upload``
+mode, or a remote datastore) the step writes to a staging folder that is uploaded when the step
+has finished. Consumers bind the folder like any file dataset: a read-only bind mount on
+``file://``, a cached copy from a remote store.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ...errors import UserErrorException
+
+OUTPUTS_ROOT = "/amlocal/outputs"
+DIGEST_READ_LIMIT = 64 * 1024 * 1024  # bigger files count by size and mtime, not by content
+
+
+@dataclass(frozen=True)
+class OutputLocation:
+    """Where one output of one step run lives."""
+
+    name: str
+    datastore: str
+    path: str                     # relative to the datastore's root
+    local: str | None = None      # the host folder, for a file:// datastore
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def as_definition(self) -> dict:
+        """The output folder as a FileDataset definition (what consumers and registration use)."""
+        return {"schema_version": 1, "type": "FileDataset",
+                "sources": [{"datastore": self.datastore, "path": self.path}],
+                "partition_format": None, "is_file": False}
+
+
+def locate_output(out: dict, step_run_id: str, datastore_info) -> OutputLocation:
+    """Resolve an output of the frozen graph for one step run."""
+    from amlocal.datastores.fs import local_path
+    path = out["path"].replace("{run-id}", step_run_id).replace("{output-name}", out["name"])
+    info = datastore_info(out["datastore"])
+    local = str(Path(local_path(info.url)) / path) if info.url.startswith("file://") else None
+    return OutputLocation(out["name"], info.name, path, local)
+
+
+def folder_digest(folder: str | None) -> str:
+    """A content digest of an output folder: relative path and sha256 of every file (size and
+    mtime for files over 64 MB)."""
+    h = hashlib.sha256()
+    if not folder or not os.path.isdir(folder):
+        return h.hexdigest()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            stat = os.stat(path)
+            h.update(os.path.relpath(path, folder).encode() + b"\0")
+            if stat.st_size > DIGEST_READ_LIMIT:
+                h.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            else:
+                with open(path, "rb") as f:
+                    h.update(hashlib.file_digest(f, "sha256").digest()
+                             if hasattr(hashlib, "file_digest") else hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def writes_in_place(out: dict, location: OutputLocation) -> bool:
+    """Whether the step writes straight into the destination (mount mode on a local store)."""
+    return out.get("mode", "mount") == "mount" and location.local is not None
+
+
+def finish_output(out: dict, location: OutputLocation, staging: Path, datastore_info) -> None:
+    """After a successful step: upload a staged output to its datastore."""
+    from amlocal.datastores.transfer import upload_files
+    info = datastore_info(location.datastore)
+    globs = out.get("source_globs")
+    files = sorted(p for p in staging.rglob("*") if p.is_file()
+                   and (not globs or any(fnmatch.fnmatch(p.relative_to(staging).as_posix(), g)
+                                         for g in globs)))
+    if files:
+        upload_files(info.url, dict(info.options), [str(p) for p in files],
+                     relative_root=str(staging), target_path=location.path,
+                     overwrite=bool(out.get("overwrite", False)) or out.get("mode") == "mount",
+                     show_progress=False)
+
+
+def register_output(store, workspace_id: str, out: dict, location: OutputLocation) -> str | None:
+    """Register the output folder as a dataset version when the graph asks for it."""
+    registration = out.get("registration")
+    if not registration:
+        return None
+    from amlocal.datastores.paths import definition_id
+    from ...store.entities import DatasetInfo
+    definition = location.as_definition()
+    info = store.register_dataset(DatasetInfo(
+        workspace_id=workspace_id, name=registration["name"], version=0,
+        id=definition_id(definition), definition=definition,
+        description=registration.get("description"), tags=registration.get("tags") or {}),
+        create_new_version=True)
+    return f"{info.name}:{info.version}"
+
+
+def staging_dir(work: Path, step_run_id: str, name: str) -> Path:
+    folder = work / f"{step_run_id}-outputs" / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def require_output(outputs: dict, name: str, step: str) -> OutputLocation:
+    if name not in outputs:
+        raise UserErrorException(f"step '{step}' reads output '{name}', which no earlier step "
+                                 "of this run produced")
+    return outputs[name]

@@ -1,0 +1,117 @@
+"""Planning one step run on the host: its mounts, arguments, environment variables, outputs and
+the components of its reuse key. Nothing runs here; the runner starts what this plans."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._io import (OUTPUTS_ROOT, OutputLocation, folder_digest, locate_output, require_output,
+                  staging_dir, writes_in_place)
+
+DATAREF = re.compile(r"\$AZUREML_DATAREFERENCE_(\w+)")
+PARAMREF = re.compile(r"\$AML_PARAMETER_(\w+)")
+DATASETREF = re.compile(r"DatasetConsumptionConfig:(\w+)")
+OUTPUTREF = re.compile(r"DatasetOutputConfig:(\w+)")
+
+
+@dataclass
+class StepPlan:
+    mounts: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+    args: list = field(default_factory=list)
+    bindings: list = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)     # name -> (graph output, location, staging)
+    input_digests: dict = field(default_factory=dict)
+    lineage: list = field(default_factory=list)
+
+    def components(self, node: dict, environment_digest: str) -> dict:
+        """What decides the step's result: the parts of its reuse key."""
+        return {"environment": environment_digest, "source": node["snapshot"],
+                "script": node["script_name"], "arguments": self.args,
+                "parameters": {k: v for k, v in sorted(self.env.items())
+                               if k.startswith("AML_PARAMETER_")},
+                "inputs": dict(self.input_digests),
+                "outputs": {o["name"]: [o["datastore"], o["path"], o.get("mode", "mount")]
+                            for o in node["outputs"]},
+                "version": node.get("version")}
+
+
+def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocation],
+              datastore_info, resolve_datastore, work: Path) -> StepPlan:
+    """Bind the step's inputs and outputs and resolve its arguments. Raises UserErrorException
+    (unknown datastore, an input with no files, a path leaving its datastore)."""
+    from amlocal.compute import Mount
+    from amlocal.datastores.materialize import bind_input, env_for_inputs
+
+    plan = StepPlan()
+    values: dict[str, str] = {}
+    for out in node["outputs"]:
+        location = locate_output(out, step.id, datastore_info)
+        target = f"{OUTPUTS_ROOT}/{out['name']}"
+        if writes_in_place(out, location):
+            Path(location.local).mkdir(parents=True, exist_ok=True)
+            plan.mounts.append(Mount(location.local, target, read_only=False))
+            staged = None
+        else:
+            staged = staging_dir(work, step.id, out["name"])
+            plan.mounts.append(Mount(str(staged), target, read_only=False))
+        plan.outputs[out["name"]] = (out, location, staged)
+        values[out["name"]] = target
+
+    staging = work / f"{step.id}-inputs"
+    for inp in node["inputs"]:
+        name = inp["name"]
+        if inp["type"] == "output":
+            location = require_output(outputs, inp["data"], node["name"])
+            if location.local is not None:
+                target = inp.get("path_on_compute") or f"/amlocal/inputs/{name}"
+                plan.mounts.append(Mount(location.local, target, read_only=True))
+                values[name] = target
+                plan.input_digests[name] = folder_digest(location.local)
+                continue
+            definition = location.as_definition()
+            mode = "download" if inp.get("mode") == "download" else "mount"
+        else:
+            definition, mode = inp["definition"], inp["mode"]
+        binding = bind_input(definition, name, mode, inp.get("path_on_compute"),
+                             resolve_datastore, staging)
+        plan.bindings.append(binding)
+        plan.mounts.extend(binding.mounts)
+        plan.env.update(binding.env)
+        if binding.mode == "direct":  # lets run.input_datasets rebuild the Dataset
+            plan.env[f"AMLOCAL_DATASET_DEFINITION_{name}"] = json.dumps(definition)
+        values[name] = binding.value
+        plan.input_digests[name] = binding.content_digest or binding.dataset_id
+        if inp["type"] == "dataset":
+            plan.lineage.append({"name": name, "mode": binding.mode, "dataset_id": binding.dataset_id,
+                                 "registered": definition.get("registered"),
+                                 "files": len(binding.files), "content_digest": binding.content_digest})
+    if plan.bindings:
+        plan.env.update(env_for_inputs(plan.bindings))
+
+    param_values = {re.sub(r"[~\W]", "_", k): v for k, v in params.items()}
+
+    def substitute(text: str) -> str:
+        for pattern in (DATAREF, DATASETREF, OUTPUTREF):
+            text = pattern.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+        return PARAMREF.sub(lambda m: str(param_values.get(m.group(1), m.group(0))), text)
+
+    plan.args = [substitute(a) for a in node["arguments"]]
+    for name, value in values.items():
+        plan.env[f"AZUREML_DATAREFERENCE_{name}"] = value
+    output_datasets = [o["name"] for o in node["outputs"] if o.get("kind") == "output_dataset"]
+    for name in output_datasets:
+        plan.env[name] = values[name]
+    if output_datasets:
+        plan.env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(output_datasets)
+    for key, p in node["params"].items():
+        value = params[p["parameter"]] if "parameter" in p else p["value"]
+        plan.env["AML_PARAMETER_" + re.sub(r"[~\W]", "_", key)] = str(value)
+    for arg in node["arguments"]:  # parameters used in arguments are the step's too (Azure)
+        for name in PARAMREF.findall(arg):
+            if name in param_values:
+                plan.env.setdefault(f"AML_PARAMETER_{name}", str(param_values[name]))
+    plan.env.update({str(k): str(v) for k, v in node.get("environment_variables", {}).items()})
+    return plan
