@@ -149,3 +149,30 @@ def cancel(run_id, run_option, selector) -> None:
 
 run.add_command(logs)
 run.add_command(submit_pipeline)
+
+
+@run.command("rerun-step")
+@click.argument("run_id")
+@click.argument("step_name")
+@click.option("--shell", is_flag=True,
+              help="Open a shell in the step's container (everything mounted) instead of running it.")
+@click.option("--no-wait", is_flag=True, help="Start the rerun and return at once.")
+@workspace_options
+def rerun_step(run_id, step_name, shell, no_wait, selector) -> None:
+    """Run one step of a pipeline run again, in its recorded environment with its recorded
+    inputs, snapshot and arguments, as a new run linked to the old one."""
+    from ..pipeline.core._rerun import rerun_step as start
+    from ..pipeline.core.run import PipelineRun
+    r = get_run(selector, run_id)
+    if not isinstance(r, PipelineRun):
+        raise UserErrorException(f"{run_id} is not a pipeline run; give the pipeline run that "
+                                 "holds the step")
+    result = start(r.experiment.workspace, run_id, step_name, shell=shell)
+    if shell:
+        raise SystemExit(result)
+    click.echo(f"Rerun of step '{step_name}' submitted as pipeline run {result.id}")
+    if no_wait:
+        return
+    status = result.wait_for_completion(show_output=True, raise_on_error=False)
+    if status != "Finished":
+        raise SystemExit(1)

@@ -134,3 +134,30 @@ def test_parameters_force_and_regenerate(workspace, tmp_path, lake):
     assert {d for d, _ in _decisions(regenerated).values()} == {"ran"}
     from amlocal.cli.run import reuse_report
     assert all("regenerate_outputs" in s["reason"] for s in reuse_report(regenerated)["steps"])
+
+
+def test_rerun_one_step_and_open_a_shell_in_it(workspace, tmp_path, lake):
+    import os
+    import subprocess
+    from amlocal.pipeline.core._rerun import rerun_step
+
+    pipeline = _pipeline(workspace, tmp_path, lake)
+    first = pipeline.submit("rerun")
+    assert first.wait_for_completion(show_output=False) == "Finished"
+    old = {s.name: s for s in first.get_steps()}["train_b"]
+
+    again = rerun_step(workspace, first.id, "train_b")
+    assert again.wait_for_completion(show_output=False) == "Finished"
+    (step,) = list(again.get_steps())
+    assert step.properties["amlocal.rerun_of"] == old.id
+    assert again.properties["amlocal.rerun_of_pipeline"] == first.id
+    assert "TRAIN ran b.json" in step.get_job_log()
+    assert step._info.definition["arguments"] == old._info.definition["arguments"]
+
+    shell = subprocess.run(
+        ["amlocal", "run", "rerun-step", first.id, "train_b", "--shell"],
+        input="ls /amlocal/inputs/clean_b\n$AMLOCAL_STEP_COMMAND\nexit 0\n", text=True,
+        capture_output=True, timeout=300, env={**os.environ})
+    assert shell.returncode == 0, shell.stderr
+    assert "clean.txt" in shell.stdout and "TRAIN ran b.json" in shell.stdout
+    assert "$AMLOCAL_STEP_COMMAND" in shell.stderr

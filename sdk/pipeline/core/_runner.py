@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -88,6 +89,58 @@ class Runner:
             self.log("run" if self.is_script else "pipeline",
                      f"{'Run' if self.is_script else 'PipelineRun'} {self.run_id} {status}")
         return status
+
+    def shell(self) -> int:
+        """Open an interactive shell in the (single) step's container with everything it would
+        get mounted, instead of running its script; returns the shell's exit status."""
+        from amlocal.compute import get_backend
+        from amlocal.compute.images import docker_client  # noqa: F401 - fails plainly without Docker
+        from ...runservice.server import RunService
+        from ._snapshot import materialise
+        from ._stepspec import plan_step
+        node = self.graph["steps"][0]
+        if node["compute"]["kind"] != "docker":
+            raise UserErrorException("--shell opens a shell in the step's container; this step runs "
+                                     "on a 'local' target: run its command in a terminal instead")
+        step = self.step_runs[node["id"]]
+        self.store.update_run(self.run_id, status="Running", started_at=utcnow())
+        self.store.update_run(step.id, status="Running", started_at=utcnow())
+        resolved = self._prepare(get_backend("docker"), node)
+        plan = plan_step(node, step, params=self.params, outputs=self.outputs,
+                         datastore_info=self._datastore_info,
+                         resolve_datastore=self._resolve_datastore, work=self.work)
+        workdir = self.work / step.id
+        materialise(node["snapshot"], self.settings.snapshots, workdir)
+        sock_dir = Path(tempfile.mkdtemp(prefix="amlocal-"))
+        os.chmod(sock_dir, 0o755)
+        try:
+            with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
+                spec = self._spec(node, step, plan, workdir, sock_dir, service.grant(step.id))
+                command = " ".join(spec.command)
+                argv = ["docker", "run", "--rm", "-i", "-w", "/amlocal/wd", "--init",
+                        "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp",
+                        "-e", f"AMLOCAL_STEP_COMMAND={command}"]
+                if sys.stdin.isatty():
+                    argv.append("-t")
+                argv += ["-v", f"{workdir}:/amlocal/wd"]
+                for m in spec.mounts:
+                    argv += ["-v", f"{m.source}:{m.target}{':ro' if m.read_only else ''}"]
+                for k, v in spec.env.items():
+                    argv += ["-e", f"{k}={v}"]
+                for k, v in spec.labels.items():
+                    argv += ["--label", f"{k}={v}"]
+                argv += [resolved.image, "bash"]
+                print(f"amlocal: a shell in step '{node['name']}' ({resolved.image}); the step's "
+                      f"command is in $AMLOCAL_STEP_COMMAND:\n  {command}", file=sys.stderr)
+                code = subprocess.call(argv)
+            self._collect(step.id, workdir)
+        finally:
+            shutil.rmtree(sock_dir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+        status = self.done_status if code == 0 else "Failed"
+        self._finish(node["id"], status, None if code == 0 else {"message": f"the shell exited with {code}"})
+        self.store.update_run(self.run_id, status=status, ended_at=utcnow())
+        return code
 
     def cancel(self) -> None:
         self.canceled.set()
