@@ -36,6 +36,7 @@ class PipelineRun(Run):
         ActivityFailedException when the run fails and ``raise_on_error``."""
         deadline = time.monotonic() + timeout_seconds
         offset = 0
+        pause = 0.02  # checks start often and back off to 0.25 s: short runs end promptly
         if show_output:
             print(f"PipelineRunId: {self._id}")
         try:
@@ -55,7 +56,8 @@ class PipelineRun(Run):
                     continue
                 if time.monotonic() > deadline:
                     return status
-                time.sleep(0.25)
+                time.sleep(pause)
+                pause = min(0.25, pause * 1.5)
         except KeyboardInterrupt:
             print(f"\nCanceling pipeline run {self._id} ...", file=sys.stderr)
             self.cancel()

@@ -1,0 +1,106 @@
+"""The benchmark script's own checks (``python -m pytest bench -q``). No timing assertions:
+these check that the figures are measured and reported, not how fast anything is."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import cases  # noqa: E402
+import harness  # noqa: E402
+import run as bench_run  # noqa: E402
+
+
+def _docker_answers() -> bool:
+    try:
+        harness.check_docker()
+        return True
+    except harness.BenchError:
+        return False
+
+
+def test_unknown_benchmark_name_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit):
+        bench_run.parse_args(["--only", "nope"])
+    err = capsys.readouterr().err
+    for name in ("overhead", "resubmit", "parallel", "mount-read"):
+        assert name in err
+
+
+def test_every_benchmark_has_defaults_and_a_description():
+    assert set(bench_run.DEFAULT_REPEATS) == set(cases.BENCHMARKS) == set(bench_run.WHAT)
+
+
+def test_store_timestamps_convert_to_the_host_clock():
+    import time
+
+    from amlocal.store.entities import utcnow
+    assert abs(harness.epoch(utcnow()) - time.time()) < 5
+    assert harness.epoch(None) is None
+
+
+def test_big_file_is_exact_and_not_sparse(tmp_path):
+    path = tmp_path / "big.bin"
+    cases._write_file(path, 20)              # 2.5 chunks: exercises the remainder
+    st = path.stat()
+    assert st.st_size == 20 * 1024 * 1024
+    assert st.st_blocks * 512 >= st.st_size  # real blocks on disk
+    assert path.read_bytes()[:4096] != b"\0" * 4096
+
+
+def test_read_script_reports_what_it_read(tmp_path):
+    data = tmp_path / "f.bin"
+    cases._write_file(data, 9)
+    script = harness.write_script(tmp_path / "src", "read.py", cases.READ_SCRIPT)
+    passes: list = []
+    mbps = cases._host_read([sys.executable, str(script), "--path", str(data), "--passes", "3"],
+                            passes)
+    assert mbps > 0 and len(passes) == 1 and len(passes[0]) == 3
+    done = subprocess.run([sys.executable, str(script), "--path", str(data), "--passes", "2"],
+                          capture_output=True, text=True, check=True)
+    total, _, each = cases._parse_read(done.stdout, "on the host")
+    assert total == 9 * 1024 * 1024 and len(each) == 2
+    with pytest.raises(harness.BenchError, match="no AMLBENCH_READ line"):
+        cases._parse_read("Traceback ...", "on the host")
+
+
+def test_failed_benchmark_is_a_row_not_a_crash():
+    result = bench_run._failed("overhead", "no Docker engine answers")
+    (row,) = bench_run.rows([result])
+    assert row[0] == "overhead" and row[-1] == "error" and row[1] == "-"
+
+
+def test_bench_home_is_temporary_and_restores_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AMLOCAL_HOME", str(tmp_path / "mine"))
+    monkeypatch.setenv("AMLOCAL_STORE_URL", "sqlite:///" + str(tmp_path / "other.db"))
+    with harness.bench_home("t") as (ws, root):
+        assert os.environ["AMLOCAL_HOME"] == str(root / "home")
+        assert "AMLOCAL_STORE_URL" not in os.environ
+        assert (root / "home" / "amlocal.db").exists() and ws.name == "bench-t"
+    assert not root.exists()
+    assert os.environ["AMLOCAL_HOME"] == str(tmp_path / "mine")
+    assert os.environ["AMLOCAL_STORE_URL"].endswith("other.db")
+
+
+@pytest.mark.skipif(not _docker_answers(), reason="no Docker engine answers")
+def test_run_writes_a_complete_row_for_the_overhead_benchmark(tmp_path):
+    out = tmp_path / "r.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("AMLOCAL_HOME", "AMLOCAL_STORE_URL")}
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--only", "overhead",
+                           "--repeats", "1", "--json", str(out)],
+                          capture_output=True, text=True, check=False, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "overhead" in done.stdout and "ratio <= 1.2" in done.stdout
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["error"] is None and row["met"] in (True, False)
+    assert row["ratio"] == pytest.approx(row["amlocal"] / row["baseline"])
+    assert row["details"]["image"].startswith("amlocal-env:")
+    breakdown = row["details"]["breakdown_median_s"]
+    assert "first container started -> last container exited" in breakdown
