@@ -5,6 +5,7 @@ be imported in a step container whose Python lacks fsspec.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -104,6 +105,9 @@ def fs_for(url: str, storage_options: dict | None = None):
             f"cannot open datastore URL {redact_url(url)} with storage options "
             f"{sorted(options)}: {type(exc).__name__}. Check the option names for the "
             f"'{protocol_of(url)}' filesystem in fsspec's documentation") from exc
+    # fsspec reuses one instance per URL and options, with its listings cached: a file changed
+    # by another process since the last call would stay invisible. Listings are made fresh here.
+    fs.invalidate_cache()
     if root in ("", "/"):
         return fs, getattr(fs, "root_marker", "") or root   # memory:// paths start with "/"
     return fs, root.rstrip("/")
@@ -143,6 +147,32 @@ def redact_options(options: dict | None):
             result[key] = redact_url(value) if "://" in value else value
         else:
             result[key] = REDACTED
+    return result
+
+
+def identity(url: str, options: dict) -> str:
+    """What names the place a datastore URL points at, without its secrets: the URL (redacted)
+    and the non-secret storage options, with a connection string reduced to its endpoint and
+    account. Used in cache keys, so that two accounts with equal container names never share
+    entries, while rotating a key keeps them."""
+    shown = redact_options(options)
+    conn = options.get("connection_string")
+    if isinstance(conn, str):
+        parsed = parse_connection_string(conn)
+        shown["connection_string"] = {k: v for k, v in parsed.items()
+                                      if k in ("blobendpoint", "accountname", "endpointsuffix",
+                                               "defaultendpointsprotocol")}
+    return json.dumps([redact_url(url), shown], sort_keys=True, default=str)
+
+
+def parse_connection_string(text: str) -> dict:
+    """``"A=1;B=x"`` -> ``{"a": "1", "b": "x"}`` (Azure storage connection strings; keys
+    lower-cased)."""
+    result = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            result[key.strip().lower()] = value.strip()
     return result
 
 

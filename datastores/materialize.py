@@ -6,10 +6,14 @@ bind mounts and environment variables (Azure's job runtime contract, reference s
 
 - **mount** on local (``file://``) datastores: read-only bind mounts of exactly what the dataset
   names, no copy. A source naming a whole folder (``folder``, ``folder/**``) binds the folder;
-  other matches bind file by file at ``<location>/<portable path>``. Deliberate difference from
-  Azure: there is no FUSE, so mount on any other protocol falls back to download.
+  other matches bind file by file at ``<location>/<portable path>``.
+- **mount** on remote datastores (Azure Blob, S3 ...): deliberate difference from Azure, there is
+  no FUSE mount; the files go through the content-addressed cache of :mod:`.cache` (fetched once
+  per remote object version, reused by every later run while the object is unchanged) and the
+  cache's folder for the dataset is bind-mounted read-only. Files whose store gives no etag or
+  modification time are copied as in download mode.
 - **download** (any protocol): the files are copied to ``staging_dir/<name>/`` and that folder is
-  bind-mounted read-only.
+  bind-mounted read-only (remote files are copied from the cache, filling it first).
 - **direct**: the value is the dataset id; nothing is mounted.
 
 The location is ``path_on_compute`` when given (a relative one is below the working directory,
@@ -18,6 +22,7 @@ as in Azure), else ``/amlocal/inputs/<name>``. A single-file dataset's value is 
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -42,17 +47,22 @@ class InputBinding:
     mounts: tuple[Mount, ...] = ()
     env: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)   # portable paths ("/a/b.csv"), sorted
-    content_digest: str = ""         # sha256 over (source key, size, mtime) of every file
+    content_digest: str = ""         # sha256 over (source key, size, version stamp) of every file
     dataset_id: str = ""
+    registered: dict | None = None   # {"name": ..., "version": ...} of a registered dataset
+    fetched: int = 0                 # files downloaded from a remote store for this binding
 
 
 def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | None,
                resolve_datastore: Callable[[str], tuple[str, dict]],
-               staging_dir: Path) -> InputBinding:
+               staging_dir: Path, *, cache_dir: Path | None = None,
+               show_progress: bool = False) -> InputBinding:
     """Bind one dataset input of a step.
 
     ``resolve_datastore(datastore_name) -> (url, storage_options)``; ``staging_dir`` receives
-    download-mode copies (``staging_dir/<name>`` is replaced on every call).
+    download-mode copies (``staging_dir/<name>`` is replaced on every call); ``cache_dir`` is the
+    remote-file cache (default ``AMLOCAL_HOME/cache/datasets``); ``show_progress`` prints
+    download progress on stderr.
 
     Raises UserErrorException for an invalid name or mode, a TabularDataset in mount or download
     mode, paths leaving a datastore, and (mount/download) a dataset matching no file.
@@ -79,24 +89,37 @@ def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | No
     files = [m.portable for m in res.matches]
     digest = content_digest(res.matches)
 
+    fetched = 0
     if mode == "direct":
         value, mounts = dataset_id, ()
     else:
+        from .cache import cacheable, cached_tree
         location = _location(name, path_on_compute)
         if mode == "mount" and res.local:
             mounts = _bind_mounts(res, location)
+        elif mode == "mount" and cacheable(res):
+            tree = cached_tree(res, cache_dir, show_progress)
+            fetched = tree.fetched
+            mounts = (Mount(str(tree.path.resolve()), location, True),)
         else:
             folder = Path(staging_dir) / name
             remove_tree(folder)
             folder.mkdir(parents=True)
-            copy_matches(res, folder, overwrite=True)
+            if not res.local and cacheable(res):
+                tree = cached_tree(res, cache_dir, show_progress)
+                fetched = tree.fetched
+                shutil.copytree(tree.path, folder, dirs_exist_ok=True)
+            else:
+                copy_matches(res, folder, overwrite=True, show_progress=show_progress)
             mounts = (Mount(str(folder.resolve()), location, True),)
         value = location
         if res.single_file:
             value = f"{location.rstrip('/')}{res.matches[0].portable}"
     env = {name: value, name.upper(): value, f"AZUREML_DATAREFERENCE_{name}": value,
            f"AZURE_ML_INPUT_{name}": value}
-    return InputBinding(name, mode, value, tuple(mounts), env, files, digest, dataset_id)
+    registered = definition.get("registered")
+    return InputBinding(name, mode, value, tuple(mounts), env, files, digest, dataset_id,
+                        dict(registered) if isinstance(registered, dict) else None, fetched)
 
 
 def env_for_inputs(bindings) -> dict:

@@ -105,7 +105,10 @@ def definition_id(definition: dict) -> str:
     """The content-free id of a dataset definition: sha256 of its canonical JSON.
 
     It depends only on what the definition names (datastore names, path patterns, options), never
-    on the files, so a frozen pipeline and the runner compute the same id.
+    on the files, so a frozen pipeline and the runner compute the same id. A registered dataset's
+    ``registered`` entry (its name and version) is not part of it.
     """
+    if isinstance(definition, dict) and "registered" in definition:
+        definition = {k: v for k, v in definition.items() if k != "registered"}
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from amlocal.errors import UserErrorException
 
-from .fs import fs_for, is_local, redact_url
+from .fs import fs_for, identity, is_local, redact_url
 from .paths import common_folder, fixed_prefix, has_magic, join, parent, relative_to, safe_relpath
 
 Resolver = Callable[[str], "tuple[str, dict]"]
@@ -32,7 +32,8 @@ class Match:
     key: str           # "<datastore>:<path relative to its root>" or the URL's path, for digests
     portable: str      # "/a/b.csv": path relative to the dataset's base folder
     size: int | None = None
-    mtime: str = ""    # st_mtime_ns for local files, else the filesystem's modification stamp
+    mtime: str = ""    # version stamp: st_mtime_ns for local files; a remote object's etag
+                       # (else its modification time); "" when the filesystem gives neither
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Source:
     base: str          # the folder portable paths of this source are relative to
     kind: str          # "file", "folder", "glob" or "missing"
     folder: str | None  # the folder whose every file the source names (mountable as a whole)
+    identity: str = ""  # where the files live, without secrets (cache keys; see fs.identity)
 
 
 @dataclass
@@ -63,9 +65,10 @@ class Resolution:
         return all(is_local(s.fs) for s in self.sources)
 
     def describe(self) -> str:
+        """``('datastore', 'path/in/it/*.csv')`` per source (URL sources: the redacted URL)."""
         return ", ".join(
-            f"({s.label!r}, {s.pattern!r})" if s.root is not None else repr(s.label)
-            for s in self.sources)
+            f"({s.label!r}, {_inside(s.pattern, s.root)!r})" if s.root is not None
+            else repr(s.label) for s in self.sources)
 
 
 def check_sources(sources) -> list[dict]:
@@ -102,9 +105,11 @@ def resolve_sources(sources: list[dict], resolve_datastore: Resolver) -> Resolut
             label, rel = src["datastore"], src["path"]
             pattern = join(root, rel)
         else:
-            fs, pattern = fs_for(src["url"], {})
-            label, root, rel = redact_url(src["url"]), None, pattern
+            url, options = src["url"], {}
+            fs, pattern = fs_for(url, options)
+            label, root, rel = redact_url(url), None, pattern
         source, files = _expand_one(fs, root, label, pattern, rel)
+        source = replace(source, identity=identity(url, options))
         resolved.append(source)
         found.extend((index, path, info) for path, info in files.items())
 
@@ -144,8 +149,9 @@ def expand(url: str, storage_options: dict | None, path_patterns) -> list[str]:
 
 
 def content_digest(matches: list[Match]) -> str:
-    """sha256 over the sorted (source key, size, modification stamp) of every file: cheap, and
-    changes when a file is added, removed, resized or touched."""
+    """sha256 over the sorted (source key, size, version stamp) of every file: cheap, and
+    changes when a file is added, removed, resized or touched (locally), or rewritten (remote
+    objects get a new etag)."""
     rows = sorted([m.key, m.size, m.mtime] for m in matches)
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
@@ -171,17 +177,36 @@ def _expand_one(fs, root, label, pattern, rel) -> tuple[Source, dict[str, dict]]
     return Source(label, fs, root, pattern, parent(pattern), "missing", None), {}
 
 
+def _inside(pattern: str, root: str) -> str:
+    try:
+        return relative_to(pattern, root)
+    except ValueError:
+        return pattern
+
+
 def _with_base(src: Source, base: str) -> Source:
-    return Source(src.label, src.fs, src.root, src.pattern, base, src.kind, src.folder)
+    return replace(src, base=base)
 
 
 def _mtime(fs, path: str, info: dict) -> str:
+    """The version stamp of a file (see :attr:`Match.mtime`): it changes whenever the file's
+    content may have changed. For remote objects the etag (Azure, S3, GCS all give one) is
+    preferred over a modification time, whose resolution may be a second."""
     if is_local(fs):
         try:
             return str(os.stat(path).st_mtime_ns)
         except OSError:
             return ""
-    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+    return version_stamp(info)
+
+
+def version_stamp(info: dict) -> str:
+    """``etag:<etag>``, else ``mtime:<modification time>``, else ``""`` from an fsspec info dict."""
+    for key in ("etag", "ETag", "e_tag", "md5Hash", "version_id", "VersionId"):
+        if info.get(key):
+            return f"etag:{str(info[key]).strip(chr(34))}"
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
         if info.get(key) is not None:
-            return str(info[key])
+            value = info[key]
+            return f"mtime:{value.isoformat() if hasattr(value, 'isoformat') else value}"
     return ""

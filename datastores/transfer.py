@@ -2,7 +2,11 @@
 
 Azure's skip-existing semantics: with ``overwrite=False`` a target that already exists is left
 alone, and one ``UserWarning`` per call (``warnings.warn``) names the skipped files and the fix.
-Progress lines (``show_progress=True``) go to stderr, so scripts can keep stdout clean.
+Progress (``show_progress=True``) goes to stderr, so scripts can keep stdout clean: a bar for large
+transfers on a terminal, plain lines otherwise (:mod:`.progress`). Remote stores copy up to
+``REMOTE_WORKERS`` files at a time; the local disk copies one at a time.
+
+:func:`upload_output` is the runner's: it uploads a step's output folder after the step.
 """
 from __future__ import annotations
 
@@ -15,8 +19,11 @@ from pathlib import Path
 
 from amlocal.errors import UserErrorException
 
-from .fs import fs_for
-from .paths import join, parent, relative_to, safe_relpath
+from .fs import fs_for, is_local
+from .paths import has_magic, join, parent, relative_to, safe_relpath
+from .progress import Progress
+
+REMOTE_WORKERS = 8
 
 
 @dataclass
@@ -82,31 +89,35 @@ def download_prefix(url: str, storage_options: dict | None, target_path, prefix:
     if wanted and (prefix or "").replace("\\", "/").endswith("/"):
         wanted += "/"
     folder = join(root, parent(wanted) if "/" in wanted else "")
-    files = fs.find(folder) if fs.exists(folder) else []
-    rels = sorted(r for r in (relative_to(f, root) for f in files) if r.startswith(wanted))
+    listing = fs.find(folder, detail=True) if fs.exists(folder) else {}
+    sizes = {path: int(info.get("size") or 0) for path, info in listing.items()}
+    rels = sorted(r for r in (relative_to(f, root) for f in listing) if r.startswith(wanted))
     dest_root = Path(target_path).expanduser().resolve()
     pairs = [(join(root, rel), dest_root / safe_relpath(rel, "datastore file")) for rel in rels]
     result = TransferResult()
-    _progress(show_progress, f"Downloading {len(pairs)} files")
+    todo = []
     for source, dest in pairs:
         rel = relative_to(source, root)
         if dest.exists() and not overwrite:
             result.skipped.append(rel)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fs.get_file(source, str(dest))
-        result.copied.append(rel)
-        _progress(show_progress, f"Downloaded {rel}, {len(result.copied)} files out of an "
-                                 f"estimated total of {len(pairs)}")
+        else:
+            todo.append((source, dest, rel))
+    total = sum(sizes.get(source, 0) for source, _, _ in todo)
+    with Progress("download", len(todo), total, show_progress) as progress:
+        def fetch(item):
+            source, dest, rel = item
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _get(fs, source, dest, progress, rel, sizes.get(source))
+            return rel
+        result.copied.extend(each_file(fetch, todo, parallel=not is_local(fs)))
     _warn_skipped(result.skipped, "download", "local file")
-    _progress(show_progress, f"Downloaded {len(result.copied)} files")
     return result
 
 
 def copy_matches(resolution, target_dir, overwrite: bool = False,
-                 ignore_not_found: bool = False) -> list[Path]:
+                 ignore_not_found: bool = False, show_progress: bool = False) -> list[Path]:
     """Copy the files of a :class:`~amlocal.datastores.resolve.Resolution` to
-    ``target_dir/<portable path>``; return the local paths.
+    ``target_dir/<portable path>``; return the local paths (sorted by portable path).
 
     Raises UserErrorException, before copying anything, when a target exists and ``overwrite`` is
     False; and when a file vanished since it was listed, unless ``ignore_not_found``.
@@ -119,42 +130,166 @@ def copy_matches(resolution, target_dir, overwrite: bool = False,
         raise UserErrorException(
             f"{len(existing)} file(s) already exist in {str(root)!r} ({shown}); pass "
             "overwrite=True to replace them, or download to an empty folder")
-    copied = []
-    for match, dest in plan:
-        fs = resolution.sources[match.source].fs
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fs.get_file(match.path, str(dest))
-        except FileNotFoundError:
-            if ignore_not_found:
-                continue
+    total = sum(m.size or 0 for m, _ in plan)
+    with Progress("download", len(plan), total, show_progress) as progress:
+        def fetch(item):
+            match, dest = item
+            fs = resolution.sources[match.source].fs
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _get(fs, match.path, dest, progress, match.portable, match.size)
+            except FileNotFoundError:
+                if ignore_not_found:
+                    return None
+                raise UserErrorException(
+                    f"{match.key} disappeared while it was being copied; pass "
+                    "ignore_not_found=True to skip missing files") from None
+            return dest
+        copied = each_file(fetch, plan, parallel=not resolution.local)
+    return [dest for dest in copied if dest is not None]
+
+
+def upload_output(local_dir, url: str, storage_options: dict | None, dest_path: str, *,
+                  overwrite: bool = False, source_globs=None,
+                  show_progress: bool = True) -> list[str]:
+    """Upload a step's output folder to ``dest_path`` in a datastore (the runner calls it for an
+    ``OutputFileDatasetConfig`` in upload mode, or any output on a remote datastore, after the
+    step ends); return the uploaded files' datastore paths, sorted.
+
+    ``source_globs`` (a pattern or a list, relative to ``local_dir``, ``**`` crossing folders)
+    limits the files; a pattern naming a folder takes every file below it. With
+    ``overwrite=False`` an existing target raises before anything is uploaded: unlike
+    ``Datastore.upload``, which skips, a step's output must never be silently half old.
+    On a remote datastore the uploaded files also fill the local dataset cache, so a later step
+    mounting them reads them without downloading.
+
+    Raises UserErrorException for a missing folder, a ``dest_path`` leaving the datastore, or
+    existing targets.
+    """
+    src = Path(local_dir).expanduser()
+    if not src.is_dir():
+        raise UserErrorException(f"the output folder {str(src)!r} does not exist")
+    dest = safe_relpath(dest_path or "", "destination path")
+    files = _select(src, source_globs)
+    pairs = [(p, join(dest, p.relative_to(src).as_posix())) for p in files]
+    fs, root = fs_for(url, storage_options)
+    if not overwrite:
+        existing = sorted(rel for rel in _existing(fs, root, dest) if rel in {r for _, r in pairs})
+        if existing:
+            shown = ", ".join(existing[:5]) + (" ..." if len(existing) > 5 else "")
             raise UserErrorException(
-                f"{match.key} disappeared while it was being copied; pass ignore_not_found=True "
-                "to skip missing files") from None
-        copied.append(dest)
-    return copied
+                f"{len(existing)} output file(s) already exist in the datastore ({shown}); use "
+                "as_upload(overwrite=True), or a destination with {run-id} in its path")
+    result = _put(url, storage_options, pairs, True, show_progress)
+    if not is_local(fs):
+        from .cache import seed_from_upload
+        seed_from_upload(fs, root, url, storage_options or {}, dict((r, p) for p, r in pairs))
+    return sorted(result.copied)
 
 
 # -- internals --------------------------------------------------------------------------------
 def _put(url, storage_options, pairs, overwrite, show_progress) -> TransferResult:
     fs, root = fs_for(url, storage_options)
     result = TransferResult()
-    _progress(show_progress, f"Uploading an estimated of {len(pairs)} files")
+    todo = []
+    if overwrite:
+        existing: set[str] = set()
+    elif len(pairs) <= 16:   # a few files: ask for each; many: list their common folder once
+        existing = {rel for _, rel in pairs if fs.exists(join(root, rel))}
+    else:
+        existing = _existing(fs, root, common_prefix([rel for _, rel in pairs]))
     for local, rel in pairs:
-        dest = join(root, rel)
-        if not overwrite and fs.exists(dest):
+        if rel in existing:
             result.skipped.append(rel)
-            continue
-        folder = parent(dest)
-        if folder:
-            fs.makedirs(folder, exist_ok=True)
-        fs.put_file(str(local), dest)
-        result.copied.append(rel)
-        _progress(show_progress, f"Uploaded {local}, {len(result.copied)} files out of an "
-                                 f"estimated total of {len(pairs)}")
+        else:
+            todo.append((local, rel))
+    for folder in sorted({parent(join(root, rel)) for _, rel in todo} - {"", "/"}):
+        fs.makedirs(folder, exist_ok=True)
+    total = sum(local.stat().st_size for local, _ in todo)
+    with Progress("upload", len(todo), total, show_progress) as progress:
+        def put(item):
+            local, rel = item
+            callback = progress.callback()
+            if callback is None:
+                fs.put_file(str(local), join(root, rel))
+            else:
+                fs.put_file(str(local), join(root, rel), callback=callback)
+            progress.file_done(str(local), local.stat().st_size, callback)
+            return rel
+        result.copied.extend(each_file(put, todo, parallel=not is_local(fs)))
     _warn_skipped(result.skipped, "upload", "datastore file")
-    _progress(show_progress, f"Uploaded {len(result.copied)} files")
     return result
+
+
+def _get(fs, source: str, dest: Path, progress: Progress, label: str, size) -> None:
+    callback = progress.callback()
+    if callback is None:
+        fs.get_file(source, str(dest))
+    else:
+        fs.get_file(source, str(dest), callback=callback)
+    progress.file_done(label, size if size is not None else dest.stat().st_size, callback)
+
+
+def each_file(func, items: list, parallel: bool) -> list:
+    """``[func(item) for item in items]``, on up to REMOTE_WORKERS threads when ``parallel``
+    (remote stores: each copy mostly waits on the network). The first error is raised once the
+    copies already running have ended; the ones not started yet are dropped."""
+    if not parallel or len(items) < 2:
+        return [func(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=min(REMOTE_WORKERS, len(items)),
+                            thread_name_prefix="amlocal-transfer") as pool:
+        futures = [pool.submit(func, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _existing(fs, root: str, prefix: str) -> set[str]:
+    """Datastore paths (relative to ``root``) of the files below the folder ``prefix``: one
+    listing instead of one ``exists`` call per file."""
+    folder = join(root, prefix)
+    try:
+        if not fs.exists(folder):
+            return set()
+        if fs.isfile(folder):
+            return {prefix}
+        return {relative_to(f, root) for f in fs.find(folder)}
+    except FileNotFoundError:
+        return set()
+
+
+def common_prefix(rels: list[str]) -> str:
+    """The deepest folder holding every datastore path in ``rels`` ("" for the root)."""
+    if not rels:
+        return ""
+    parts = [r.split("/")[:-1] for r in rels]
+    common = []
+    for level in zip(*parts):
+        if all(p == level[0] for p in level):
+            common.append(level[0])
+        else:
+            break
+    return "/".join(common)
+
+
+def _select(src: Path, source_globs) -> list[Path]:
+    """Files below ``src`` matching ``source_globs`` (every file when None), sorted."""
+    if source_globs is None:
+        return sorted(p for p in src.rglob("*") if p.is_file())
+    globs = [source_globs] if isinstance(source_globs, str) else list(source_globs)
+    found: set[Path] = set()
+    for pattern in globs:
+        rel = safe_relpath(str(pattern), "source_globs pattern")
+        for path in (src.glob(rel) if has_magic(rel) else [src / rel]):
+            if path.is_dir():
+                found.update(p for p in path.rglob("*") if p.is_file())
+            elif path.is_file():
+                found.add(path)
+    return sorted(found)
 
 
 def _warn_skipped(skipped: list[str], verb: str, what: str) -> None:
@@ -176,11 +311,6 @@ def _caller_level() -> int:
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(roots):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _progress(show: bool, line: str) -> None:
-    if show:
-        print(line, file=sys.stderr)
 
 
 def remove_tree(path: Path) -> None:

@@ -1,5 +1,8 @@
 """Shared fixtures: a fresh AMLOCAL_HOME per test, and the Docker engine check.
 
+Azurite (the Azure Storage emulator) is one per test session: ``azurite`` (tests/azurite.py);
+with ``CI`` set a failure to start it fails the tests, locally they skip with the reason.
+
 Tests that need Docker use the ``docker_engine`` fixture: with ``CI`` set they FAIL when no
 engine answers (a skipped integration test proves nothing in CI); locally they skip with the
 reason.
@@ -7,6 +10,7 @@ reason.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +49,32 @@ def docker_engine():
             pytest.fail(f"{problem}; CI must run the Docker tests (run scripts/setup.sh)")
         pytest.skip(problem)
     return True
+
+
+_AZURITE = Path(__file__).resolve().parent / "azurite.py"
+
+
+def _azurite_module():
+    import importlib.util
+    import sys
+    name = "amlocal_tests_azurite"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _AZURITE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """A running Azurite (``.endpoint``, ``.account``, ``.key``, ``.connection_string()``)."""
+    module = _azurite_module()
+    try:
+        az = module.start(tmp_path_factory.mktemp("azurite"))
+    except module.AzuriteUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Azurite is needed in CI and could not start: {exc}")
+        pytest.skip(f"Azurite could not start: {exc}")
+    yield az
+    module.stop(az)

@@ -65,6 +65,7 @@ def _register() -> None:
     from .workspace import workspace
     for group in (workspace, datastore, env, pipeline, run, model):
         cli.add_command(group)
+    from .dataset import dataset; cli.add_command(dataset)  # noqa: E702
 
 
 _register()

@@ -1,4 +1,4 @@
-"""``amlocal datastore register|list|upload``.
+"""``amlocal datastore register|attach-blob|list|upload``.
 
 Storage options may hold credentials: they are stored, never printed (every value under a
 secret-looking key, and any password or signature in the URL, shows as ``***``).
@@ -29,8 +29,11 @@ def _show(shown: dict, output: str) -> None:
         echo_json(shown)
         return
     options = shown.get("storage_options") or {}
+    blob = [(label, shown[key]) for key, label in (
+        ("container_name", "container"), ("account_name", "account"), ("endpoint", "endpoint"),
+        ("credential_type", "credential")) if key in shown]
     print_fields([("name", shown["name"]), ("type", shown["datastore_type"]),
-                  ("url", shown["url"]), ("default", "yes" if shown["default"] else "no"),
+                  ("url", shown["url"]), *blob, ("default", "yes" if shown["default"] else "no"),
                   ("storage options", ", ".join(f"{k}={v}" for k, v in options.items()) or "(none)")])
 
 
@@ -52,6 +55,50 @@ def register(name, url, options, overwrite, selector, output) -> None:
     with plain_warnings({"overwrite=True": "--overwrite"}):
         ds = Datastore.register(ws, name, url, storage_options=storage_options, overwrite=overwrite)
     note(f"Registered datastore '{ds.name}' in workspace '{ws.name}'")
+    _show(_display(ds, ws._refresh().default_datastore), output)
+
+
+@datastore.command("attach-blob")
+@click.option("-n", "--name", required=True, help="Datastore name: letters, digits and '_'.")
+@click.option("-a", "--account-name", required=True, help="Storage account name.")
+@click.option("-c", "--container-name", required=True, help="Blob container name.")
+@click.option("-k", "--account-key", default=None, help="Storage account key (never printed).")
+@click.option("--sas-token", default=None, help="SAS token (never printed).")
+@click.option("--endpoint", default=None,
+              help="Storage suffix (default core.windows.net) or the blob service URL, e.g. "
+                   "Azurite's http://127.0.0.1:10000/devstoreaccount1.")
+@click.option("--protocol", default=None, type=click.Choice(["https", "http"]),
+              help="Protocol for a suffix endpoint (default https).")
+@click.option("--create-if-not-exists", is_flag=True, help="Create the container if needed.")
+@click.option("--skip-validation", is_flag=True,
+              help="Register without checking the container and credential.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing datastore of that name.")
+@workspace_options
+@output_option
+def attach_blob(name, account_name, container_name, account_key, sas_token, endpoint, protocol,
+                create_if_not_exists, skip_validation, overwrite, selector, output) -> None:
+    """Register an Azure Blob container (Datastore.register_azure_blob_container), as
+    `az ml datastore attach-blob`."""
+    from ..core.datastore import Datastore
+    from ..errors import UserErrorException
+    flags = {"overwrite=True": "--overwrite", "create_if_not_exists=True": "--create-if-not-exists",
+             "skip_validation=True": "--skip-validation", "endpoint=": "--endpoint ",
+             "protocol=": "--protocol ", "account_key": "--account-key", "sas_token": "--sas-token"}
+    ws = selector.resolve()
+    with plain_warnings(flags):
+        try:
+            ds = Datastore.register_azure_blob_container(
+                ws, name, container_name, account_name, sas_token=sas_token,
+                account_key=account_key, protocol=protocol, endpoint=endpoint,
+                overwrite=overwrite, create_if_not_exists=create_if_not_exists,
+                skip_validation=skip_validation)
+        except UserErrorException as exc:   # the SDK's advice, in this command's flags
+            message = str(exc)
+            for words, flag in flags.items():
+                message = message.replace(words, flag)
+            raise UserErrorException(message) from exc
+    note(f"Registered blob container '{container_name}' as datastore '{ds.name}' in workspace "
+         f"'{ws.name}'")
     _show(_display(ds, ws._refresh().default_datastore), output)
 
 

@@ -5,8 +5,14 @@ A dataset is a *definition*, plain JSON naming datastores by NAME plus a relativ
 (or a URL), never the datastore's URL: a published pipeline freezes the definition and the runner
 resolves the datastore when the step runs. ``dataset.id`` is the sha256 of the canonical JSON.
 
+Registration (``dataset.register(ws, name, ...)``, ``Dataset.get_by_name``, ``get_by_id``,
+``get_all``, ``ws.datasets``) keeps numbered versions of a definition in the workspace's store. A
+registered dataset's ``_to_definition()`` carries ``{"registered": {"name", "version"}}``, so a
+run records which dataset versions it read; the content id ignores that entry.
+
 Deliberate differences from Azure: FileDataset and TabularDataset subclass this ``Dataset``
-(Azure: ``AbstractDataset``); registration (``register``, ``get_by_name``) is not there yet.
+(Azure: ``AbstractDataset``); ``id`` is the definition's content id, for registered datasets
+too (Azure gives them a GUID), so ``get_by_id`` returns the newest registration of a definition.
 """
 from __future__ import annotations
 
@@ -34,6 +40,9 @@ class Dataset:
         self._workspace = workspace
         self._name = None
         self._version = None
+        self._description = None
+        self._tags: dict = {}
+        self._registered_at = None
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -44,16 +53,115 @@ class Dataset:
 
     @property
     def name(self) -> str | None:
-        """None until registered (registration arrives in a later version)."""
+        """The registered name; None for a dataset that is not registered."""
         return self._name
 
     @property
     def version(self) -> int | None:
+        """The registered version (1, 2, 3 ... per name); None when not registered."""
         return self._version
 
+    @property
+    def description(self) -> str | None:
+        return self._description
+
+    @property
+    def tags(self) -> dict:
+        return dict(self._tags)
+
     def _to_definition(self) -> dict:
-        """The definition as plain JSON data (a copy)."""
-        return copy.deepcopy(self._definition)
+        """The definition as plain JSON data (a copy); a registered dataset's also names its
+        registration: ``{"registered": {"name": ..., "version": ...}}``."""
+        definition = copy.deepcopy(self._definition)
+        if self._name is not None:
+            definition["registered"] = {"name": self._name, "version": self._version}
+        return definition
+
+    # -- registration -----------------------------------------------------------------------
+    def register(self, workspace, name: str, description: str | None = None,
+                 tags: dict | None = None, create_new_version: bool = False) -> "Dataset":
+        """Register the dataset in ``workspace`` as ``name``; return it with ``name`` and
+        ``version`` set. An identical definition returns the existing version.
+
+        Raises UserErrorException for an invalid name or tags, a datastore the workspace does
+        not have, or (as Azure's HTTP 409) a different definition already registered under
+        ``name`` without ``create_new_version=True``.
+        """
+        from amlocal.datastores.paths import definition_id
+        from ..store.entities import DatasetInfo
+        _check_dataset_name(name)
+        if description is not None and not isinstance(description, str):
+            raise UserErrorException("description must be a string or None")
+        tags = _check_tags(tags)
+        missing = sorted({s["datastore"] for s in self._definition["sources"]
+                          if "datastore" in s
+                          and workspace._store.get_datastore(workspace._id, s["datastore"]) is None})
+        if missing:
+            raise UserErrorException(
+                f"the dataset reads datastore(s) {', '.join(missing)}, which workspace "
+                f"'{workspace.name}' does not have; register them there first "
+                "(Datastore.register...), or register the dataset in their workspace")
+        definition = copy.deepcopy(self._definition)
+        info = workspace._store.register_dataset(
+            DatasetInfo(workspace_id=workspace._id, name=name, version=0,
+                        id=definition_id(definition), definition=definition,
+                        description=description, tags=tags),
+            create_new_version=bool(create_new_version))
+        return Dataset._from_info(workspace, info)
+
+    @staticmethod
+    def get_by_name(workspace, name: str, version="latest") -> "Dataset":
+        """The registered dataset ``name`` at ``version`` (``'latest'`` or a number).
+
+        Raises NotFoundError listing the registered names (or versions), UserErrorException for
+        a version that is not a number.
+        """
+        from ..errors import NotFoundError
+        number = _version_number(version)
+        info = workspace._store.get_dataset(workspace._id, name, number)
+        if info is None:
+            shown = "latest" if number is None else number
+            known = sorted({d.name for d in workspace._store.list_datasets(workspace._id)})
+            if name in known:
+                versions = [str(d.version) for d in workspace._store.list_datasets(workspace._id)
+                            if d.name == name]
+                hint = f"Versions of '{name}': {', '.join(sorted(versions, key=int))}"
+            else:
+                hint = (f"Registered datasets: {', '.join(known) or '(none)'}; register one with "
+                        f"dataset.register(ws, '{name}')")
+            raise NotFoundError(
+                f'Cannot find dataset registered with name "{name}" (version: {shown}) in the '
+                f"workspace '{workspace.name}'. {hint}")
+        return Dataset._from_info(workspace, info)
+
+    @staticmethod
+    def get_by_id(workspace, id: str) -> "Dataset":
+        """The registered dataset with this id (the newest registration of that definition).
+        Raises NotFoundError."""
+        from ..errors import NotFoundError
+        info = workspace._store.get_dataset_by_id(workspace._id, id)
+        if info is None:
+            raise NotFoundError(
+                f"Cannot find a dataset with id '{id}' registered in workspace "
+                f"'{workspace.name}'; list them with Dataset.get_all(ws) or `amlocal dataset list`")
+        return Dataset._from_info(workspace, info)
+
+    @staticmethod
+    def get_all(workspace) -> dict:
+        """``{name: latest version}`` of every registered dataset."""
+        latest: dict = {}
+        for info in workspace._store.list_datasets(workspace._id):
+            if info.name not in latest or info.version > latest[info.name].version:
+                latest[info.name] = info
+        return {name: Dataset._from_info(workspace, info) for name, info in sorted(latest.items())}
+
+    @staticmethod
+    def _from_info(workspace, info) -> "Dataset":
+        dataset = Dataset._from_definition(info.definition, workspace)
+        dataset._name, dataset._version = info.name, info.version
+        dataset._description, dataset._tags = info.description, dict(info.tags or {})
+        dataset._registered_at = info.created_at
+        return dataset
 
     @staticmethod
     def _from_definition(definition: dict, workspace=None) -> "Dataset":
@@ -74,8 +182,12 @@ class Dataset:
             raise UserErrorException(
                 f"unknown dataset type {kind!r}; expected FileDataset or TabularDataset")
         definition = copy.deepcopy(definition)
+        registered = definition.pop("registered", None)
         definition["sources"] = check_sources(definition.get("sources"))
-        return cls(definition, workspace)
+        dataset = cls(definition, workspace)
+        if isinstance(registered, dict) and registered.get("name"):
+            dataset._name, dataset._version = registered["name"], registered.get("version")
+        return dataset
 
     # -- consumption ------------------------------------------------------------------------
     def as_named_input(self, name: str):
@@ -115,7 +227,10 @@ class Dataset:
                 for s in self._definition["sources"]]
 
     def __repr__(self) -> str:
-        body = {"source": self._source_strings(), "id": self.id}
+        body: dict = {"source": self._source_strings(), "id": self.id}
+        if self._name is not None:
+            body["registration"] = {"name": self._name, "version": self._version,
+                                    "description": self._description, "tags": self._tags}
         return f"{type(self).__name__}\n{json.dumps(body, indent=2)}"
 
     def __eq__(self, other) -> bool:
@@ -123,6 +238,42 @@ class Dataset:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def _check_dataset_name(name) -> None:
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > 250 \
+            or "/" in name:
+        raise UserErrorException(
+            f"dataset name {name!r} is not valid: give 1-250 characters without '/' and without "
+            "leading or trailing spaces, e.g. 'training_data'")
+
+
+def _check_tags(tags) -> dict:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise UserErrorException("tags must be a dict such as {'source': 'sales'}")
+    try:
+        json.dumps(tags)
+    except (TypeError, ValueError):
+        raise UserErrorException(
+            f"tags must be plain JSON data (str, numbers, bools); check {sorted(tags)}") from None
+    return dict(tags)
+
+
+def _version_number(version) -> int | None:
+    if version is None or (isinstance(version, str) and version.strip().lower() == "latest"):
+        return None
+    if isinstance(version, bool):
+        version = "bad"
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise UserErrorException(
+            f"version {version!r} is not valid: give 'latest' or a version number (1, 2, ...)")
+    return number
 
 
 # -- factories --------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 Every workspace has ``workspaceblobstore``, a folder under ``AMLOCAL_HOME`` registered by the
 Workspace itself. ``Datastore.register`` adds any fsspec URL (``file://`` fully supported; other
-protocols such as ``s3://`` or ``abfs://`` work once their fsspec package is installed).
+protocols such as ``s3://`` work once their fsspec package is installed), and
+``Datastore.register_azure_blob_container`` an Azure Blob container (on adlfs; Azurite works
+through ``endpoint=``), which is an ``AzureBlobDatastore`` as in Azure.
 
 Deliberate differences from Azure:
 
-- ``datastore_type`` is the URL's protocol (``"file"``, ``"s3"``, ``"abfs"`` ...) where Azure
-  says ``"AzureBlob"``; the default ``workspaceblobstore`` is ``"file"``.
+- ``datastore_type`` is ``"AzureBlob"`` for blob containers and the URL's protocol (``"file"``,
+  ``"s3"`` ...) for the others; the default ``workspaceblobstore`` is ``"file"``.
 - ``Datastore.register(workspace, datastore_name, url, storage_options=None, overwrite=False)``
   is amlocal's generic registration (Azure has one method per service, such as
   ``register_azure_blob_container``). Re-registering a name with the same URL and options
@@ -24,6 +26,42 @@ import warnings
 from ..errors import NotFoundError, UserErrorException
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$")
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserErrorException(
+            f"datastore name {name!r} is not valid: use letters, digits and '_', "
+            "starting with a letter (e.g. 'training_data')")
+
+
+def _check_options(name: str, storage_options) -> dict:
+    options = dict(storage_options or {})
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError):
+        raise UserErrorException(
+            f"storage_options for '{name}' must be plain JSON data (str, numbers, "
+            f"bools, lists, dicts); check the values of {sorted(options)}") from None
+    return options
+
+
+def _refuse_existing(existing, url: str, options: dict, name: str, overwrite: bool) -> None:
+    """Raises UserErrorException when ``name`` is registered with other settings."""
+    from amlocal.datastores import redact_url
+    if existing is None or overwrite:
+        return
+    raise UserErrorException(
+        f"datastore '{name}' is already registered with URL {redact_url(existing.url)}"
+        + (" and other settings" if existing.url == url else "")
+        + "; pass overwrite=True to replace it")
+
+
+def _class_for(kind: str):
+    if kind == "AzureBlob":
+        from ..data.azure_storage_datastore import AzureBlobDatastore
+        return AzureBlobDatastore
+    return Datastore
 
 
 def _lookup(workspace, name: str | None):
@@ -47,12 +85,22 @@ class Datastore:
     Raises NotFoundError listing the registered datastores when ``name`` is unknown.
     """
 
+    def __new__(cls, workspace=None, name: str | None = None):
+        # As in Azure, ``Datastore(ws, name)`` is an instance of the datastore's own class.
+        if cls is Datastore and workspace is not None:
+            info = _lookup(workspace, name)
+            obj = object.__new__(_class_for(info.kind))
+            obj._bind(workspace, info)
+            return obj
+        return object.__new__(cls)
+
     def __init__(self, workspace, name: str | None = None):
-        self._bind(workspace, _lookup(workspace, name))
+        if getattr(self, "_info", None) is None:
+            self._bind(workspace, _lookup(workspace, name))
 
     @classmethod
     def _from_info(cls, workspace, info) -> "Datastore":
-        obj = cls.__new__(cls)
+        obj = object.__new__(_class_for(info.kind))
         obj._bind(workspace, info)
         return obj
 
@@ -81,36 +129,66 @@ class Datastore:
         and ``overwrite=False``. Warns with fsspec's install hint when the protocol's package is
         missing (the datastore is registered all the same).
         """
-        from amlocal.datastores import install_hint, normalise_url, protocol_of, redact_url
-        from ..store.entities import DatastoreInfo
-
-        if not isinstance(datastore_name, str) or not _NAME.match(datastore_name):
-            raise UserErrorException(
-                f"datastore name {datastore_name!r} is not valid: use letters, digits and '_', "
-                "starting with a letter (e.g. 'training_data')")
-        options = dict(storage_options or {})
-        try:
-            json.dumps(options)
-        except (TypeError, ValueError):
-            raise UserErrorException(
-                f"storage_options for '{datastore_name}' must be plain JSON data (str, numbers, "
-                f"bools, lists, dicts); check the values of {sorted(options)}") from None
+        from amlocal.datastores import install_hint, normalise_url, protocol_of
+        _check_name(datastore_name)
+        options = _check_options(datastore_name, storage_options)
         url = normalise_url(url)
         hint = install_hint(url)  # raises for a protocol fsspec does not know
         if hint:
             warnings.warn(f"datastore '{datastore_name}' is registered, but cannot be used yet: "
                           f"{hint}", UserWarning, stacklevel=2)
+        return Datastore._put(workspace, datastore_name, url, protocol_of(url), options, overwrite)
+
+    @staticmethod
+    def register_azure_blob_container(workspace, datastore_name: str, container_name: str,
+                                      account_name: str, sas_token: str | None = None,
+                                      account_key: str | None = None, protocol: str | None = None,
+                                      endpoint: str | None = None, overwrite: bool = False,
+                                      create_if_not_exists: bool = False,
+                                      skip_validation: bool = False,
+                                      blob_cache_timeout: int | None = None,
+                                      grant_workspace_access: bool = False,
+                                      subscription_id: str | None = None,
+                                      resource_group: str | None = None):
+        """Register an Azure Blob container; returns an AzureBlobDatastore.
+
+        ``endpoint`` is Azure's storage suffix (default ``core.windows.net``) or, an amlocal
+        addition, the blob service's URL, such as Azurite's
+        ``http://127.0.0.1:10000/devstoreaccount1``. ``create_if_not_exists`` creates the
+        container; unless ``skip_validation`` the container is checked with the credential
+        before anything is registered. Without ``sas_token`` and ``account_key`` the container
+        is read anonymously (Azure would use the workspace's identity). ``blob_cache_timeout``,
+        ``grant_workspace_access``, ``subscription_id`` and ``resource_group`` are accepted and
+        have no effect locally.
+
+        Raises UserErrorException naming the problem: an invalid container or account name, an
+        unknown container, refused credentials, an endpoint that does not answer, or an existing
+        name with other settings and ``overwrite=False``.
+        """
+        from amlocal.datastores.azure import AZURE_BLOB, blob_datastore, check_container
+        _check_name(datastore_name)
+        url, options = blob_datastore(container_name, account_name, sas_token, account_key,
+                                      protocol, endpoint)
+        existing = workspace._store.get_datastore(workspace._id, datastore_name)
+        unchanged = (existing is not None and existing.url == url and existing.options == options
+                     and existing.kind == AZURE_BLOB)
+        if not unchanged:   # nothing is checked or created for a name that would be refused
+            _refuse_existing(existing, url, options, datastore_name, overwrite)
+        check_container(url, options, create=bool(create_if_not_exists),
+                        validate=not skip_validation)
+        return Datastore._put(workspace, datastore_name, url, AZURE_BLOB, options, overwrite)
+
+    @staticmethod
+    def _put(workspace, name: str, url: str, kind: str, options: dict, overwrite: bool):
+        from ..store.entities import DatastoreInfo
         store = workspace._store
-        existing = store.get_datastore(workspace._id, datastore_name)
+        existing = store.get_datastore(workspace._id, name)
         if existing is not None and not overwrite:
-            if existing.url == url and existing.options == options:
+            if existing.url == url and existing.options == options and existing.kind == kind:
                 return Datastore._from_info(workspace, existing)
-            raise UserErrorException(
-                f"datastore '{datastore_name}' is already registered with URL "
-                f"{redact_url(existing.url)}; pass overwrite=True to replace it")
-        info = store.put_datastore(DatastoreInfo(workspace_id=workspace._id, name=datastore_name,
-                                                 url=url, kind=protocol_of(url), options=options),
-                                   overwrite=True)
+            _refuse_existing(existing, url, options, name, overwrite)
+        info = store.put_datastore(DatastoreInfo(workspace_id=workspace._id, name=name, url=url,
+                                                 kind=kind, options=options), overwrite=True)
         return Datastore._from_info(workspace, info)
 
     def set_as_default(self) -> None:
@@ -135,7 +213,7 @@ class Datastore:
 
     @property
     def datastore_type(self) -> str:
-        """The URL's protocol: ``"file"`` for local folders (Azure: ``"AzureBlob"`` ...)."""
+        """``"AzureBlob"`` for blob containers, else the URL's protocol (``"file"`` ...)."""
         return self._info.kind
 
     @property

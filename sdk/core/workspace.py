@@ -178,6 +178,12 @@ class Workspace:
         return {d.name: Datastore._from_info(self, d) for d in self._store.list_datastores(self._id)}
 
     @property
+    def datasets(self) -> dict:
+        """``{name: latest version}`` of the registered datasets (``Dataset.get_all``)."""
+        from .dataset import Dataset
+        return Dataset.get_all(self)
+
+    @property
     def experiments(self) -> dict:
         from .experiment import Experiment
         return {e.name: Experiment(self, e.name) for e in self._store.list_experiments(self._id)}

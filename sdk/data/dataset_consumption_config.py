@@ -1,8 +1,7 @@
 """DatasetConsumptionConfig (``azureml.data.dataset_consumption_config``): how a step receives a
 dataset: its name in the run (an environment variable), the mode and the path on the compute.
 
-Deliberate differences from Azure: ``arg_val`` follows ``name`` when it is changed; a
-``(workspace, name[, version])`` tuple raises until dataset registration exists.
+Deliberate difference from Azure: ``arg_val`` follows ``name`` when it is changed.
 """
 from __future__ import annotations
 
@@ -31,11 +30,22 @@ def _validate_name(name, kind: str = "input") -> str:
     return name
 
 
+def _registered(spec: tuple):
+    """The registered dataset a ``(workspace, name[, version])`` tuple names."""
+    if len(spec) not in (2, 3) or not isinstance(spec[1], str) or not hasattr(spec[0], "_store"):
+        raise UserErrorException(
+            f"dataset tuple {spec!r} is not valid: use (workspace, 'dataset name') or "
+            "(workspace, 'dataset name', version)")
+    from ..core.dataset import Dataset
+    return Dataset.get_by_name(spec[0], spec[1], spec[2] if len(spec) == 3 else "latest")
+
+
 class DatasetConsumptionConfig:
     """``DatasetConsumptionConfig(name, dataset, mode='direct', path_on_compute=None)``.
 
-    ``dataset``: a FileDataset or TabularDataset, an OutputFileDatasetConfig, or a
-    PipelineParameter whose default is a dataset. Modes: direct, download, mount (hdfs is
+    ``dataset``: a FileDataset or TabularDataset, an OutputFileDatasetConfig, a
+    PipelineParameter whose default is a dataset, or a registered dataset as
+    ``(workspace, name)`` (latest version) or ``(workspace, name, version)``. Modes: direct, download, mount (hdfs is
     accepted but cannot run locally). The default name is ``input__<first 8 of the dataset id>``.
 
     Raises UserErrorException for an invalid name or mode, and for a TabularDataset in mount or
@@ -47,11 +57,9 @@ class DatasetConsumptionConfig:
     def __init__(self, name: str | None, dataset, mode: str = DIRECT_MODE,
                  path_on_compute: str | None = None):
         mode = (mode or "").lower()
-        self._validate_mode(dataset, mode)
         if isinstance(dataset, tuple):
-            raise UserErrorException(
-                "a (workspace, dataset name[, version]) tuple needs registered datasets, which "
-                "amlocal does not have yet; pass the dataset object instead")
+            dataset = _registered(dataset)
+        self._validate_mode(dataset, mode)
         self.dataset = self._validate_if_pipeline_parameter(dataset)
         if name:
             self._name = _validate_name(name, "input")

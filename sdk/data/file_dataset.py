@@ -1,7 +1,10 @@
 """FileDataset (``azureml.data.file_dataset``): a set of files in datastores or at URLs.
 
-Deliberate difference from Azure: ``mount()`` (a FUSE mount on the local machine) is not offered;
-use ``download()`` here, and ``as_mount()`` for steps, which bind-mounts the files read-only.
+Deliberate differences from Azure: ``mount()`` (a FUSE mount on the local machine) is not
+offered; use ``download()`` here, and ``as_mount()`` for steps. ``as_mount()`` bind-mounts the
+files read-only: in place on ``file://`` datastores; on remote ones (Azure Blob, S3 ...) from a
+local cache under ``AMLOCAL_HOME/cache/datasets`` that fetches each remote file once per version
+(no FUSE; see ``amlocal.datastores.cache``).
 """
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ class FileDataset(Dataset):
 
     def as_mount(self, path_on_compute: str | None = None):
         """A DatasetConsumptionConfig that bind-mounts the files read-only into the step at
-        ``path_on_compute`` (default ``/amlocal/inputs/<name>``)."""
+        ``path_on_compute`` (default ``/amlocal/inputs/<name>``); remote files come from the
+        local dataset cache, fetched before the step starts when they changed."""
         return self.as_named_input(None).as_mount(path_on_compute)
 
     def as_download(self, path_on_compute: str | None = None):

@@ -151,3 +151,25 @@ def _check_destination(destination):
             "the destination path is the datastore's root; give a folder such as "
             "'outputs/{run-id}/{output-name}'")
     return store, rel
+
+
+def register_output(workspace, output_definition: dict, resolved_path: str):
+    """Register a finished step's output as ``register_on_complete`` asked; for the runner.
+
+    ``output_definition`` is the output's ``_to_definition()``; ``resolved_path`` its destination
+    path with ``{run-id}``/``{output-name}`` filled in. Registers a FileDataset of every file below
+    that folder of the destination datastore as a new version of the requested name (as Azure
+    does on every run; an identical definition keeps its version) and returns it; returns None
+    when no registration was asked for. Raises UserErrorException (unknown datastore ...).
+    """
+    registration = (output_definition or {}).get("registration")
+    if not registration:
+        return None
+    from ..core.dataset import Dataset
+    from ..core.datastore import Datastore
+    store = Datastore.get(workspace, (output_definition.get("destination") or {}).get(
+        "datastore", DEFAULT_DESTINATION[0]))
+    files = Dataset.File.from_files((store, resolved_path), validate=False,
+                                    partition_format=output_definition.get("partition_format"))
+    return files.register(workspace, registration["name"], registration.get("description"),
+                          registration.get("tags") or None, create_new_version=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BLOCKED = ["fsspec", "pandas", "yaml", "sqlalchemy", "docker", "rich", "click", "pyarrow"]
+BLOCKED = ["fsspec", "pandas", "yaml", "sqlalchemy", "docker", "rich", "click", "pyarrow",
+           "adlfs", "azure"]
 MODULES = ["amlocal.data", "amlocal.data.datapath", "amlocal.core.dataset",
-           "amlocal.core.datastore", "amlocal.datastores", "amlocal.datastores.materialize"]
+           "amlocal.core.datastore", "amlocal.data.azure_storage_datastore", "amlocal.datastores",
+           "amlocal.datastores.materialize", "amlocal.datastores.cache",
+           "amlocal.datastores.azure", "amlocal.datastores.progress"]
 
 
 def test_modules_import_without_third_party_packages():

@@ -106,17 +106,28 @@ def test_direct_mode_passes_the_dataset_id_and_mounts_nothing(resolve, tmp_path)
     assert b.mounts == () and b.env["d"] == b.value
 
 
-def test_mount_on_a_non_file_protocol_falls_back_to_download(resolve, tmp_path):
+def test_mount_on_a_non_file_protocol_goes_through_the_cache(resolve, tmp_path):
     import fsspec
     url = f"memory://amlocal-mat-{uuid.uuid4().hex[:8]}"
     fs = fsspec.filesystem("memory")
     root = "/" + url[len("memory://"):]
     fs.pipe(root + "/in/a.txt", b"a")
+    cache = tmp_path / "cache"
     try:
         resolve.stores["mem"] = (url, {})
-        b = bind_input(file_def("in", store="mem"), "m", "mount", None, resolve, tmp_path / "st")
-        assert b.mounts[0].source == str((tmp_path / "st" / "m").resolve())
-        assert (tmp_path / "st/m/a.txt").read_bytes() == b"a"
+        b = bind_input(file_def("in", store="mem"), "m", "mount", None, resolve, tmp_path / "st",
+                       cache_dir=cache)
+        tree = Path(b.mounts[0].source)
+        assert b.mounts == (Mount(str(tree), "/amlocal/inputs/m", True),)
+        assert tree.parent == (cache / "trees").resolve()
+        assert (tree / "a.txt").read_bytes() == b"a" and b.fetched == 1
+        assert not (tmp_path / "st").exists()  # nothing staged
+        again = bind_input(file_def("in", store="mem"), "m", "mount", None, resolve,
+                           tmp_path / "st", cache_dir=cache)
+        assert again.mounts == b.mounts and again.fetched == 0
+        copy = bind_input(file_def("in", store="mem"), "m", "download", None, resolve,
+                          tmp_path / "st", cache_dir=cache)
+        assert copy.fetched == 0 and (tmp_path / "st/m/a.txt").read_bytes() == b"a"
     finally:
         fs.rm(root, recursive=True)
 

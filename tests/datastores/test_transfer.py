@@ -131,3 +131,55 @@ def test_memory_protocol_upload_expand_download(ws, src, tmp_path, memory_url):
 def test_upload_of_a_missing_folder_names_the_fix(ws, tmp_path):
     with pytest.raises(UserErrorException, match="upload_files"):
         Datastore(ws).upload(str(tmp_path / "nope"), show_progress=False)
+
+
+# -- progress -------------------------------------------------------------------------------------
+def _many_files(root, count):
+    root.mkdir(parents=True)
+    for i in range(count):
+        (root / f"f{i:03d}.txt").write_text("x" * 100)
+    return root
+
+
+def test_small_transfers_print_azure_lines_per_file(ws, src, capsys):
+    Datastore(ws).upload(str(src), target_path="p", show_progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("Uploading an estimated of 2 files")
+    assert sum("files out of an estimated total of 2" in line for line in err) == 2
+    assert err[-1] == "Uploaded 2 files"
+
+
+def test_large_transfers_print_few_lines_when_not_a_terminal(ws, tmp_path, capsys, monkeypatch):
+    from amlocal.datastores import progress
+    monkeypatch.setattr(progress, "LARGE_FILES", 50)   # "large" starts at 50 files here
+    src = _many_files(tmp_path / "many", 120)
+    ds = Datastore(ws)
+    ds.upload(str(src), target_path="big", show_progress=True)
+    assert ds.download(str(tmp_path / "back"), prefix="big", show_progress=True) == 120
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) <= 6, err     # not one line per file
+    assert err[0] == "Uploading an estimated of 120 files (11.7 KiB)"
+    assert any(line.startswith("Uploaded 120 files (11.7 KiB in ") for line in err)
+    assert any(line.startswith("Downloaded 120 files (11.7 KiB in ") for line in err)
+
+
+def test_a_bar_on_a_terminal_and_none_when_switched_off(ws, tmp_path, capsys, monkeypatch):
+    import io
+    from amlocal.datastores.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    with Progress("upload", 200, 10_000, True, stream=screen) as bar:
+        assert bar.mode == "bar"
+        for i in range(200):
+            bar.file_done(f"f{i}", 50)
+    assert "200/200 files" in screen.getvalue() and "Uploaded 200 files" in screen.getvalue()
+    small = Terminal()
+    with Progress("upload", 2, 10, True, stream=small) as lines:
+        assert lines.mode == "lines"            # small transfers keep Azure's lines
+    monkeypatch.setenv("AMLOCAL_PROGRESS", "off")
+    Datastore(ws).upload(str(_many_files(tmp_path / "quiet", 3)), show_progress=True)
+    assert capsys.readouterr().err == ""

@@ -10,7 +10,6 @@ has finished. Consumers bind the folder like any file dataset: a read-only bind 
 """
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -79,18 +78,13 @@ def writes_in_place(out: dict, location: OutputLocation) -> bool:
 
 
 def finish_output(out: dict, location: OutputLocation, staging: Path, datastore_info) -> None:
-    """After a successful step: upload a staged output to its datastore."""
-    from amlocal.datastores.transfer import upload_files
+    """After a successful step: upload a staged output to its datastore (a mount-mode output
+    replaces what is there; an upload-mode one follows its ``overwrite``)."""
+    from amlocal.datastores import upload_output
     info = datastore_info(location.datastore)
-    globs = out.get("source_globs")
-    files = sorted(p for p in staging.rglob("*") if p.is_file()
-                   and (not globs or any(fnmatch.fnmatch(p.relative_to(staging).as_posix(), g)
-                                         for g in globs)))
-    if files:
-        upload_files(info.url, dict(info.options), [str(p) for p in files],
-                     relative_root=str(staging), target_path=location.path,
-                     overwrite=bool(out.get("overwrite", False)) or out.get("mode") == "mount",
-                     show_progress=False)
+    upload_output(str(staging), info.url, dict(info.options), location.path,
+                  overwrite=bool(out.get("overwrite")) or out.get("mode", "mount") == "mount",
+                  source_globs=out.get("source_globs"), show_progress=False)
 
 
 def register_output(store, workspace_id: str, out: dict, location: OutputLocation) -> str | None:

@@ -27,8 +27,8 @@ def step_closure(steps: list) -> list:
         seen.add(id(step))
         ordered.append(step)
         for inp in getattr(step, "_data_inputs", lambda: [])():
-            data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
-            if data._producer is not None:
+            data = inp.bind_object if isinstance(inp, InputPortBinding) else getattr(inp, "dataset", inp)
+            if getattr(data, "_producer", None) is not None:
                 visit(data._producer)
         for other in getattr(step, "_run_after", []):
             visit(other)

@@ -43,8 +43,8 @@ class PythonScriptStep:
         self.version = version
         self._run_after: list = []
         self._check_arguments()
-        for output in self.outputs:
-            if isinstance(output, PipelineData):
+        for output in self.outputs:  # lets Pipeline(resolve_closure=True) find this step
+            if isinstance(output, PipelineData) or _is_output_config(output):
                 output._producer = self
 
     def _check_arguments(self) -> None:
@@ -76,7 +76,10 @@ class PythonScriptStep:
         return found
 
     def _data_inputs(self) -> list:
-        return [i for i in self.inputs if isinstance(i, (PipelineData, InputPortBinding))]
+        """Inputs produced by other steps: PipelineData (or its bindings) and the outputs of
+        other steps fed in with ``as_input()``."""
+        return [i for i in self.inputs if isinstance(i, (PipelineData, InputPortBinding))
+                or _is_output_config(getattr(i, "dataset", None))]
 
     def _dataset_inputs(self) -> list:
         return [i for i in self.inputs if _is_dataset_input(i)]
