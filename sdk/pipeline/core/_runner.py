@@ -58,6 +58,7 @@ class Runner:
         self._env_locks: dict = {}
         self._env_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._runtime: Path | None = None
         self.service = None
 
     # -- logging ----------------------------------------------------------------------------
@@ -329,8 +330,10 @@ class Runner:
     def _spec(self, node, step, plan, workdir: Path, sock_dir: Path, token: str):
         from amlocal._runtime import package_tree
         from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
-        runtime = package_tree(self.settings.home / "runtime")
-        mounts = [Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
+        with self._lock:
+            if self._runtime is None:  # the same for every step of this run
+                self._runtime = package_tree(self.settings.home / "runtime")
+        mounts = [Mount(str(self._runtime), f"{RUNTIME_DIR}/amlocal"),
                   Mount(str(sock_dir), SERVICE_DIR, read_only=False), *plan.mounts]
         ws = self.workspace
         env = {**plan.env,
