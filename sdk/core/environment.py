@@ -451,6 +451,7 @@ class Environment(_ConfigElement):
             parts = (self.python.conda_dependencies or CondaDependencies())._to_spec_parts()
             if parts["python_version"] == PYTHON_DEFAULT_VERSION:
                 parts["python_version"] = None
+            parts["pip_packages"] = _with_runtime_packages(parts["pip_packages"])
         variables = {str(k): str(v) for k, v in (self.environment_variables or {}).items()}
         return EnvironmentSpec(name=self.name or "default", base_image=self.docker.base_image,
                                environment_variables=variables, **parts)
@@ -460,6 +461,17 @@ class Environment(_ConfigElement):
 
     def __repr__(self) -> str:
         return json.dumps(self._serialize_to_dict(), indent=4, sort_keys=True)
+
+
+# What the amlocal runtime needs in a step to read datasets there (run.input_datasets): injected
+# into every environment, as Azure injects azureml-defaults.
+RUNTIME_PACKAGES = ("fsspec",)
+
+
+def _with_runtime_packages(pip_packages: tuple) -> tuple:
+    import re
+    names = {re.split(r"[\s\[<>=!~;@]", p.strip(), 1)[0].lower().replace("_", "-") for p in pip_packages}
+    return tuple(pip_packages) + tuple(p for p in RUNTIME_PACKAGES if p not in names)
 
 
 # azureml.core.runconfig calls the environment section's class EnvironmentDefinition.

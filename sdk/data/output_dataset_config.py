@@ -50,9 +50,11 @@ class OutputDatasetConfig:
                                           "tags": dict(tags or {})})
 
     def as_input(self, name: str | None = None):
-        """A DatasetConsumptionConfig (mount mode) that feeds this output to a later step."""
+        """A DatasetConsumptionConfig that feeds this output to a later step: mounted, or, after
+        ``read_delimited_files()``, as a TabularDataset (direct mode: ``run.input_datasets``)."""
         from .dataset_consumption_config import DatasetConsumptionConfig
-        return DatasetConsumptionConfig(name or f"input_{uuid.uuid4().hex[:8]}", self, "mount")
+        mode = "direct" if getattr(self, "_reader", None) else "mount"
+        return DatasetConsumptionConfig(name or f"input_{uuid.uuid4().hex[:8]}", self, mode)
 
     def _clone(self, **changes) -> "OutputDatasetConfig":
         clone = copy.copy(self)
@@ -94,6 +96,22 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         return self._clone(mode="upload", _mount_options={},
                            _upload_options={"overwrite": bool(overwrite),
                                             "source_globs": list(source_globs) if source_globs else None})
+
+    def read_delimited_files(self, include_path: bool = False, separator: str = ",",
+                             header: bool = True, partition_format: str | None = None,
+                             path_glob: str | None = None, set_column_types: dict | None = None):
+        """A copy that later steps read as a TabularDataset of the delimited files the step
+        wrote (``path_glob`` narrows them, default every file): pass ``.as_input(name)`` to the
+        next step and read ``run.input_datasets[name].to_pandas_dataframe()`` there."""
+        from .tabular_dataset import reader_types
+        if not isinstance(header, bool):
+            raise UserErrorException("header must be True (first line has column names) or False")
+        return self._clone(_reader={
+            "format": "delimited", "separator": separator, "header": header, "encoding": "utf8",
+            "infer_column_types": True, "set_column_types": reader_types(set_column_types),
+            "include_path": bool(include_path), "support_multi_line": False,
+            "empty_as_string": False}, _path_glob=path_glob or "**/*",
+            _partition_format=partition_format)
 
     @property
     def _destination_names(self) -> tuple[str, str]:

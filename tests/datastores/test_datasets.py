@@ -206,22 +206,18 @@ def test_tabular_without_header_and_with_partitions(ds, tmp_path):
     assert str(df["Day"][1].date()) == "2019-01-02"
 
 
-def test_parquet_without_pyarrow_names_the_package(ds, tmp_path):
-    pytest.importorskip("pandas")
-    try:
-        import pyarrow  # noqa: F401
-        pytest.skip("pyarrow is installed; the hint is not needed")
-    except ImportError:
-        pass
-    (tmp_path / "pq").mkdir()
-    (tmp_path / "pq" / "x.parquet").write_bytes(b"PAR1")
+def test_parquet_files_read_into_one_frame(ds, tmp_path):
+    import pandas as pd
+    (tmp_path / "pq").mkdir(exist_ok=True)
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(tmp_path / "pq" / "one.parquet")
+    pd.DataFrame({"a": [3], "b": ["z"]}).to_parquet(tmp_path / "pq" / "two.parquet")
     ds.upload(str(tmp_path / "pq"), target_path="pq", show_progress=False)
     t = Dataset.Tabular.from_parquet_files((ds, "pq/*.parquet"))
-    with pytest.raises(UserErrorException, match="pip install pyarrow"):
-        t.to_pandas_dataframe()
+    frame = t.to_pandas_dataframe()
+    assert frame["a"].tolist() == [1, 2, 3] and frame["b"].tolist() == ["x", "y", "z"]
+    assert t.take(2).to_pandas_dataframe()["a"].tolist() == [1, 2]
 
 
-# -- outputs ---------------------------------------------------------------------------------
 def test_output_file_dataset_config_defaults_and_copies(ds):
     out = OutputFileDatasetConfig()
     assert re.fullmatch(r"output_[0-9a-f]{8}", out.name)

@@ -186,3 +186,43 @@ def test_script_run_config_submits_a_single_run(workspace, tmp_path):
     assert run.get_metrics() == {"arg": 7}
     assert run.parent is None
     assert [r.id for r in exp.get_runs()] == [run.id]
+
+
+def test_outputs_read_as_tables_and_pipeline_data_as_datasets(workspace, tmp_path):
+    from amlocal.core.conda_dependencies import CondaDependencies
+    from amlocal.core.runconfig import RunConfiguration
+    from amlocal.data import OutputFileDatasetConfig
+    from amlocal.pipeline.core import Pipeline, PipelineData
+    from amlocal.pipeline.steps import PythonScriptStep
+
+    # the examples' environment: its image is shared with them
+    rc = RunConfiguration(conda_dependencies=CondaDependencies.create(
+        pip_packages=["pandas", "scikit-learn", "azureml-defaults"]))
+    src = _src(tmp_path,
+               write="""
+                   import os, sys
+                   table, notes = sys.argv[1], sys.argv[2]
+                   os.makedirs(os.path.join(table, "part"), exist_ok=True)
+                   open(os.path.join(table, "part", "a.csv"), "w").write("x,y\\n1,2\\n3,4\\n")
+                   open(os.path.join(table, "b.csv"), "w").write("x,y\\n5,6\\n")
+                   os.makedirs(notes, exist_ok=True)
+                   open(os.path.join(notes, "n.txt"), "w").write("hello")
+               """,
+               read="""
+                   import os, sys
+                   from azureml.core import Run
+                   frame = Run.get_context().input_datasets["rows"].to_pandas_dataframe()
+                   print("SUM", int(frame["x"].sum()), int(frame["y"].sum()), len(frame))
+                   print("NOTES", open(os.path.join(sys.argv[1], "n.txt")).read())
+               """)
+    table = OutputFileDatasetConfig("table")
+    notes = PipelineData("notes")
+    write = PythonScriptStep("write.py", name="write", arguments=[table, notes], outputs=[notes],
+                             runconfig=rc, source_directory=src)
+    read = PythonScriptStep("read.py", name="read", runconfig=rc, source_directory=src,
+                            arguments=[notes.as_dataset().as_named_input("notes_in").as_download()],
+                            inputs=[table.read_delimited_files().as_input("rows")])
+    run = Pipeline(workspace, [read, write]).submit("tables")
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    log = {s.name: s for s in run.get_steps()}["read"].get_job_log()
+    assert "SUM 9 12 3" in log and "NOTES hello" in log

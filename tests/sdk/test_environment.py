@@ -93,7 +93,7 @@ def test_from_docker_image_without_files_is_user_managed(tmp_path):
     req.write_text("numpy\n")
     env = Environment.from_docker_image("img2", "python:3.11-slim", pip_requirements=str(req))
     assert env.python.user_managed_dependencies is False
-    assert env._to_spec().pip_packages == ("numpy",)
+    assert env._to_spec().pip_packages == ("numpy", "fsspec")  # + the injected runtime package
 
 
 def test_to_spec_normalises_packages_and_carries_variables():
@@ -108,7 +108,7 @@ def test_to_spec_normalises_packages_and_carries_variables():
         spec = env._to_spec()
     assert spec == EnvironmentSpec(
         name="train", python_version="3.11", conda_channels=("anaconda", "conda-forge"),
-        conda_packages=("pandas",), pip_packages=("scikit-learn", "lightgbm"),
+        conda_packages=("pandas",), pip_packages=("scikit-learn", "lightgbm", "fsspec"),
         pip_options=("--index-url https://example.org/simple",), base_image=DEFAULT_CPU_IMAGE,
         environment_variables={"MODE": "fast", "N": "3"})
     assert EnvironmentSpec.from_dict(spec.to_dict()) == spec

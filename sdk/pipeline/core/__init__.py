@@ -1,9 +1,10 @@
 """``amlocal.pipeline.core``: Pipeline, PublishedPipeline, PipelineData, PipelineParameter,
 PipelineRun, StepRun."""
-from .builder import InputPortBinding, PipelineData, PipelineParameter
+from .builder import InputPortBinding, PipelineData, PipelineOutputFileDataset, PipelineParameter
 from .pipeline import Pipeline
 from .published import PublishedPipeline
 from .run import PipelineRun, StepRun
 
-__all__ = ["InputPortBinding", "Pipeline", "PipelineData", "PipelineParameter", "PipelineRun",
+__all__ = ["InputPortBinding", "Pipeline", "PipelineData", "PipelineOutputFileDataset",
+           "PipelineParameter", "PipelineRun",
            "PublishedPipeline", "StepRun"]

@@ -38,6 +38,20 @@ class StepPlan:
                 "version": node.get("version")}
 
 
+def _table_input(plan: StepPlan, name: str, folder: str, inp: dict) -> str:
+    """An output read as a TabularDataset (``read_delimited_files``): its folder is mounted; the
+    step gets the dataset in direct mode, defined over that in-container folder."""
+    from amlocal.datastores.paths import definition_id
+    definition = {"schema_version": 1, "type": "TabularDataset",
+                  "sources": [{"url": f"file://{folder}/{inp.get('glob') or '**/*'}"}],
+                  "reader": inp["reader"], "partition_format": inp.get("partition_format"),
+                  "transforms": []}
+    dataset_id = definition_id(definition)
+    plan.env[f"AMLOCAL_DATASET_DEFINITION_{name}"] = json.dumps(definition)
+    plan.env[name] = dataset_id
+    return dataset_id
+
+
 def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocation],
               datastore_info, resolve_datastore, work: Path) -> StepPlan:
     """Bind the step's inputs and outputs and resolve its arguments. Raises UserErrorException
@@ -61,6 +75,7 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
         values[out["name"]] = target
 
     staging = work / f"{step.id}-inputs"
+    direct_tables: list[str] = []
     for inp in node["inputs"]:
         name = inp["name"]
         if inp["type"] == "output":
@@ -70,11 +85,18 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
                 plan.mounts.append(Mount(location.local, target, read_only=True))
                 values[name] = target
                 plan.input_digests[name] = folder_digest(location.local)
-                continue
-            definition = location.as_definition()
-            mode = "download" if inp.get("mode") == "download" else "mount"
-        else:
-            definition, mode = inp["definition"], inp["mode"]
+            else:
+                binding = bind_input(location.as_definition(), name,
+                                     "download" if inp.get("mode") == "download" else "mount",
+                                     inp.get("path_on_compute"), resolve_datastore, staging)
+                plan.mounts.extend(binding.mounts)
+                values[name] = binding.value
+                plan.input_digests[name] = binding.content_digest
+            if inp.get("reader"):
+                values[name] = _table_input(plan, name, values[name], inp)
+                direct_tables.append(name)
+            continue
+        definition, mode = inp["definition"], inp["mode"]
         binding = bind_input(definition, name, mode, inp.get("path_on_compute"),
                              resolve_datastore, staging)
         plan.bindings.append(binding)
@@ -90,6 +112,10 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
                                  "files": len(binding.files), "content_digest": binding.content_digest})
     if plan.bindings:
         plan.env.update(env_for_inputs(plan.bindings))
+    if direct_tables:
+        listed = [e for e in plan.env.get("AZUREML_DATASET_ENVIRONMENT_VARS", "").split(",") if e]
+        plan.env["AZUREML_DATASET_ENVIRONMENT_VARS"] = ",".join(
+            listed + [f"{n}:direct" for n in direct_tables])
 
     param_values = {re.sub(r"[~\W]", "_", k): v for k, v in params.items()}
 

@@ -33,6 +33,7 @@ class PipelineData:
         self._output_mode = output_mode
         self._output_path_on_compute = output_path_on_compute
         self._producer = None
+        self._registration: dict | None = None
 
     @property
     def name(self) -> str:
@@ -59,6 +60,11 @@ class PipelineData:
 
     __repr__ = __str__
 
+    def as_dataset(self) -> "PipelineOutputFileDataset":
+        """This output as a file dataset: consume it with ``as_named_input``/``as_mount``/
+        ``as_download``, or ``register`` it when the producing step completes."""
+        return PipelineOutputFileDataset(self)
+
     def as_input(self, input_name: str | None = None) -> "InputPortBinding":
         return InputPortBinding(self, input_name or self._name, "mount")
 
@@ -70,6 +76,46 @@ class PipelineData:
         return InputPortBinding(self, input_name or self._name, "download", path_on_compute)
 
 
+class PipelineOutputFileDataset:
+    """``PipelineData.as_dataset()``: the producer's output folder as a FileDataset."""
+
+    def __init__(self, data: PipelineData, input_name: str | None = None, mode: str = "mount",
+                 path_on_compute: str | None = None):
+        self._data = data
+        self._input_name = input_name or data.name
+        self._mode = mode
+        self._path_on_compute = path_on_compute
+
+    @property
+    def name(self) -> str:
+        return self._input_name
+
+    def as_named_input(self, name: str) -> "PipelineOutputFileDataset":
+        return PipelineOutputFileDataset(self._data, name, self._mode, self._path_on_compute)
+
+    def as_mount(self) -> "InputPortBinding":
+        return self._binding("mount")
+
+    def as_download(self, path_on_compute: str | None = None) -> "InputPortBinding":
+        return self._binding("download", path_on_compute)
+
+    def register(self, name: str, create_new_version: bool = True, description: str | None = None,
+                 tags: dict | None = None) -> "PipelineOutputFileDataset":
+        """Register the output folder as dataset ``name`` (a new version each run) when the
+        producing step completes."""
+        self._data._registration = {"name": name, "description": description, "tags": dict(tags or {})}
+        return self
+
+    def _binding(self, mode: str | None = None, path_on_compute: str | None = None) -> "InputPortBinding":
+        binding = InputPortBinding(self._data, self._input_name, mode or self._mode,
+                                   path_on_compute or self._path_on_compute)
+        binding._dataset_like = True  # like a dataset: used in arguments, it is an input too
+        return binding
+
+    def __str__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self._input_name}"
+
+
 class InputPortBinding:
     """How a step consumes a PipelineData (mount or download)."""
 
@@ -79,6 +125,7 @@ class InputPortBinding:
         self.input_name = input_name
         self.bind_mode = mode
         self.path_on_compute = path_on_compute
+        self._dataset_like = False
 
     @property
     def name(self) -> str:

@@ -155,6 +155,18 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                 data_name = data.name
             elif _is_output_config(getattr(inp, "dataset", None)):
                 name, mode, data_name = inp.name, inp.mode, inp.dataset.name
+                reader = getattr(inp.dataset, "_reader", None)
+                if reader:  # read_delimited_files(): the folder, read as a TabularDataset
+                    inputs.append({"name": name, "type": "output", "data": data_name,
+                                   "mode": "direct", "path_on_compute": None, "reader": reader,
+                                   "glob": inp.dataset._path_glob,
+                                   "partition_format": inp.dataset._partition_format})
+                    if data_name in producers:
+                        depends.add(producers[data_name])
+                    else:
+                        errors.append(f"step '{step.name}': input '{data_name}' is not produced "
+                                      "by any step; add it to outputs= of the step that writes it")
+                    continue
             elif hasattr(inp, "dataset") and hasattr(inp, "arg_val"):
                 inputs.append({"name": inp.name, "type": "dataset", "mode": inp.mode,
                                "path_on_compute": inp.path_on_compute,
@@ -177,7 +189,8 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
             if isinstance(out, PipelineData):
                 outputs.append({"name": out.name, "kind": "pipeline_data",
                                 "datastore": out.datastore_name or default_store,
-                                "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode})
+                                "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode,
+                                "registration": out._registration})
             elif _is_output_config(out):
                 d = out._to_definition()
                 outputs.append({"name": out.name, "kind": "output_dataset",

@@ -4,7 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core.builder import InputPortBinding, PipelineData, PipelineParameter
+from ..core.builder import (InputPortBinding, PipelineData, PipelineOutputFileDataset,
+                            PipelineParameter)
+
+
+def _unwrap(obj):
+    """``PipelineData.as_dataset()`` (and its ``as_named_input``) consumed directly."""
+    return obj._binding() if isinstance(obj, PipelineOutputFileDataset) else obj
 
 
 def _is_dataset_input(obj) -> bool:
@@ -32,11 +38,12 @@ class PythonScriptStep:
                  allow_reuse: bool = True, version: str | None = None, hash_paths=None):
         self.script_name = script_name
         self.name = name or script_name
-        self.arguments = list(arguments or [])
+        self.arguments = [_unwrap(a) for a in arguments or []]
         self.compute_target = compute_target
         self.runconfig = runconfig
-        self.inputs = list(inputs or [])
-        self.outputs = list(outputs or [])
+        self.inputs = [_unwrap(i) for i in inputs or []]
+        self.outputs = [o._data if isinstance(o, PipelineOutputFileDataset) else o
+                        for o in outputs or []]
         self.params = dict(params or {})
         self.source_directory = source_directory
         self.allow_reuse = allow_reuse
@@ -51,6 +58,9 @@ class PythonScriptStep:
         declared = {id(o) for o in self.outputs}
         declared |= {id(i.bind_object if isinstance(i, InputPortBinding) else i) for i in self.inputs}
         for arg in self.arguments:
+            if getattr(arg, "_dataset_like", False) and not any(arg is i for i in self.inputs):
+                self.inputs.append(arg)  # PipelineData.as_dataset() in arguments, as on Azure
+                declared.add(id(arg.bind_object))
             target = arg.bind_object if isinstance(arg, InputPortBinding) else arg
             if isinstance(target, PipelineData) and id(target) not in declared:
                 raise ValueError(
