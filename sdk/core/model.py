@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from ..errors import ModelNotFoundException, UserErrorException, WebserviceException
+from .webservice import InferenceConfig  # noqa: F401 - Azure's import path: azureml.core.model
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 MODELS_DIR_NAME = "azureml-models"
@@ -409,6 +410,18 @@ class Model:
             raise ModelNotFoundException(f"Expected model path does not exist: {path}. Found "
                                          f"items in dir: {os.listdir(target_dir)}")
         return path
+
+    @staticmethod
+    def deploy(workspace, name: str, models: list, inference_config=None, deployment_config=None,
+               deployment_target=None, overwrite: bool = False, show_output: bool = False):
+        """Deploy ``models`` as a web service; locally a LocalWebservice (see
+        ``amlocal.core.webservice``). ``deployment_target`` must be None (no AKS/ACI here)."""
+        from .webservice import deploy
+        if deployment_target is not None:
+            raise UserErrorException("amlocal deploys to a local web service only; pass "
+                                     "deployment_config=LocalWebservice.deploy_configuration(port)")
+        return deploy(workspace, name, list(models), inference_config, deployment_config,
+                      overwrite=overwrite, show_output=show_output)
 
     # -- serialization and representation ----------------------------------------------------
     def serialize(self) -> dict:
