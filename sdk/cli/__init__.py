@@ -57,15 +57,16 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .dataset import dataset
     from .datastore import datastore
     from .env import env
     from .model import model
     from .pipeline import pipeline
     from .run import run
+    from .webservice import webservice
     from .workspace import workspace
-    for group in (workspace, datastore, env, pipeline, run, model):
+    for group in (workspace, datastore, dataset, env, pipeline, run, model, webservice):
         cli.add_command(group)
-    from .dataset import dataset; cli.add_command(dataset)  # noqa: E702
 
 
 _register()

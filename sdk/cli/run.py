@@ -176,3 +176,21 @@ def rerun_step(run_id, step_name, shell, no_wait, selector) -> None:
     status = result.wait_for_completion(show_output=True, raise_on_error=False)
     if status != "Finished":
         raise SystemExit(1)
+
+
+@run.command("download")
+@run_id_options
+@click.option("--prefix", default=None, help="Only files whose name starts with this, e.g. outputs/.")
+@click.option("-t", "--target-dir", "target", default=".", show_default=True,
+              help="Folder to write the files into (their run paths are kept).")
+@workspace_options
+def download(run_id, run_option, prefix, target, selector) -> None:
+    """Download a run's files (outputs, logs, images) into a folder."""
+    r = get_run(selector, pick_run_id(run_id, run_option))
+    names = [n for n in r.get_file_names() if not prefix or n.startswith(prefix)]
+    if not names:
+        raise UserErrorException(f"run {r.id} has no files" + (f" starting with {prefix!r}" if prefix else ""))
+    r.download_files(prefix=prefix, output_directory=target)
+    for name in names:
+        click.echo(name)
+    click.echo(f"Downloaded {len(names)} file(s) into {target}")

@@ -86,3 +86,23 @@ def test_missing_entry_script_is_refused_before_anything_starts(workspace, tmp_p
     with pytest.raises(UserErrorException, match="entry script 'nope.py' was not found"):
         Model.deploy(workspace, "x", [], InferenceConfig(entry_script="nope.py",
                                                         source_directory=str(tmp_path)))
+
+
+def test_webservice_commands_and_run_download(workspace, tmp_path):
+    from click.testing import CliRunner
+    from amlocal.cli import cli
+    from amlocal.core import Experiment
+    run = Experiment(workspace, "files").start_logging()
+    (tmp_path / "a.png").write_bytes(b"\x89PNG")
+    run.upload_file("python_device/a.png", str(tmp_path / "a.png"))
+    run.upload_file("outputs/x.txt", str(tmp_path / "a.png"))
+    ws = ["-w", "testws", "-g", "test-rg"]
+    out = CliRunner().invoke(cli, ["run", "download", run.id, "--prefix", "python_device/",
+                                   "-t", str(tmp_path / "dl"), *ws])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "dl" / "python_device" / "a.png").read_bytes() == b"\x89PNG"
+    assert not (tmp_path / "dl" / "outputs").exists()
+    listed = CliRunner().invoke(cli, ["webservice", "list", "-o", "json", *ws])
+    assert listed.exit_code == 0 and json.loads(listed.output) == []
+    missing = CliRunner().invoke(cli, ["webservice", "show", "nope", *ws])
+    assert missing.exit_code == 1 and "no service named 'nope'" in missing.output
