@@ -77,6 +77,9 @@ class StepSpec:
     mounts: tuple[Mount, ...] = ()
     env: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    # None: an ordinary step. A dict (even empty) sandboxes the step: keys ``network`` (bool,
+    # default False), ``memory`` (docker's size syntax, e.g. "512m") and ``cpus`` (float).
+    sandbox: dict | None = None
 
 
 class StepHandle(Protocol):

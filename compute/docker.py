@@ -5,6 +5,15 @@ any other path), the step's working directory read-write at :data:`WORKDIR`, the
 environment variables and labels (the runner passes ``amlocal.run_id``), and runs as the calling
 user's uid:gid (``HOME=/tmp`` then, unless the step sets it) with a tiny init as PID 1 so
 ``docker stop`` reaches the script. The container is always removed by ``wait`` or ``cancel``.
+
+A sandboxed step (``StepSpec.sandbox`` is a dict) additionally gets: no network
+(``network_mode="none"``) unless ``sandbox["network"]`` is true, a read-only root filesystem with
+a size-limited tmpfs at ``/tmp`` (:data:`SANDBOX_TMPFS`), a non-root user (the caller's uid:gid,
+or ``nobody`` 65534:65534 when the caller is root; the working directory and the writable mounts
+are then made writable for it on the host), all capabilities dropped, ``no-new-privileges``, a
+process limit (:data:`SANDBOX_PIDS`), ``mem_limit``/``nano_cpus`` from ``sandbox["memory"]``/
+``sandbox["cpus"]``, and ``HOME=/tmp``, ``PYTHONDONTWRITEBYTECODE=1``. The run service still
+answers: it is a Unix socket bind-mounted under ``/amlocal/service``, which needs no network.
 """
 from __future__ import annotations
 
@@ -16,12 +25,15 @@ from typing import Callable, Iterator
 
 from amlocal.errors import DockerUnavailableError
 
-from .base import WORKDIR, EnvironmentSpec, ResolvedEnvironment, StepSpec
+from .base import SERVICE_DIR, WORKDIR, EnvironmentSpec, ResolvedEnvironment, StepSpec
 
 Log = Callable[[str], None]
 
 STOP_TIMEOUT = 5
 CANCELLED_STATUS = 143          # what ``wait`` returns after ``cancel`` when the step said 0
+NOBODY = "65534:65534"          # who a sandboxed step runs as when the caller is root
+SANDBOX_TMPFS = "rw,nosuid,nodev,size=256m,mode=1777"
+SANDBOX_PIDS = 1024
 
 
 class DockerStepHandle:
@@ -157,6 +169,8 @@ class DockerBackend:
             kwargs["user"] = f"{uid}:{gid}"
             if uid != 0:
                 environment.setdefault("HOME", "/tmp")
+        if step.sandbox is not None:
+            kwargs.update(_sandbox_options(step, environment))
         import docker
 
         def run(init: bool):
@@ -171,3 +185,43 @@ class DockerBackend:
                 raise
             container = run(init=False)      # an engine without docker-init
         return DockerStepHandle(container)
+
+
+def _sandbox_options(step: StepSpec, environment: dict) -> dict:
+    """The ``containers.run`` options of a sandboxed step (see the module docstring); sets the
+    sandbox's environment variables in ``environment``. When the caller is root the step runs
+    as nobody, so its working directory and writable mounts are opened up for it here."""
+    sandbox = step.sandbox or {}
+    options: dict = {"read_only": True, "tmpfs": {"/tmp": SANDBOX_TMPFS},
+                     "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+                     "pids_limit": SANDBOX_PIDS}
+    if not sandbox.get("network"):
+        options["network_mode"] = "none"
+    if sandbox.get("memory"):
+        options["mem_limit"] = str(sandbox["memory"])
+    if sandbox.get("cpus"):
+        options["nano_cpus"] = int(float(sandbox["cpus"]) * 1e9)
+    environment["HOME"] = "/tmp"
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    if hasattr(os, "getuid") and os.getuid() == 0:
+        options["user"] = NOBODY
+        _open_up(step.working_dir, files=True)
+        for m in step.mounts:
+            if not m.read_only and m.target != SERVICE_DIR and os.path.isdir(m.source):
+                _open_up(m.source, files=False)
+    return options
+
+
+def _open_up(folder: str, *, files: bool) -> None:
+    """Make ``folder`` and the folders below it writable by anyone (and, with ``files``, its
+    files readable and writable): the step's own copy or fresh output folders, run as nobody."""
+    os.chmod(folder, 0o777)
+    for root, dirs, names in os.walk(folder):
+        for d in dirs:
+            if not os.path.islink(os.path.join(root, d)):
+                os.chmod(os.path.join(root, d), 0o777)
+        if files:
+            for n in names:
+                path = os.path.join(root, n)
+                if not os.path.islink(path):
+                    os.chmod(path, os.stat(path).st_mode | 0o666)

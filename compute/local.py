@@ -14,6 +14,9 @@ Path mapping: a step is written for the container layout (:data:`CONTAINER_ROOT`
 a path in the command line's items and the environment variables' values
 (``PYTHONPATH=/amlocal/runtime:/amlocal/wd`` becomes ``R/runtime:R/wd``). ``R`` is removed
 (only the symlinks, never their targets) when the step ends.
+
+A sandboxed step (``StepSpec.sandbox`` set) is refused: a plain process cannot be kept off the
+network or the filesystem, so the ``docker`` target is the only one that runs it.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from amlocal import _settings
-from amlocal.errors import EnvironmentBuildError
+from amlocal.errors import ComputeTargetException, EnvironmentBuildError
 
 from .base import CONTAINER_ROOT, EnvironmentSpec, ResolvedEnvironment, StepSpec
 
@@ -201,7 +204,14 @@ class LocalBackend:
     def submit(self, step: StepSpec, env: ResolvedEnvironment) -> LocalStepHandle:
         """Start ``step`` as a process in the environment's virtualenv (see the module docstring
         for the path mapping) and return at once. Raises EnvironmentBuildError when the
-        virtualenv was not prepared; OSError when the command cannot start."""
+        virtualenv was not prepared; ComputeTargetException for a sandboxed step; OSError
+        when the command cannot start."""
+        if step.sandbox is not None:
+            raise ComputeTargetException(
+                f"step '{step.step_name}' is sandboxed (no network, read-only filesystem, "
+                "non-root user), which the 'local' compute target cannot enforce: run it on a "
+                "docker compute target (e.g. compute_target='cpu-cluster'), or turn the sandbox "
+                "off (runconfig.docker.sandbox = False)")
         venv = venv_path(env)
         if not (venv / COMPLETE_MARKER).is_file():
             raise EnvironmentBuildError(f"the virtualenv of environment '{env.spec.name}' is not "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ..errors import UserErrorException
 from .conda_dependencies import CondaDependencies
@@ -24,15 +25,104 @@ _RUNCONFIG_EXTENSION = ".runconfig"
 
 class DockerConfiguration(_ConfigElement):
     """``DockerConfiguration(use_docker=False, shared_volumes=True, arguments=None,
-    shm_size='2g')``: how the step's container is started."""
+    shm_size='2g')``: how the step's container is started.
+
+    amlocal additions (Azure has no sandbox; both are keyword-only and off by default):
+
+    - ``sandbox=False``: ``True`` runs the step sandboxed on a ``docker`` target: no network, a
+      read-only root filesystem with a size-limited ``/tmp``, only the working directory and the
+      step's outputs writable, a non-root user, all capabilities dropped, no privilege
+      escalation. A ``local`` target cannot enforce this and refuses such a step.
+    - ``allow_network=None``: ``None`` means "not said": ``False`` for a sandboxed step, ``True``
+      otherwise (reading the attribute gives that effective value). ``True`` keeps the engine's
+      default network inside the sandbox.
+
+    Resource limits are read from Azure's ``arguments`` (``docker run`` flags), for sandboxed
+    steps only (other entries, and the limits of steps that are not sandboxed, are ignored):
+    ``--memory=512m``, ``--memory 512m`` (one entry or two) and ``-m 512m`` become the container's
+    memory limit (docker's ``--memory``: a number with an optional ``b``/``k``/``m``/``g`` unit,
+    at least ``6m``); ``--cpus=1.5`` / ``--cpus 1.5`` its CPU quota (docker's ``--cpus``).
+    """
 
     def __init__(self, use_docker: bool = False, shared_volumes: bool = True,
-                 arguments: list[str] | None = None, shm_size: str = _DEFAULT_SHM_SIZE):
+                 arguments: list[str] | None = None, shm_size: str = _DEFAULT_SHM_SIZE, *,
+                 sandbox: bool = False, allow_network: bool | None = None):
         self.use_docker = use_docker
         self.shared_volumes = shared_volumes
         self.arguments = list(arguments) if arguments else []
         self.shm_size = shm_size
+        self.sandbox = bool(sandbox)
+        self._allow_network = allow_network
         self._initialized = True
+
+    @property
+    def allow_network(self) -> bool:
+        """Whether a sandboxed step keeps network access (default: not when sandboxed)."""
+        return (not self.sandbox) if self._allow_network is None else bool(self._allow_network)
+
+    @allow_network.setter
+    def allow_network(self, value: bool | None) -> None:
+        self._allow_network = None if value is None else bool(value)
+
+    def _limits(self) -> dict:
+        """``{"memory": "512m", "cpus": 1.5}`` from ``arguments`` (only the keys given).
+
+        Raises UserErrorException for a flag without a value or a value docker would refuse.
+        """
+        tokens = [t for a in self.arguments for t in str(a).split()]
+        limits: dict = {}
+        i = 0
+        while i < len(tokens):
+            flag, sep, value = tokens[i].partition("=")
+            key = {"--memory": "memory", "-m": "memory", "--cpus": "cpus"}.get(flag)
+            if key is not None and not sep:
+                if i + 1 >= len(tokens):
+                    raise UserErrorException(
+                        f"run_config.docker.arguments: {flag} needs a value, e.g. "
+                        f"{'--memory=512m' if key == 'memory' else '--cpus=1.5'}")
+                i += 1
+                value = tokens[i]
+            if key == "memory":
+                limits["memory"] = _check_memory(value)
+            elif key == "cpus":
+                limits["cpus"] = _check_cpus(value)
+            i += 1
+        return limits
+
+    def _sandbox_spec(self) -> dict | None:
+        """The step sandbox this configuration asks for (``StepSpec.sandbox``), or None."""
+        if not self.sandbox:
+            return None
+        return {"network": self.allow_network, **self._limits()}
+
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$")
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def _check_memory(value: str) -> str:
+    match = _MEMORY.match(value.strip().lower())
+    if not match:
+        raise UserErrorException(
+            f"run_config.docker.arguments: memory limit {value!r} is not a size; use a number "
+            "with one of the units b, k, m, g, e.g. --memory=512m")
+    if float(match.group(1)) * _UNITS[match.group(2)] < 6 * 1024 ** 2:
+        raise UserErrorException(
+            f"run_config.docker.arguments: memory limit {value!r} is below docker's minimum of "
+            "6m; use e.g. --memory=512m")
+    return match.group(1) + (match.group(2) or "b")
+
+
+def _check_cpus(value: str) -> float:
+    try:
+        cpus = float(value)
+    except ValueError:
+        cpus = 0.0
+    if not cpus > 0 or cpus != cpus or cpus == float("inf"):
+        raise UserErrorException(
+            f"run_config.docker.arguments: --cpus {value!r} is not a positive number of CPUs; "
+            "use e.g. --cpus=1.5")
+    return cpus
 
 
 class HistoryConfiguration(_ConfigElement):
@@ -127,7 +217,8 @@ class RunConfiguration(_ConfigElement):
             "docker": {"useDocker": self.docker.use_docker,
                        "sharedVolumes": self.docker.shared_volumes,
                        "arguments": list(self.docker.arguments),
-                       "shmSize": self.docker.shm_size},
+                       "shmSize": self.docker.shm_size,
+                       **_sandbox_keys(self.docker)},
             "dataReferences": _plain(self.data_references),
             "data": _plain(self.data),
             "outputData": _plain(self.output_data),
@@ -166,7 +257,9 @@ class RunConfiguration(_ConfigElement):
         docker = data.get("docker") or {}
         rc.docker = DockerConfiguration(
             bool(_get(docker, "useDocker", False)), bool(_get(docker, "sharedVolumes", True)),
-            _get(docker, "arguments"), _get(docker, "shmSize", _DEFAULT_SHM_SIZE))
+            _get(docker, "arguments"), _get(docker, "shmSize", _DEFAULT_SHM_SIZE),
+            sandbox=bool(_get(docker, "sandbox", False)),
+            allow_network=_get(docker, "allowNetwork"))
         rc.data_references = dict(_get(data, "dataReferences") or {})
         rc.data = dict(data.get("data") or {})
         rc.output_data = dict(_get(data, "outputData") or {})
@@ -244,6 +337,15 @@ class RunConfiguration(_ConfigElement):
 
     def __repr__(self) -> str:
         return json.dumps(self._serialize_to_dict(), indent=4)
+
+
+def _sandbox_keys(docker: DockerConfiguration) -> dict:
+    """amlocal's ``sandbox``/``allowNetwork`` keys, written only when set so that a file
+    without a sandbox stays exactly what azureml writes."""
+    keys = {"sandbox": True} if docker.sandbox else {}
+    if docker._allow_network is not None:
+        keys["allowNetwork"] = docker._allow_network
+    return keys
 
 
 def _plain(value):

@@ -21,7 +21,7 @@ import hashlib
 import json
 
 COMPONENTS = ("environment", "source", "script", "arguments", "parameters", "inputs", "outputs",
-              "version")
+              "sandbox", "version")
 
 
 def reuse_key(components: dict) -> str:

@@ -349,7 +349,8 @@ class Runner:
         command = ("python", "-m", "amlocal._runtime.entry", node["script_name"], *plan.args)
         return StepSpec(run_id=step.id, step_name=node["name"], command=command,
                         working_dir=str(workdir), mounts=tuple(mounts), env=env,
-                        labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id})
+                        labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id},
+                        sandbox=node.get("sandbox"))
 
     def _collect(self, step_id: str, workdir: Path) -> None:
         """Keep the step's outputs/ and logs/ as artifacts of its run."""

@@ -35,7 +35,7 @@ class StepPlan:
                 "inputs": dict(self.input_digests),
                 "outputs": {o["name"]: [o["datastore"], o["path"], o.get("mode", "mount")]
                             for o in node["outputs"]},
-                "version": node.get("version")}
+                "sandbox": node.get("sandbox"), "version": node.get("version")}
 
 
 def _table_input(plan: StepPlan, name: str, folder: str, inp: dict) -> str:

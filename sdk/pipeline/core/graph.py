@@ -83,6 +83,31 @@ def _topological(nodes: list[dict]) -> list[str] | None:
     return order if len(order) == len(deps) else None
 
 
+def _sandbox(step, runconfig, target_kind: str, errors: list[str]) -> dict | None:
+    """The node's ``sandbox``: the step's own dict (limits from its run configuration filled
+    in), else what ``runconfig.docker`` asks for, else None. A sandbox on a ``local`` target is
+    an error (a process cannot be sandboxed there)."""
+    docker = getattr(runconfig, "docker", None)
+    own = getattr(step, "sandbox", None)
+    try:
+        if own is not None:
+            limits = docker._limits() if docker is not None else {}
+            sandbox = {"network": False, **limits, **dict(own)}
+            sandbox["network"] = bool(sandbox["network"])
+        else:
+            sandbox = docker._sandbox_spec() if docker is not None else None
+    except UserErrorException as exc:
+        errors.append(f"step '{step.name}': {exc}")
+        return None
+    if sandbox is not None and target_kind == "local":
+        errors.append(f"step '{step.name}' is sandboxed (no network, read-only filesystem, "
+                      "non-root user), which a 'local' compute target cannot enforce: run it on "
+                      "a docker target (e.g. compute_target='cpu-cluster')"
+                      + ("" if own is not None else
+                         ", or turn the sandbox off (runconfig.docker.sandbox = False)"))
+    return sandbox
+
+
 def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     """Return (graph, errors). With ``take_snapshots`` the sources are stored (only when there
     are no errors, so nothing is stored for an invalid pipeline)."""
@@ -205,6 +230,7 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         for other in step._run_after:
             depends.add(ids.get(id(other), other.name))
 
+        sandbox = _sandbox(step, runconfig, target_kind, errors)
         env = runconfig.environment
         try:
             env_spec = env._to_spec().to_dict()
@@ -218,6 +244,7 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
             "environment": env_spec, "environment_name": env.name,
             "environment_variables": dict(getattr(runconfig, "environment_variables", {}) or {}),
             "compute": {"name": target_name, "kind": target_kind},
+            "sandbox": sandbox,
             "allow_reuse": bool(step.allow_reuse), "version": step.version,
             "depends_on": sorted(depends), "_source": step,
         })

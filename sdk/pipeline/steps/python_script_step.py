@@ -30,6 +30,11 @@ class PythonScriptStep:
     ``outputs`` raises ValueError here, at construction; datasets in arguments are added to the
     inputs automatically. ``hash_paths`` is accepted and ignored (Azure deprecated it: the whole
     source directory is snapshotted).
+
+    ``sandbox`` (amlocal addition, not a constructor argument): None runs the step as its run
+    configuration says (``runconfig.docker.sandbox``); a dict such as ``{"network": False}``
+    sandboxes it regardless (``ExecutePythonScriptStep`` sets it). Memory and CPU limits still
+    come from ``runconfig.docker.arguments``; the dict's own keys win.
     """
 
     def __init__(self, script_name: str, name: str | None = None, arguments=None,
@@ -49,6 +54,7 @@ class PythonScriptStep:
         self.allow_reuse = allow_reuse
         self.version = version
         self._run_after: list = []
+        self.sandbox: dict | None = None
         self._check_arguments()
         for output in self.outputs:  # lets Pipeline(resolve_closure=True) find this step
             if isinstance(output, PipelineData) or _is_output_config(output):
