@@ -22,7 +22,8 @@ def test_sdk_modules_import_with_stdlib_only(tmp_path):
         import amlocal.core.authentication, amlocal.core.compute, amlocal.core.runconfig
         import amlocal.core.conda_dependencies, amlocal.core.environment
         import amlocal.pipeline.steps.python_script_step, amlocal._runtime.entry
-        import amlocal.runservice.client
+        import amlocal.runservice.client, amlocal._runtime.studio, amlocal._runtime.scoring
+        import amlocal.pipeline.steps.execute_python_script_step, amlocal.core.webservice
         from amlocal.core import Run
         run = Run.get_context()
         run.log('x', 1)

@@ -93,14 +93,20 @@ class StepRun(Run):
 
     get_log = get_job_log
 
-    def get_output_data(self, name: str):
-        """The folder an output of this step was written to (a PipelineData name)."""
+    def get_output_data(self, name: str) -> "PortDataReference":
+        """The output ``name`` of this step run as a :class:`PortDataReference`. An
+        ExecutePythonScriptStep's outputs also answer to their short names ``result_dataset``
+        and ``python_device``. Raises UserErrorException for an unknown name (listing the
+        step's outputs)."""
+        from ...errors import UserErrorException
         outputs = self._info.definition.get("outputs", {})
         if name not in outputs:
-            from ...errors import UserErrorException
-            raise UserErrorException(f"step '{self.name}' has no output {name!r}; its outputs: "
-                                     f"{', '.join(outputs) or '(none)'}")
-        return outputs[name]
+            ending = [n for n in outputs if n.endswith(f"_{name}")]
+            if len(ending) != 1:
+                raise UserErrorException(f"step '{self.name}' has no output {name!r}; its outputs: "
+                                         f"{', '.join(outputs) or '(none)'}")
+            name = ending[0]
+        return PortDataReference(outputs[name], self._experiment.workspace)
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
@@ -114,3 +120,44 @@ class StepRun(Run):
                 f"step run {self._id} ('{self.name}') failed: "
                 f"{(self._info.error or {}).get('message', '')}", self._id)
         return self._info.status
+
+
+class PortDataReference(dict):
+    """Where a step run's output lives (``azureml.pipeline.core.PortDataReference``): ``name``,
+    ``datastore_name``, ``path_on_datastore``, ``datastore`` and ``download``. Also the location
+    dict it was made from (``["local"]`` is the host folder on a ``file://`` datastore, else
+    None)."""
+
+    def __init__(self, location: dict, workspace):
+        super().__init__(location)
+        self._workspace = workspace
+
+    @property
+    def name(self) -> str:
+        return self["name"]
+
+    @property
+    def datastore_name(self) -> str:
+        return self["datastore"]
+
+    @property
+    def path_on_datastore(self) -> str:
+        return self["path"]
+
+    @property
+    def datastore(self):
+        from ...core.datastore import Datastore
+        return Datastore.get(self._workspace, self.datastore_name)
+
+    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
+        """Copy the output's files through its datastore to ``local_path/<path_on_datastore>/``
+        (as Azure does) and return that folder. Files that exist locally are kept unless
+        ``overwrite``."""
+        import os
+        self.datastore.download(local_path, prefix=self.path_on_datastore.rstrip("/") + "/",
+                                overwrite=overwrite, show_progress=show_progress)
+        return os.path.join(local_path, self.path_on_datastore)
+
+    def __repr__(self) -> str:
+        return (f"PortDataReference(name={self.name!r}, datastore_name={self.datastore_name!r}, "
+                f"path_on_datastore={self.path_on_datastore!r})")
