@@ -1,8 +1,10 @@
-"""Long-running service containers (deployed models): start, find, read logs, remove.
+"""Long-running service containers (deployed models, and the warm workers of pipeline web
+services): start, find, read logs, remove.
 
 A service container keeps running after the deploying process exits, until it is deleted. It is
-found again by its labels (``amlocal.webservice=<name>``, ``amlocal.workspace_id=<id>``), so no
-state is kept outside the engine. Its port is published on 127.0.0.1 only.
+found again by its labels (``amlocal.webservice=<name>``, ``amlocal.workspace_id=<id>``; a
+pipeline service's workers also carry ``amlocal.webservice_role=worker``), so no state is kept
+outside the engine. Its port is published on 127.0.0.1 only.
 """
 from __future__ import annotations
 
@@ -52,3 +54,22 @@ def remove_service(container_id: str) -> None:
         docker_client().containers.get(container_id).remove(force=True)
     except docker.errors.NotFound:
         pass
+
+
+def remove_services(labels: dict) -> int:
+    """Remove every container carrying all ``labels`` (e.g. a pipeline service's workers);
+    returns how many were removed."""
+    found = find_services(labels)
+    for f in found:
+        remove_service(f["id"])
+    return len(found)
+
+
+def service_status(container_id: str) -> str:
+    """The container's status (``running``, ``exited`` ...), ``removed`` when it is gone."""
+    import docker
+    from .images import docker_client
+    try:
+        return docker_client().containers.get(container_id).status
+    except docker.errors.NotFound:
+        return "removed"

@@ -1,4 +1,5 @@
-"""``amlocal webservice list|show|logs|delete``: deployed services (``Model.deploy``)."""
+"""``amlocal webservice deploy|list|show|keys|logs|delete``: deployed services (``Model.deploy``
+and pipelines served with ``Webservice.deploy_pipeline``)."""
 from __future__ import annotations
 
 import click
@@ -13,7 +14,42 @@ def _describe(service) -> dict:
 
 @click.group()
 def webservice() -> None:
-    """Deployed web services: list, show, logs, delete."""
+    """Deployed web services: deploy, list, show, keys, logs, delete."""
+
+
+@webservice.command("deploy")
+@click.option("--pipeline-id", required=True, metavar="ID", help="The published pipeline to serve.")
+@click.option("--name", required=True, help="The service's name (3-32 lowercase letters, digits, '-').")
+@click.option("--port", type=int, default=None, help="Host port (default: a free one).")
+@workspace_options
+def deploy(pipeline_id, name, port, selector) -> None:
+    """Serve a published pipeline with WebServiceInput/WebServiceOutput as a request/response
+    service; prints the scoring URI and the two keys (shown only now)."""
+    from ..core.webservice import Webservice
+    from .pipeline import resolve_published
+    ws, published = resolve_published(selector, pipeline_id)
+    service = Webservice.deploy_pipeline(ws, name, published, port=port, show_output=True)
+    primary, secondary = service.get_keys()
+    print_fields([("name", service.name), ("scoring uri", service.scoring_uri),
+                  ("primary key", primary), ("secondary key", secondary)])
+    click.echo("The keys are stored hashed and are not shown again; "
+               f"`amlocal webservice keys {name} --regen Primary` makes a new one.")
+
+
+@webservice.command("keys")
+@click.argument("name")
+@click.option("--regen", type=click.Choice(["Primary", "Secondary"]), default=None,
+              help="Make a new key and print it (the old one stops working).")
+@workspace_options
+def keys(name, regen, selector) -> None:
+    """Regenerate and print a pipeline service's key (keys are stored hashed: shown once)."""
+    from ..core.webservice import Webservice
+    service = Webservice(selector.resolve(), name)
+    if regen is None:
+        raise click.UsageError(f"the keys of '{name}' are stored hashed and were shown at deploy; "
+                               f"pass --regen Primary or --regen Secondary to make a new one")
+    service.regen_key(regen)
+    click.echo(f"{regen.lower()} key: {service.get_keys()[0 if regen == 'Primary' else 1]}")
 
 
 @webservice.command("list")

@@ -7,6 +7,17 @@ script once, calls ``init()`` once and ``run(raw_data)`` per ``POST /score`` (re
 ``azureml-models/<name>/<version>/``, ``AZUREML_MODEL_DIR`` set for a single model, and
 ``Model.get_model_path`` working inside. It keeps running after the deploying process exits,
 until ``delete()``; it is found again by its container labels (``Webservice(ws, name)``).
+
+Pipelines are served too (Studio's request/response services): ``Webservice.deploy_pipeline``
+runs the pipeline once as a batch run, starts one warm worker container per
+ExecutePythonScriptStep on a path from a WebServiceInput to a WebServiceOutput and a detached
+host process (:mod:`amlocal.server.pipeline_service`) answering ``POST /services/NAME/execute``.
+Its folder ``AMLOCAL_HOME/services/<workspace id>/<name>/`` holds ``service.json``, the hashed
+keys, the endpoint and the log; ``Webservice(ws, name)`` finds it there. The deploying and
+managing code lives in :mod:`amlocal.server._deploy` (imported inside the methods: it uses the
+pipeline runner's planning). Deliberate differences from Azure: a pipeline service's keys are
+known only to the object ``deploy_pipeline`` returned or after ``regen_key`` (they are stored
+hashed), and ``run`` takes a DataFrame or a row dict and returns the first output as a DataFrame.
 """
 from __future__ import annotations
 
@@ -50,31 +61,109 @@ class Webservice:
         self.workspace = workspace
         self.name = name
         self._found = _found or _find(workspace, name)
+        self._keys: tuple | None = None
+
+    @property
+    def _pipeline(self):
+        """The pipeline service's helper, or None for a model service."""
+        if self._found.get("kind") != "pipeline":
+            return None
+        from ..server import _deploy
+        return _deploy
 
     # -- properties -------------------------------------------------------------------------
     @property
     def port(self) -> int:
+        if self._pipeline:
+            return self._pipeline.endpoint(self._found["folder"])["port"]
         return self._found["port"]
 
     @property
     def scoring_uri(self) -> str:
+        if self._pipeline:
+            return f"http://localhost:{self.port}/services/{self.name}/execute"
         return f"http://localhost:{self.port}/score"
 
     @property
     def state(self) -> str:
+        if self._pipeline:
+            return self._pipeline.state(self.workspace, self.name, self._found["folder"])
         from amlocal.compute.services import find_services
         found = find_services({"amlocal.webservice": self.name, "amlocal.workspace_id": self.workspace._id})
         return {"running": "Healthy"}.get(found[0]["status"], found[0]["status"]) if found else "Deleted"
 
     @staticmethod
     def list(workspace) -> list:
+        """The workspace's services: deployed models and deployed pipelines, by name."""
         from amlocal.compute.services import find_services
-        return [LocalWebservice(workspace, f["labels"]["amlocal.webservice"], _found=f)
-                for f in find_services({"amlocal.workspace_id": workspace._id})]
+        from ..server import _deploy
+        services = [LocalWebservice(workspace, f["labels"]["amlocal.webservice"], _found=f)
+                    for f in find_services({"amlocal.workspace_id": workspace._id})
+                    if f["labels"].get("amlocal.webservice_role") != "worker"]
+        services += [Webservice(workspace, name, _found={"kind": "pipeline", "folder": folder})
+                     for name, folder in _deploy.folders(workspace)]
+        return sorted(services, key=lambda s: s.name)
+
+    @staticmethod
+    def deploy_pipeline(workspace, name: str, pipeline, port: int | None = None,
+                        show_output: bool = False) -> Webservice:
+        """Serve ``pipeline`` (a PublishedPipeline, or a Pipeline, published first) as Studio's
+        request/response web service ``name``; returns once it answers, with ``get_keys()``
+        available (the keys are shown only now: they are stored hashed).
+
+        The pipeline runs once as a batch run with its WebServiceInputs' examples (so that every
+        static input exists), then one warm worker container per ExecutePythonScriptStep on a
+        path from a WebServiceInput to a WebServiceOutput starts, and a host process serves
+        ``POST /services/NAME/execute`` on 127.0.0.1:``port`` (a free port when None). The
+        service keeps running after this process exits, until ``delete()``.
+
+        Raises UserErrorException (a name in use or not valid, a pipeline without
+        WebServiceInput/WebServiceOutput, a PythonScriptStep on the web path) and
+        WebserviceException (the batch run failed, a worker or the server did not start; with
+        the log).
+        """
+        from ..server import _deploy
+        service = Webservice(workspace, name, _found=_deploy.deploy(
+            workspace, name, pipeline, port=port, log=print if show_output else None))
+        service._keys = service._found.pop("keys")
+        return service
+
+    # -- keys (pipeline services) -----------------------------------------------------------
+    def get_keys(self) -> tuple:
+        """``(primary, secondary)``. Keys are stored hashed, so they are known only to the
+        object ``deploy_pipeline`` returned or after ``regen_key``; raises WebserviceException
+        otherwise (and for a model service, which has no keys locally)."""
+        if not self._pipeline:
+            raise WebserviceException(f"service '{self.name}' is a local model service, which "
+                                      "needs no key (LocalWebservice has no authentication)")
+        if self._keys is None:
+            raise WebserviceException(
+                f"the keys of service '{self.name}' are stored hashed and were shown once, at "
+                "deploy; make a new one with service.regen_key('Primary') or "
+                f"`amlocal webservice keys {self.name} --regen Primary`")
+        return self._keys
+
+    def regen_key(self, key: str, set_key: str | None = None) -> None:
+        """Replace the ``'Primary'`` or ``'Secondary'`` key with a new random one (or
+        ``set_key``); ``get_keys()`` then shows it (the other one as None unless known)."""
+        if not self._pipeline:
+            raise WebserviceException(f"service '{self.name}' is a local model service, which "
+                                      "has no keys")
+        new = self._pipeline.regen_key(self._found["folder"], key, set_key)
+        keys = list(self._keys or (None, None))
+        keys[0 if key.lower() == "primary" else 1] = new
+        self._keys = tuple(keys)
 
     # -- use --------------------------------------------------------------------------------
     def run(self, input_data):
-        """POST ``input_data`` (a JSON string, or data that is sent as JSON) to ``/score``."""
+        """POST ``input_data`` (a JSON string, or data that is sent as JSON) to ``/score``.
+
+        A pipeline service takes a DataFrame (sent as the first input in the classic
+        ``ColumnNames``/``Values`` form), a dict of one row (``{"surface": 25}``) or a whole
+        classic body (``{"Inputs": ...}``), and returns the first output table as a DataFrame;
+        it needs a key this object knows (see ``get_keys``)."""
+        if self._pipeline:
+            return self._pipeline.call(self, input_data)
         body = input_data if isinstance(input_data, (str, bytes)) else json.dumps(input_data)
         request = urllib.request.Request(self.scoring_uri, data=body.encode() if isinstance(body, str) else body,
                                          headers={"Content-Type": "application/json"})
@@ -102,10 +191,22 @@ class Webservice:
         raise WebserviceException(f"service '{self.name}' did not start; its log:\n{self.get_logs()}")
 
     def get_logs(self, num_lines: int = 5000) -> str:
-        from amlocal.compute.services import service_logs
-        return "\n".join(service_logs(self._found["id"]).splitlines()[-num_lines:])
+        """The service's log: a model service's container log; a pipeline service's host
+        process log (failed requests) followed by each worker's log (the users' prints and
+        tracebacks)."""
+        if self._pipeline:
+            text = self._pipeline.logs(self.workspace, self.name, self._found["folder"])
+        else:
+            from amlocal.compute.services import service_logs
+            text = service_logs(self._found["id"])
+        return "\n".join(text.splitlines()[-num_lines:])
 
     def delete(self) -> None:
+        """Stop and remove the service (a pipeline service: its host process, its worker
+        containers and its folder)."""
+        if self._pipeline:
+            self._pipeline.delete(self.workspace, self.name, self._found["folder"])
+            return
         from amlocal.compute.services import remove_service
         remove_service(self._found["id"])
 
@@ -121,7 +222,12 @@ class LocalWebservice(Webservice):
 
 def _find(workspace, name: str) -> dict:
     from amlocal.compute.services import find_services
-    found = find_services({"amlocal.webservice": name, "amlocal.workspace_id": workspace._id})
+    from ..server import _deploy
+    folder = _deploy.folder_of(workspace, name)
+    if folder is not None:
+        return {"kind": "pipeline", "folder": folder}
+    found = [f for f in find_services({"amlocal.webservice": name, "amlocal.workspace_id": workspace._id})
+             if f["labels"].get("amlocal.webservice_role") != "worker"]
     if not found:
         known = sorted(w.name for w in Webservice.list(workspace))
         raise WebserviceException(f"WebserviceNotFound: no service named '{name}' in workspace "
@@ -160,6 +266,9 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
         existing = _find(workspace, name)
     except WebserviceException:
         existing = None
+    if existing and existing.get("kind") == "pipeline":
+        raise UserErrorException(f"'{name}' is a deployed pipeline service; delete it first "
+                                 f"(`amlocal webservice delete {name}`) or choose another name")
     if existing and not overwrite:
         raise UserErrorException(f"a service named '{name}' already exists; pass overwrite=True "
                                  "or delete it first")

@@ -117,7 +117,11 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     from ._snapshot import take_snapshot
 
     errors: list[str] = []
-    steps = step_closure(pipeline._steps) if pipeline._resolve_closure else list(pipeline._steps)
+    web_outputs = [s for s in pipeline._steps if getattr(s, "_is_web_service_output", False)]
+    listed = [s for s in pipeline._steps if not getattr(s, "_is_web_service_output", False)]
+    listed += [o.producer for o in web_outputs if all(o.producer is not s for s in listed)]
+    steps = step_closure(listed) if pipeline._resolve_closure else listed
+    web_inputs: dict[str, dict] = {}
     ids: dict[int, str] = {}
     for step in steps:
         base = re.sub(r"[^\w.\-]", "_", step.name)
@@ -193,6 +197,13 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                                       "by any step; add it to outputs= of the step that writes it")
                     continue
             elif hasattr(inp, "dataset") and hasattr(inp, "arg_val"):
+                web = getattr(inp, "_web_service_input", None)
+                if web is not None:
+                    if web.name in web_inputs:
+                        errors.append(f"WebServiceInput '{web.name}' feeds two ports; give each "
+                                      "port its own WebServiceInput with its own name")
+                    web_inputs[web.name] = {"node": ids[id(step)], "port": inp.name,
+                                            "schema": web.schema}
                 inputs.append({"name": inp.name, "type": "dataset", "mode": inp.mode,
                                "path_on_compute": inp.path_on_compute,
                                "definition": inp.dataset._to_definition()})
@@ -264,7 +275,24 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         nodes.sort(key=lambda n: order.index(n["id"]))
     graph = {"format": GRAPH_FORMAT, "description": pipeline._description,
              "parameters": parameters, "steps": nodes}
+    if web_inputs or web_outputs:
+        graph["webservice"] = {"inputs": web_inputs,
+                               "outputs": _web_outputs(web_outputs, ids, errors)}
     return graph, errors
+
+
+def _web_outputs(web_outputs: list, ids: dict, errors: list[str]) -> dict:
+    """``{name: {"node": id, "data": output name}}`` of the pipeline's WebServiceOutputs."""
+    found: dict[str, dict] = {}
+    for out in web_outputs:
+        if out.name in found:
+            errors.append(f"two WebServiceOutputs are named '{out.name}'; give each its own name")
+        elif id(out.producer) not in ids:
+            errors.append(f"WebServiceOutput '{out.name}': its source's step is not part of the "
+                          "pipeline; list the step in steps= or keep resolve_closure=True")
+        else:
+            found[out.name] = {"node": ids[id(out.producer)], "data": out.source.name}
+    return found
 
 
 def freeze_or_raise(pipeline) -> dict:

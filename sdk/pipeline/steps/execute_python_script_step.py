@@ -152,7 +152,7 @@ class ExecutePythonScriptStep(PythonScriptStep):
     ``azureml_main(dataframe1=None, dataframe2=None)``. ``dataframe1``/``dataframe2``: a
     TabularDataset (or its ``as_named_input(...)``), a previous step's ``result_dataset``, an
     OutputFileDatasetConfig (or its ``as_input()``), a PipelineData (or its ``as_dataset()``)
-    holding a table. ``script_bundle``: a local ``.zip`` path or a FileDataset of one zip.
+    holding a table, or a WebServiceInput (its example frame in batch runs). ``script_bundle``: a local ``.zip`` path or a FileDataset of one zip.
 
     Outputs: ``result_dataset`` (``<name>_result_dataset``: ``result.parquet``) and
     ``python_device`` (``<name>_python_device``: the PNGs the script saved and ``stdout.txt``),
@@ -221,12 +221,13 @@ class ExecutePythonScriptStep(PythonScriptStep):
             value = value.as_input(port)
         if isinstance(value, InputPortBinding):
             return value, "folder", value
-        if getattr(value, "_is_web_service_input", False):  # WebServiceInput (section 3)
-            return value, "folder", value
+        if getattr(value, "_is_web_service_input", False):  # WebServiceInput: its example
+            consumed = value._consumption(port)             # as a table folder
+            return consumed, "folder", consumed
         raise UserErrorException(
             f"{port} {value!r} is not a table input; pass a TabularDataset, a previous "
-            "ExecutePythonScriptStep's result_dataset, an OutputFileDatasetConfig or a "
-            "PipelineData holding Parquet or CSV files")
+            "ExecutePythonScriptStep's result_dataset, an OutputFileDatasetConfig, a "
+            "PipelineData holding Parquet or CSV files, or a WebServiceInput")
 
     @staticmethod
     def _bind_bundle(bundle):

@@ -1,0 +1,412 @@
+"""The pipeline web service process: Studio's classic request/response API over warm workers.
+
+``python -m amlocal.server.pipeline_service SERVICE_FOLDER`` (started detached by
+``Webservice.deploy_pipeline``). It reads ``SERVICE_FOLDER/service.json`` (written at deploy),
+serves HTTP on 127.0.0.1 (``ThreadingHTTPServer``) and, once bound, writes
+``SERVICE_FOLDER/endpoint.json`` (``{"port", "pid"}``). The warm worker containers
+(:mod:`amlocal._runtime.studio_worker`) are already running; requests never start containers.
+
+``POST /services/NAME/execute`` with ``Authorization: Bearer <key>`` and a body in the classic
+form ``{"Inputs": {"input1": {"ColumnNames": [...], "Values": [[...]]}}, "GlobalParameters": {}}``
+or the row-records form ``{"Inputs": {"input1": [{"col": v}, ...]}}``. Values are typed by the
+input's example schema (``"25"`` becomes 25 in an int64 column; ``null`` and ``""`` are missing
+values in numeric columns). ColumnNames must be exactly the schema's columns (any order); every
+input must be given. ``GlobalParameters`` is accepted and ignored: the served steps keep the
+pipeline parameters of the batch run made at deploy. The
+nodes on the web path run in order, each frame passed to the next worker as Arrow IPC bytes, and
+the answer is ``{"Results": {"output1": {"type": "table", "value": {"ColumnNames",
+"ColumnTypes", "Values"}}}}``.
+
+ColumnTypes: bool -> ``Boolean``; int8/int16/int32/uint8/uint16 -> ``Int32``; other integers
+(nullable ``Int64`` too) -> ``Int64``; floats -> ``Double``; datetimes -> ``DateTime`` (values
+ISO 8601 strings); timedeltas -> ``TimeSpan`` (seconds); a column of bytes -> ``Binary`` (values
+base64); everything else -> ``String``. Missing values are ``null``.
+
+Errors: 401 for a missing or wrong key, 400 naming the field for a bad body, 500 with the user's
+message when ``azureml_main`` fails (``{"error": {"code", "message"}}``), 404 for another path.
+``GET /`` answers ``{"status": "Healthy"}`` without a key. At most ``concurrency`` requests
+(``AMLOCAL_SERVICE_CONCURRENCY`` at deploy, default 4) execute at once; others wait.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import io
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+SERVICE_FILE = "service.json"
+KEYS_FILE = "keys.json"
+ENDPOINT_FILE = "endpoint.json"
+
+
+class RequestError(Exception):
+    """An answer other than 200: ``status``, ``code`` and a message for the client."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# -- typing request values -------------------------------------------------------------------
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def _to_int(value):
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError
+
+
+def type_column(values: list, dtype: str, field: str):
+    """``values`` as a pandas Series of the schema's ``dtype``; RequestError 400 naming
+    ``field`` and the row for a value that does not convert."""
+    import pandas as pd
+    kind = dtype.lower()
+    if kind.startswith(("int", "uint")):
+        convert, label = _to_int, "an integer"
+    elif kind.startswith("float"):
+        convert, label = float, "a number"
+    elif kind in ("bool", "boolean"):
+        convert, label = _to_bool, "a boolean (true/false)"
+    elif kind.startswith("datetime"):
+        try:
+            return pd.Series(pd.to_datetime([None if _missing(v) else v for v in values]))
+        except (ValueError, TypeError) as exc:
+            raise RequestError(400, "BadArgument", f"{field}: a value is not a date/time ({exc})") from None
+    else:
+        texts = [None if v is None else v if isinstance(v, str) else str(v) for v in values]
+        return pd.Series(texts, dtype=dtype if kind in ("str", "string") else object)
+    out, has_na = [], False
+    for row, value in enumerate(values):
+        if _missing(value):
+            out.append(None)
+            has_na = True
+            continue
+        try:
+            out.append(convert(value))
+        except (ValueError, TypeError, OverflowError):
+            raise RequestError(400, "BadArgument", f"{field}: row {row} value {value!r} is not "
+                                                   f"{label} (the column's type is {dtype})") from None
+    if not has_na:
+        return pd.Series(out, dtype=dtype)
+    if convert is _to_int:
+        return pd.Series(out, dtype="Int64")
+    if convert is float:
+        return pd.Series([float("nan") if v is None else v for v in out], dtype=dtype)
+    return pd.Series(out, dtype="boolean")
+
+
+def parse_body(raw: bytes, inputs: dict) -> dict:
+    """``{input name: typed DataFrame}`` from a request body; RequestError 400 naming the field."""
+    import pandas as pd
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, "BadArgument", f"the body is not JSON ({exc})") from None
+    if not isinstance(body, dict) or not isinstance(body.get("Inputs"), dict):
+        example = json.dumps({next(iter(inputs)): {"ColumnNames": ["..."], "Values": [["..."]]}})
+        raise RequestError(400, "BadArgument", f'the body must be a JSON object with "Inputs": {example}')
+    params = body.get("GlobalParameters", {})
+    if params is not None and not isinstance(params, dict):
+        raise RequestError(400, "BadArgument", "GlobalParameters must be a JSON object")
+    given = body["Inputs"]
+    unknown = sorted(set(given) - set(inputs))
+    if unknown:
+        raise RequestError(400, "BadArgument", f"Inputs.{unknown[0]}: unknown input; this service's "
+                           f"inputs are {', '.join(sorted(inputs))}")
+    frames = {}
+    for name, info in inputs.items():
+        if name not in given:
+            raise RequestError(400, "BadArgument", f"Inputs.{name} is missing; this service's inputs "
+                               f"are {', '.join(sorted(inputs))}")
+        columns, rows = _columns_and_rows(given[name], f"Inputs.{name}")
+        schema = info["schema"]
+        missing = [c for c in schema if c not in columns]
+        extra = [c for c in columns if c not in schema]
+        if missing or extra or len(set(columns)) != len(columns):
+            raise RequestError(400, "BadArgument", f"Inputs.{name}.ColumnNames {columns} do not match "
+                               f"the input's schema; expected the columns {list(schema)}")
+        position = {c: i for i, c in enumerate(columns)}
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise RequestError(400, "BadArgument", f"Inputs.{name}.Values[{i}] must be a list of "
+                                   f"{len(columns)} values (one per column)")
+        frames[name] = pd.DataFrame({c: type_column([r[position[c]] for r in rows], dtype,
+                                                    f"Inputs.{name}.{c}")
+                                     for c, dtype in schema.items()})
+    return frames
+
+
+def _columns_and_rows(value, field: str) -> tuple[list, list]:
+    if isinstance(value, list):  # row records
+        if not all(isinstance(r, dict) for r in value):
+            raise RequestError(400, "BadArgument", f"{field} must be a list of row objects "
+                               '({"column": value}) or {"ColumnNames": [...], "Values": [[...]]}')
+        columns = list(dict.fromkeys(k for r in value for k in r))
+        return columns, [[r.get(c) for c in columns] for r in value]
+    if not isinstance(value, dict) or "ColumnNames" not in value or "Values" not in value:
+        raise RequestError(400, "BadArgument", f'{field} must be {{"ColumnNames": [...], "Values": '
+                           '[[...]]} or a list of row objects')
+    columns, rows = value["ColumnNames"], value["Values"]
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise RequestError(400, "BadArgument", f"{field}.ColumnNames must be a list of strings")
+    if not isinstance(rows, list):
+        raise RequestError(400, "BadArgument", f"{field}.Values must be a list of rows")
+    return columns, rows
+
+
+# -- answering -------------------------------------------------------------------------------
+def column_type(series) -> str:
+    """The classic ColumnTypes name of a column (mapping in the module docstring)."""
+    import pandas as pd
+    t = series.dtype
+    if pd.api.types.is_bool_dtype(t):
+        return "Boolean"
+    if pd.api.types.is_integer_dtype(t):
+        return "Int32" if str(t).lower() in ("int8", "int16", "int32", "uint8", "uint16") else "Int64"
+    if pd.api.types.is_float_dtype(t):
+        return "Double"
+    if pd.api.types.is_datetime64_any_dtype(t):
+        return "DateTime"
+    if pd.api.types.is_timedelta64_dtype(t):
+        return "TimeSpan"
+    present = series.dropna()
+    if len(present) and all(isinstance(v, (bytes, bytearray)) for v in present):
+        return "Binary"
+    return "String"
+
+
+def _cell(value, kind: str):
+    if value is None:
+        return None
+    if kind == "Binary":
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if kind == "DateTime":
+        return value.isoformat()
+    if kind == "TimeSpan":
+        return value.total_seconds()
+    if kind == "String" and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def frame_to_table(frame) -> dict:
+    """``{"ColumnNames", "ColumnTypes", "Values"}`` of a result frame."""
+    names = [str(c) for c in frame.columns]
+    types, columns = [], []
+    for i in range(len(names)):
+        series = frame.iloc[:, i]
+        kind = column_type(series)
+        missing = series.isna()
+        if missing.any() or kind not in ("Int64", "Int32", "Double", "Boolean", "String"):
+            values = series.astype(object).where(~missing, None).tolist()
+        else:
+            values = series.tolist()
+        types.append(kind)
+        columns.append([_cell(v, kind) for v in values])
+    rows = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(len(frame))]
+    return {"ColumnNames": names, "ColumnTypes": types, "Values": rows}
+
+
+# -- the workers -----------------------------------------------------------------------------
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class Workers:
+    """Calls to the worker sockets, with one kept-alive connection per thread and socket."""
+
+    def __init__(self, timeout: float = 600):
+        self._local = threading.local()
+        self._timeout = timeout
+
+    def call(self, path: str, frames: dict) -> bytes:
+        ports = ",".join(f"{p}={len(b)}" for p, b in frames.items())
+        body = b"".join(frames.values())
+        for attempt in (0, 1):
+            conns = self._local.__dict__.setdefault("conns", {})
+            conn = conns.get(path) or conns.setdefault(path, _UnixConnection(path, self._timeout))
+            try:
+                conn.request("POST", "/call", body=body, headers={"X-Ports": ports})
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conns.pop(path, None)
+                if attempt:
+                    raise RequestError(500, "WorkerUnavailable", "a worker of this service does not "
+                                       "answer; see `amlocal webservice logs`") from None
+        if response.status == 200:
+            return data
+        message = json.loads(data or b"{}").get("error", "the worker failed")
+        raise RequestError(500, "ModuleExecutionError" if response.status == 422 else "WorkerError",
+                           message)
+
+
+def frame_to_ipc(frame) -> bytes:
+    import pyarrow as pa
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def ipc_to_frame(data: bytes):
+    import pyarrow as pa
+    return pa.ipc.open_stream(data).read_all().to_pandas()
+
+
+class Service:
+    """What ``service.json`` describes, and the execution of one request."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.spec = json.loads((folder / SERVICE_FILE).read_text())
+        self.name = self.spec["name"]
+        self.gate = threading.BoundedSemaphore(max(1, int(self.spec.get("concurrency", 4))))
+        self.workers = Workers()
+        self._keys: tuple[float, list[str]] = (-1.0, [])
+        self._keys_lock = threading.Lock()
+
+    def key_hashes(self) -> list[str]:
+        path = self.folder / KEYS_FILE
+        mtime = path.stat().st_mtime_ns
+        with self._keys_lock:
+            if self._keys[0] != mtime:
+                self._keys = (mtime, list(json.loads(path.read_text()).values()))
+            return self._keys[1]
+
+    def authorised(self, header: str | None) -> bool:
+        if not header or not header.startswith("Bearer "):
+            return False
+        given = hash_key(header[len("Bearer "):].strip())
+        ok = False
+        for stored in self.key_hashes():
+            ok |= hmac.compare_digest(given, stored)
+        return ok
+
+    def execute(self, raw: bytes) -> dict:
+        frames = parse_body(raw, self.spec["inputs"])
+        data = {f"input:{n}": frame_to_ipc(f) for n, f in frames.items()}
+        with self.gate:
+            for node in self.spec["nodes"]:
+                sent = {port: data[src] for port, src in node["dynamic"].items()}
+                data[f"node:{node['id']}"] = self.workers.call(node["socket"], sent)
+        return {"Results": {name: {"type": "table",
+                                   "value": frame_to_table(ipc_to_frame(data[f"node:{node}"]))}
+                            for name, node in self.spec["outputs"].items()}}
+
+
+def _handler(service: Service):
+    route = f"/services/{service.name}/execute"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = -1                   # one write per answer (flushed after each request) ...
+        disable_nagle_algorithm = True  # ... sent at once: no 40 ms delayed-ACK stalls
+
+        def log_message(self, format, *args):
+            pass
+
+        def _answer(self, status: int, payload: dict) -> None:
+            body = json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path.rstrip("/") in ("", f"/services/{service.name}"):
+                self._answer(200, {"status": "Healthy", "name": service.name})
+            else:
+                self._answer(404, {"error": {"code": "NotFound", "message": f"POST {route}"}})
+
+        def do_POST(self):
+            started = time.perf_counter()
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                if self.path.split("?")[0] != route:
+                    raise RequestError(404, "NotFound", f"no such endpoint; POST {route}")
+                if not service.authorised(self.headers.get("Authorization")):
+                    raise RequestError(401, "Unauthorized", "missing or wrong key: send the header "
+                                       "'Authorization: Bearer <key>' with a key of this service "
+                                       "(`amlocal webservice keys NAME --regen Primary` makes a new one)")
+                status, payload = 200, service.execute(raw)
+            except RequestError as exc:
+                status, payload = exc.status, {"error": {"code": exc.code, "message": str(exc)}}
+            except Exception as exc:  # noqa: BLE001 - never drop the connection without an answer
+                status, payload = 500, {"error": {"code": "InternalError",
+                                                  "message": f"{type(exc).__name__}: {exc}"}}
+            self._answer(status, payload)
+            if status != 200:
+                print(f"POST {self.path} {status} {payload['error']['message']}", flush=True)
+            elif service.spec.get("log_requests"):
+                print(f"POST {self.path} 200 {1000 * (time.perf_counter() - started):.1f} ms", flush=True)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m amlocal.server.pipeline_service SERVICE_FOLDER", file=sys.stderr)
+        return 2
+    folder = Path(argv[0])
+    service = Service(folder)
+    import pandas  # noqa: F401 - loaded before the first request, not during it
+    import pyarrow  # noqa: F401
+    server = ThreadingHTTPServer(("127.0.0.1", int(service.spec.get("port") or 0)), _handler(service))
+    server.daemon_threads = True
+    endpoint = {"port": server.server_address[1], "pid": os.getpid()}
+    tmp = folder / f".{ENDPOINT_FILE}.tmp"
+    tmp.write_text(json.dumps(endpoint))
+    os.replace(tmp, folder / ENDPOINT_FILE)
+    print(f"amlocal pipeline service '{service.name}' on http://localhost:{endpoint['port']}"
+          f"/services/{service.name}/execute", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
