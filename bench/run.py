@@ -1,6 +1,7 @@
-"""Benchmarks of issue 3, section 6: amlocal's figures against baselines measured in the same run.
+"""Benchmarks of issues 3 and 4, section 6: amlocal's figures against baselines measured in the
+same run.
 
-    python bench/run.py                      # all four, under a minute on 2 cores
+    python bench/run.py                      # all six
     python bench/run.py --only overhead      # one (repeat --only for several)
     python bench/run.py --json bench.json    # also save every sample and breakdown
 
@@ -19,15 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import BENCHMARKS  # noqa: E402  (bench/ is a folder of scripts, not a package)
-from harness import BenchError, Result, check_docker, machine  # noqa: E402
+import cases
+import loadgen
+import studio_cases
+from harness import BenchError, Result, check_docker, machine
 
-DEFAULT_REPEATS = {"overhead": 5, "resubmit": 3, "parallel": 3, "mount-read": 5}
+BENCHMARKS = {**cases.BENCHMARKS, **studio_cases.BENCHMARKS}
+NO_DOCKER = {"frame-bridge"}        # measured on the host: our code, no container
+DEFAULT_REPEATS = {"overhead": 5, "resubmit": 3, "parallel": 3, "mount-read": 5,
+                   "frame-bridge": 5, "webservice": 3}
 WHAT = {
     "overhead": ("1-step pipeline, script `pass`", "s", "ratio <= 1.2"),
     "resubmit": ("unchanged resubmit, 5 steps", "s", "< 0.5 s, 0 containers"),
     "parallel": ("4 parallel steps sleeping 3 s", "s", "< 4.5 s"),
     "mount-read": ("1 GiB read via as_mount()", "MB/s", "ratio >= 0.9"),
+    "frame-bridge": ("1M x 10 frame through azureml_main", "s", "ratio <= 1.5"),
+    "webservice": ("one-row requests to a pipeline service", "ms",
+                   "p50 < 5 ms, >= 500 req/s, ahead of mlflow"),
 }
 
 
@@ -40,6 +49,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "and mount-read 5, the others 3)")
     p.add_argument("--size-mb", type=int, default=1024,
                    help="size of the mount-read file in MiB (default 1024)")
+    p.add_argument("--rows", type=int, default=studio_cases.ROWS,
+                   help=f"rows of the frame-bridge frame (default {studio_cases.ROWS:,})")
+    p.add_argument("--requests", type=int, default=studio_cases.REQUESTS,
+                   help="requests per measured round of the webservice benchmark "
+                        f"(default {studio_cases.REQUESTS})")
+    p.add_argument("--concurrency", type=int, default=loadgen.CONCURRENCY,
+                   help="connections the webservice load generator keeps open "
+                        f"(default {loadgen.CONCURRENCY})")
+    p.add_argument("--mlflow-workers", type=int, default=studio_cases.MLFLOW_WORKERS,
+                   help="uvicorn workers of the mlflow baseline (default "
+                        f"{studio_cases.MLFLOW_WORKERS}, mlflow's own default)")
     p.add_argument("--json", metavar="FILE", help="also write the results, with every sample, "
                                                    "to FILE")
     args = p.parse_args(argv)
@@ -47,12 +67,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--repeats must be 1 or more")
     if args.size_mb < 8:
         p.error("--size-mb must be 8 or more (the file is read in 8 MB chunks)")
+    for name in ("rows", "requests", "concurrency", "mlflow_workers"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be 1 or more")
     return args
 
 
 def run_one(name: str, args: argparse.Namespace) -> Result:
     repeats = args.repeats or DEFAULT_REPEATS[name]
-    kwargs = {"size_mb": args.size_mb} if name == "mount-read" else {}
+    kwargs = {"mount-read": {"size_mb": args.size_mb}, "frame-bridge": {"rows": args.rows},
+              "webservice": {"requests": args.requests, "concurrency": args.concurrency,
+                             "mlflow_workers": args.mlflow_workers},
+              }.get(name, {})
     start = time.perf_counter()
     try:
         result = BENCHMARKS[name](repeats, **kwargs)
@@ -74,6 +100,8 @@ def _failed(name: str, message: str) -> Result:
 def _value(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
+    if unit == "ms":
+        return f"{value:.2f} ms"
     return f"{value:,.0f} MB/s" if unit == "MB/s" else f"{value:.2f} s"
 
 
@@ -81,7 +109,9 @@ def rows(results: list[Result]) -> list[list[str]]:
     out = []
     for r in results:
         met = "error" if r.error else ("yes" if r.met else "no")
-        out.append([r.name, _value(r.amlocal, r.unit), _value(r.baseline, r.unit),
+        cells = r.details.get("cells", {})     # a figure with several numbers (webservice)
+        out.append([r.name, cells.get("amlocal", _value(r.amlocal, r.unit)),
+                    cells.get("baseline", _value(r.baseline, r.unit)),
                     "-" if r.ratio is None else f"{r.ratio:.2f}x", r.target, met])
     return out
 
@@ -121,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [n for n in BENCHMARKS if not args.only or n in args.only]
     info = machine()
-    try:
-        check_docker()
-    except BenchError as exc:
-        print(f"cannot run the benchmarks: {exc}", file=sys.stderr)
-        return 1
+    if any(n not in NO_DOCKER for n in names):
+        try:
+            check_docker()
+        except BenchError as exc:
+            print(f"cannot run the benchmarks: {exc} (frame-bridge needs no Docker: "
+                  "--only frame-bridge)", file=sys.stderr)
+            return 1
     load = info.get("load_average")
     if load and info["cpus"] and load[0] > info["cpus"]:
         print(f"note: load average {load[0]} exceeds {info['cpus']} CPUs; other work on this "

@@ -13,9 +13,11 @@ import pytest
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import cases  # noqa: E402
-import harness  # noqa: E402
-import run as bench_run  # noqa: E402
+import cases
+import harness
+import loadgen
+import run as bench_run
+import studio_cases
 
 
 def _docker_answers() -> bool:
@@ -35,7 +37,8 @@ def test_unknown_benchmark_name_lists_the_valid_ones(capsys):
 
 
 def test_every_benchmark_has_defaults_and_a_description():
-    assert set(bench_run.DEFAULT_REPEATS) == set(cases.BENCHMARKS) == set(bench_run.WHAT)
+    assert set(bench_run.DEFAULT_REPEATS) == set(bench_run.BENCHMARKS) == set(bench_run.WHAT)
+    assert set(cases.BENCHMARKS) | set(studio_cases.BENCHMARKS) == set(bench_run.BENCHMARKS)
 
 
 def test_store_timestamps_convert_to_the_host_clock():
@@ -104,3 +107,71 @@ def test_run_writes_a_complete_row_for_the_overhead_benchmark(tmp_path):
     assert row["details"]["image"].startswith("amlocal-env:")
     breakdown = row["details"]["breakdown_median_s"]
     assert "first container started -> last container exited" in breakdown
+
+
+def test_frame_bridge_measures_both_sides_on_a_small_frame():
+    result = studio_cases.frame_bridge(repeats=2, rows=2000)
+    assert result.error is None and result.met in (True, False)
+    assert len(result.samples["amlocal_s"]) == len(result.samples["baseline_s"]) == 2
+    assert result.ratio == pytest.approx(result.amlocal / result.baseline)
+    assert len(result.details["columns"]) == 10 and result.details["rows"] == 2000
+    assert "read_table_folder" in result.details["breakdown_median_s"]
+    assert any("result equals the input" in n for n in result.notes)
+
+
+def _serve(status: int):
+    """A real HTTP/1.1 keep-alive server on 127.0.0.1 answering every POST with ``status``."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"predictions": [1.5]}'
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_load_generator_counts_every_request_on_keep_alive_connections():
+    server = _serve(200)
+    try:
+        run = loadgen.load(server.server_address[1], "/x", b"{}", {}, total=100,
+                                concurrency=4)
+        endpoint = studio_cases.Endpoint("t", f"http://localhost:{server.server_address[1]}/x",
+                                         {}, {}, lambda a: a["predictions"][0])
+        assert endpoint.once() == 1.5
+    finally:
+        server.shutdown()
+    assert run["ok"] == 100 and run["failed"] == 0 and run["reconnects"] == 0
+    figures = loadgen.summarize(run)
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["rps"] > 0
+
+
+def test_load_generator_reports_failures_and_says_why():
+    server = _serve(500)
+    try:
+        run = loadgen.load(server.server_address[1], "/x", b"{}", {}, total=10,
+                                concurrency=2)
+    finally:
+        server.shutdown()
+    assert run["ok"] == 0 and run["failed"] == 10 and "HTTP 500" in run["first_failure"]
+    with pytest.raises(harness.BenchError, match="no request succeeded: HTTP 500"):
+        loadgen.summarize(run)
+
+
+def test_webservice_row_shows_its_figures_in_the_table():
+    result = harness.Result("webservice", "w", "ms", "t", amlocal=2.0, baseline=9.0,
+                            details={"cells": {"amlocal": "p50 2.00 ms, 900 req/s"}})
+    (row,) = bench_run.rows([result])
+    assert row[1] == "p50 2.00 ms, 900 req/s" and row[2] == "9.00 ms"
