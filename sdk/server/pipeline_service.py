@@ -48,6 +48,9 @@ KEYS_FILE = "keys.json"
 ENDPOINT_FILE = "endpoint.json"
 
 
+WORKER_RETRY_SECONDS = 5.0  # how long a request waits for a worker that does not answer
+
+
 class RequestError(Exception):
     """An answer other than 200: ``status``, ``code`` and a message for the client."""
 
@@ -261,7 +264,8 @@ class Workers:
     def call(self, path: str, frames: dict) -> bytes:
         ports = ",".join(f"{p}={len(b)}" for p, b in frames.items())
         body = b"".join(frames.values())
-        for attempt in (0, 1):
+        deadline = time.monotonic() + WORKER_RETRY_SECONDS
+        while True:  # a kept-alive connection may have been closed: reconnect, briefly retrying
             conns = self._local.__dict__.setdefault("conns", {})
             conn = conns.get(path) or conns.setdefault(path, _UnixConnection(path, self._timeout))
             try:
@@ -272,9 +276,10 @@ class Workers:
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conns.pop(path, None)
-                if attempt:
+                if time.monotonic() > deadline:
                     raise RequestError(500, "WorkerUnavailable", "a worker of this service does not "
                                        "answer; see `amlocal webservice logs`") from None
+                time.sleep(0.05)
         if response.status == 200:
             return data
         message = json.loads(data or b"{}").get("error", "the worker failed")
