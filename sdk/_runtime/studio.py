@@ -261,12 +261,35 @@ def collect_images(workdir: str | os.PathLike, device: str | os.PathLike) -> lis
     return found
 
 
+GALLERY_FILE = "index.html"
+
+
+def write_gallery(device: str | os.PathLike, images: list[str]) -> Path | None:
+    """With several images, ``index.html`` in the device output shows them together, one under
+    the other (Studio concatenates them for display); each is embedded, so the page stands alone."""
+    if len(images) < 2:
+        return None
+    import base64
+    import html
+    parts = []
+    for rel in images:
+        data = base64.b64encode((Path(device) / rel).read_bytes()).decode()
+        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(rel)}">'
+                     f"<figcaption>{html.escape(rel)}</figcaption></figure>")
+    page = Path(device) / GALLERY_FILE
+    page.write_text("<!doctype html><meta charset=utf-8><title>python device</title>"
+                    "<body style='font-family:sans-serif'>" + "".join(parts) + "</body>")
+    return page
+
+
 def upload_images(device: str | os.PathLike, images: list[str], run=None) -> None:
-    """Upload the images as artifacts ``python_device/<path>`` of the run."""
+    """Upload the images (and, for several, the page showing them together) as artifacts
+    ``python_device/<path>`` of the run."""
     if run is None:
         from amlocal.core.run import Run
         run = Run.get_context()
-    for rel in images:
+    gallery = write_gallery(device, images)
+    for rel in images + ([GALLERY_FILE] if gallery else []):
         run.upload_file(f"{ARTIFACT_PREFIX}/{rel}", str(Path(device) / rel))
 
 

@@ -59,7 +59,8 @@ def test_plots_example(tmp_path):
     text, work, env = _run_example(tmp_path, "plots", "PLOTS_DIR")
     # the batch run on the web service input's example frame
     assert "[plot] plotted 60 points in 3 groups" in text
-    assert "python_device/histogram.png\npython_device/scatter.png\nDownloaded 2 file(s)" in text
+    assert ("python_device/histogram.png\npython_device/index.html\npython_device/scatter.png\n"
+            "Downloaded 3 file(s)") in text  # the two images and the page showing them together
     for name in ("scatter.png", "histogram.png"):
         assert (work / "images/python_device" / name).read_bytes()[:8] == PNG
     # the same pipeline as a web service: the data-URI cell decoded to a PNG file

@@ -85,12 +85,13 @@ def test_a_two_step_studio_pipeline(workspace, tmp_path):
     device = steps["plot it"].get_output_data("python_device").download(str(tmp_path / "dev"),
                                                                         show_progress=False)
     import os
-    assert sorted(os.listdir(device)) == ["one.png", "stdout.txt", "two.png"]
+    assert sorted(os.listdir(device)) == ["index.html", "one.png", "stdout.txt", "two.png"]
     with open(f"{device}/one.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(f"{device}/stdout.txt") as f:
         assert "HELLO FROM THE BUNDLE 42" in f.read()
-    assert {"python_device/one.png", "python_device/two.png"} <= set(steps["plot it"].get_file_names())
+    assert {"python_device/one.png", "python_device/two.png",
+            "python_device/index.html"} <= set(steps["plot it"].get_file_names())
 
 
 def test_a_failing_script_shows_its_traceback_line_in_the_log(workspace, tmp_path):

@@ -201,7 +201,9 @@ def test_main_runs_the_script_with_agg_and_captures_images_and_stdout(tmp_path, 
     assert (device / "stdout.txt").read_text().startswith("BACKEND Agg D2 None")
     assert (device / "a.png").read_bytes() == b"A" and (device / "plots" / "b.png").read_bytes() == b"B"
     assert not (device / "script_bundle").exists()
-    assert uploaded == [("python_device/a.png", b"A"), ("python_device/plots/b.png", b"B")]
+    assert uploaded[:2] == [("python_device/a.png", b"A"), ("python_device/plots/b.png", b"B")]
+    assert uploaded[2][0] == "python_device/index.html"  # two images: shown together on one page
+    assert uploaded[2][1].count(b"<img") == 2
 
 
 def test_a_failing_script_prints_its_own_traceback_line_and_fails(tmp_path, capsys):
@@ -223,3 +225,15 @@ def test_a_wrong_return_value_fails_with_a_clear_message(tmp_path, capsys):
     assert code == 1
     assert "azureml_main returned int; return a sequence whose first element" in capsys.readouterr().err
     assert not (tmp_path / "result" / "result.parquet").exists()
+
+
+def test_several_images_are_shown_together_on_one_page(tmp_path):
+    import base64
+    from amlocal._runtime.studio import write_gallery
+    (tmp_path / "a.png").write_bytes(b"\x89PNG-a")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.png").write_bytes(b"\x89PNG-b")
+    assert write_gallery(tmp_path, ["a.png"]) is None  # one image needs no page
+    page = write_gallery(tmp_path, ["a.png", "sub/b.png"]).read_text()
+    assert page.count("<img") == 2
+    assert base64.b64encode(b"\x89PNG-b").decode() in page and "sub/b.png" in page
