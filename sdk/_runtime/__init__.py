@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from .._files import write_once
 
 
 def _package_roots() -> dict[str, Path]:
@@ -44,20 +45,11 @@ def package_tree(cache: Path) -> Path:
     digest = hashlib.sha256()
     for rel, path in files:
         digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    target = cache / digest.hexdigest()[:24]
-    if not target.is_dir():
-        cache.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-"))
-        try:
-            for rel, path in files:
-                dest = staging / "amlocal" / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, dest)
-            try:
-                os.replace(staging, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    def fill(staging: Path) -> None:
+        for rel, path in files:
+            dest = staging / "amlocal" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
+    target = write_once(cache / digest.hexdigest()[:24], fill)
     return target / "amlocal"

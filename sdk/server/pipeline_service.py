@@ -33,7 +33,6 @@ import base64
 import hashlib
 import hmac
 import http.client
-import io
 import json
 import os
 import socket
@@ -42,6 +41,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from amlocal._runtime.studio_worker import frame_to_ipc, ipc_to_frame  # one wire format
 
 SERVICE_FILE = "service.json"
 KEYS_FILE = "keys.json"
@@ -285,20 +286,6 @@ class Workers:
         message = json.loads(data or b"{}").get("error", "the worker failed")
         raise RequestError(500, "ModuleExecutionError" if response.status == 422 else "WorkerError",
                            message)
-
-
-def frame_to_ipc(frame) -> bytes:
-    import pyarrow as pa
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def ipc_to_frame(data: bytes):
-    import pyarrow as pa
-    return pa.ipc.open_stream(data).read_all().to_pandas()
 
 
 class Service:

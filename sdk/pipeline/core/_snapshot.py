@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from ..._files import write_once
 
 from ...errors import UserErrorException
 
@@ -62,23 +63,14 @@ def take_snapshot(root: Path, snapshots_dir: Path) -> str:
     root = Path(root)
     files = list_files(root)
     digest = digest_of(root, files)
-    target = snapshots_dir / digest
-    if target.is_dir():
-        return digest
-    snapshots_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=snapshots_dir, prefix=".staging-"))
-    try:
+
+    def fill(staging: Path) -> None:
         for rel in files:
             dest = staging / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, dest)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if not target.is_dir():  # not a lost race with an identical snapshot
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_once(snapshots_dir / digest, fill)
     return digest
 
 

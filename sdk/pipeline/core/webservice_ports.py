@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
+from ..._files import write_once
 from ...errors import UserErrorException
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -68,18 +66,7 @@ class WebServiceInput:
         data = buffer.getvalue()
         root = _settings.current().home.joinpath(*WEBINPUTS)
         target = root / hashlib.sha256(data).hexdigest()
-        if not target.is_dir():
-            root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
-            try:
-                (staging / EXAMPLE_FILE).write_bytes(data)
-                try:
-                    os.replace(staging, target)
-                except OSError:
-                    if not target.is_dir():
-                        raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+        write_once(target, lambda staging: (staging / EXAMPLE_FILE).write_bytes(data))
         return target
 
     def _consumption(self, port: str):

@@ -30,10 +30,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
+from ..._files import write_once
 from ...errors import UserErrorException
 from ..core.builder import InputPortBinding, PipelineData, PipelineOutputFileDataset
 from .python_script_step import PythonScriptStep
@@ -106,20 +105,12 @@ def _generated_dir(code: str, bundle: str | None) -> Path:
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     root = _settings.current().home / "generated"
     target = root / digest.hexdigest()
-    if not target.is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
-        try:
-            for name, data in files.items():
-                (staging / name).write_bytes(data)
-            try:
-                os.replace(staging, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    def fill(staging: Path) -> None:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+
+    return write_once(target, fill)
 
 
 def _with_studio_packages(runconfig):
