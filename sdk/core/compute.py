@@ -22,9 +22,6 @@ class ComputeTarget:
 
     _kind_default = "docker"
 
-    def __new__(cls, workspace=None, name=None, **kwargs):
-        return super().__new__(cls)
-
     def __init__(self, workspace, name: str, *, _info=None):
         self.workspace = workspace
         self._info = _info or self._lookup(workspace, name)

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from .._files import write_once
 from ..errors import UserErrorException
 
 
@@ -85,18 +86,14 @@ class LocalFiles:
     def store_model_files(self, workspace_id: str, name: str, version: int, source: Path) -> str:
         """Copy a model file or folder in; return its path relative to the version folder."""
         source = Path(source)
-        target = self.model_dir(workspace_id, name, version)
-        self.models_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.models_root, prefix=".staging-"))
-        try:
+
+        def fill(staging: Path) -> None:
             if source.is_dir():
                 shutil.copytree(source, staging / source.name)
             else:
                 shutil.copy2(source, staging / source.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+        write_once(self.model_dir(workspace_id, name, version), fill)
         return source.name
 
     def copy_model_out(self, workspace_id: str, name: str, version: int, rel: str,

@@ -105,6 +105,29 @@ class SqlStore(Store):
         with self._engine.connect() as conn:
             return [_entity(cls, row) for row in conn.execute(query)]
 
+    def _versioned(self, table, cls, workspace_id, name, version=None):
+        """Version ``version`` of ``name``, or its latest when None (models, environments,
+        datasets are versioned 1, 2, 3 ... per name)."""
+        q = table.select().where((table.c.workspace_id == workspace_id) & (table.c.name == name))
+        q = q.where(table.c.version == int(version)) if version is not None else \
+            q.order_by(table.c.version.desc())
+        return self._one(q, cls)
+
+    def _insert_next_version(self, table, cls, info, **fields):
+        """Insert ``info`` as the next version of its name. The primary key makes the number
+        atomic: a concurrent registration that took it makes this one try the next."""
+        for _ in range(50):
+            latest = self._versioned(table, cls, info.workspace_id, info.name)
+            record = cls(**{**info.__dict__, **fields, "created_at": utcnow(),
+                            "version": (latest.version if latest else 0) + 1})
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(table.insert().values(**record.__dict__))
+                return record
+            except IntegrityError:
+                continue
+        raise StoreError(f"could not register {info.name!r}: too many concurrent registrations")
+
     # -- workspaces -------------------------------------------------------------------------
     def create_workspace(self, info: WorkspaceInfo) -> WorkspaceInfo:
         existing = self.find_workspaces(info.name, info.resource_group, info.subscription_id)
@@ -262,33 +285,21 @@ class SqlStore(Store):
 
     # -- models -----------------------------------------------------------------------------
     def register_model(self, info, source):
-        # Reserve the version number first (the primary key makes it atomic), then copy the
-        # files into that version's own folder: two registrations never share a folder.
-        for _ in range(50):
-            latest = self.get_model(info.workspace_id, info.name)
-            record = ModelInfo(**{**info.__dict__, "version": (latest.version if latest else 0) + 1,
-                                  "path": Path(source).name, "created_at": utcnow()})
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(t.models.insert().values(**record.__dict__))
-            except IntegrityError:
-                continue  # another process took this version number; try the next one
-            try:
-                self.files.store_model_files(info.workspace_id, info.name, record.version, Path(source))
-            except BaseException:
-                with self._engine.begin() as conn:
-                    conn.execute(t.models.delete().where(
-                        (t.models.c.workspace_id == info.workspace_id) & (t.models.c.name == info.name)
-                        & (t.models.c.version == record.version)))
-                raise
-            return record
-        raise StoreError(f"could not register model {info.name!r}: too many concurrent registrations")
+        # Reserve the version number first, then copy the files into that version's own
+        # folder: two registrations never share a folder.
+        record = self._insert_next_version(t.models, ModelInfo, info, path=Path(source).name)
+        try:
+            self.files.store_model_files(info.workspace_id, info.name, record.version, Path(source))
+        except BaseException:
+            with self._engine.begin() as conn:
+                conn.execute(t.models.delete().where(
+                    (t.models.c.workspace_id == info.workspace_id) & (t.models.c.name == info.name)
+                    & (t.models.c.version == record.version)))
+            raise
+        return record
 
     def get_model(self, workspace_id, name, version=None):
-        q = t.models.select().where((t.models.c.workspace_id == workspace_id) & (t.models.c.name == name))
-        q = q.where(t.models.c.version == int(version)) if version is not None else \
-            q.order_by(t.models.c.version.desc())
-        return self._one(q, ModelInfo)
+        return self._versioned(t.models, ModelInfo, workspace_id, name, version)
 
     def list_models(self, workspace_id, name=None):
         q = t.models.select().where(t.models.c.workspace_id == workspace_id)
@@ -305,18 +316,11 @@ class SqlStore(Store):
         latest = self.get_environment(workspace_id, name)
         if latest and _canonical(latest.definition) == _canonical(definition):
             return latest
-        info = EnvironmentInfo(workspace_id=workspace_id, name=name,
-                               version=(latest.version if latest else 0) + 1, definition=definition)
-        with self._engine.begin() as conn:
-            conn.execute(t.environments.insert().values(**info.__dict__))
-        return info
+        return self._insert_next_version(t.environments, EnvironmentInfo, EnvironmentInfo(
+            workspace_id=workspace_id, name=name, version=0, definition=definition))
 
     def get_environment(self, workspace_id, name, version=None):
-        q = t.environments.select().where((t.environments.c.workspace_id == workspace_id)
-                                          & (t.environments.c.name == name))
-        q = q.where(t.environments.c.version == int(version)) if version is not None else \
-            q.order_by(t.environments.c.version.desc())
-        return self._one(q, EnvironmentInfo)
+        return self._versioned(t.environments, EnvironmentInfo, workspace_id, name, version)
 
     def list_environments(self, workspace_id):
         return self._all(t.environments.select().where(t.environments.c.workspace_id == workspace_id)
@@ -354,24 +358,10 @@ class SqlStore(Store):
                     f"There is already a dataset registered under name '{info.name}' (version "
                     f"{latest.version}) with a different definition. Specify "
                     "`create_new_version=True` to register it as a new version")
-        for _ in range(50):
-            latest = self.get_dataset(info.workspace_id, info.name)
-            record = DatasetInfo(**{**info.__dict__, "version": (latest.version if latest else 0) + 1,
-                                    "created_at": utcnow()})
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(t.datasets.insert().values(**record.__dict__))
-                return record
-            except IntegrityError:
-                continue
-        raise StoreError(f"could not register dataset {info.name!r}: too many concurrent registrations")
+        return self._insert_next_version(t.datasets, DatasetInfo, info)
 
     def get_dataset(self, workspace_id, name, version=None):
-        q = t.datasets.select().where((t.datasets.c.workspace_id == workspace_id)
-                                      & (t.datasets.c.name == name))
-        q = q.where(t.datasets.c.version == int(version)) if version is not None else \
-            q.order_by(t.datasets.c.version.desc())
-        return self._one(q, DatasetInfo)
+        return self._versioned(t.datasets, DatasetInfo, workspace_id, name, version)
 
     def get_dataset_by_id(self, workspace_id, dataset_id):
         return self._one(t.datasets.select().where(

@@ -31,6 +31,7 @@ class OutputLocation:
     datastore: str
     path: str                     # relative to the datastore's root
     local: str | None = None      # the host folder, for a file:// datastore
+    digest: str | None = None     # its content digest, taken once when the producer finished
 
     def to_dict(self) -> dict:
         return asdict(self)

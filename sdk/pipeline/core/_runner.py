@@ -8,6 +8,7 @@ the status CancelRequested in the store (``run.cancel()``, ``amlocal run cancel`
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -315,7 +316,7 @@ class Runner:
 
     def _publish_outputs(self, step, plan, definition) -> None:
         """Upload staged outputs, register the ones asked for, and hand them to later steps."""
-        from ._io import finish_output, register_output
+        from ._io import finish_output, folder_digest, register_output
         registered = []
         for name, (out, location, staged) in plan.outputs.items():
             if staged is not None:
@@ -323,7 +324,10 @@ class Runner:
             dataset = register_output(self.store, self.workspace.id, out, location)
             if dataset:
                 registered.append(dataset)
+            if location.local is not None:  # every consumer's reuse key needs it: take it once
+                location = dataclasses.replace(location, digest=folder_digest(location.local))
             self.outputs[name] = location
+            definition["outputs"][name] = location.to_dict()
         if registered:
             definition["registeredDatasets"] = registered
 

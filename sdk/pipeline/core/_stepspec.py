@@ -84,7 +84,7 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
                 target = inp.get("path_on_compute") or f"/amlocal/inputs/{name}"
                 plan.mounts.append(Mount(location.local, target, read_only=True))
                 values[name] = target
-                plan.input_digests[name] = folder_digest(location.local)
+                plan.input_digests[name] = location.digest or folder_digest(location.local)
             else:
                 binding = bind_input(location.as_definition(), name,
                                      "download" if inp.get("mode") == "download" else "mount",

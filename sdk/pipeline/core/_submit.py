@@ -33,8 +33,7 @@ def resolve_parameters(graph: dict, given: dict | None) -> dict:
 
 
 def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_step_failure=False,
-           regenerate_outputs=False, parent_run_id=None, published_pipeline_id=None,
-           detach: bool = True):
+           regenerate_outputs=False, parent_run_id=None, published_pipeline_id=None):
     """Record a pipeline run and its step runs, then start the runner. Returns a PipelineRun."""
     from ...store.entities import RunInfo
     from .run import PipelineRun
@@ -63,8 +62,7 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
             status="NotStarted", name=node["name"], parent_id=run_id,
             target=node["compute"]["name"], definition={"node_id": node["id"]},
             properties={"azureml.nodeid": node["id"]}))
-    if detach:
-        start_runner(run_id)
+    start_runner(run_id)
     print(f"Submitted PipelineRun {run_id}")
     return PipelineRun(experiment, run_id, _info=info)
 
