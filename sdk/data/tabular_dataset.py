@@ -117,7 +117,10 @@ class TabularDataset(Dataset):
         try:
             with fs.open(path, "rb") as handle:
                 if reader["format"] == "parquet":
-                    return pd.read_parquet(handle)
+                    # No Arrow thread pools for a Python file object: their threads can still be
+                    # alive at interpreter exit and abort it (apache/arrow#34314).
+                    return pd.read_parquet(handle, engine="pyarrow", use_threads=False,
+                                           pre_buffer=False)
                 return pd.read_csv(
                     handle, sep=reader.get("separator", ","),
                     header=0 if reader.get("header", True) else None,
