@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class AmlocalError(Exception):
-    """Base of every error amlocal raises on purpose."""
+    """Base of every error amlocal raises on purpose (``azureml.exceptions.AzureMLException``).
+
+    As Azure's, it keeps its text in ``message``."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+AzureMLException = AmlocalError
 
 
 class UserErrorException(AmlocalError):
@@ -51,6 +60,38 @@ class ActivityFailedException(AmlocalError):
     def __init__(self, message: str, run_id: str | None = None):
         super().__init__(message)
         self.run_id = run_id
+
+
+class SnapshotException(UserErrorException):
+    """A snapshot could not be taken or restored (``Run.take_snapshot``)."""
+
+
+class RunConfigurationException(UserErrorException):
+    """A run configuration is not valid."""
+
+
+class ExperimentExecutionException(UserErrorException):
+    """An experiment run could not be submitted or executed."""
+
+
+class TrainingException(AmlocalError):
+    """A training run failed."""
+
+
+class ParallelRunException(AmlocalError):
+    """A ParallelRunStep job failed (too many failed mini-batches or items)."""
+
+
+class ModelPathNotFoundException(UserErrorException):
+    """A model's path does not exist."""
+
+
+class WorkspaceException(UserErrorException):
+    """A workspace could not be found or created."""
+
+
+class ProjectSystemException(UserErrorException):
+    """A project folder (config.json, .azureml) could not be read."""
 
 
 class StoreError(AmlocalError):

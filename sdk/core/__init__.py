@@ -1,4 +1,10 @@
-"""``amlocal.core``: the workspace API of ``azureml.core``."""
+"""``amlocal.core``: the workspace API of ``azureml.core``.
+
+``VERSION`` is the azureml SDK version whose API amlocal mirrors (what v1 samples print in their
+first cell); amlocal's own version is ``amlocal.__version__``."""
+VERSION = "1.61.0"
+__version__ = VERSION
+
 from .compute import ComputeTarget
 from .datastore import Datastore
 from .dataset import Dataset

@@ -34,7 +34,7 @@ class ScriptRunConfig:
     def _submit_to_experiment(self, experiment, **kwargs):
         from ..errors import ValidationError
         from ..pipeline.core._submit import start_runner
-        from ..pipeline.core.graph import freeze
+        from ..pipeline.core._freeze import freeze
         from ..pipeline.core.pipeline import Pipeline
         from ..pipeline.steps import PythonScriptStep
         from ..store.entities import RunInfo

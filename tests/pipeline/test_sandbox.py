@@ -110,7 +110,7 @@ def test_sandboxed_pipeline_steps_from_inside_their_containers(workspace, home, 
 
 def test_run_configuration_maps_to_the_node_sandbox(workspace, tmp_path):
     from amlocal.pipeline.core import Pipeline
-    from amlocal.pipeline.core.graph import freeze
+    from amlocal.pipeline.core._freeze import freeze
     from amlocal.pipeline.steps import PythonScriptStep
 
     src = _src(tmp_path)

@@ -71,7 +71,7 @@ def _workers(name: str) -> list:
 def test_the_graph_records_web_inputs_and_outputs(workspace, home):
     import pandas as pd
     from amlocal.pipeline.core import Pipeline, WebServiceInput, WebServiceOutput
-    from amlocal.pipeline.core.graph import freeze
+    from amlocal.pipeline.core._freeze import freeze
     from amlocal.pipeline.steps import ExecutePythonScriptStep
 
     web_in = WebServiceInput("input1", pd.DataFrame({"surface": [20, 30], "city": ["a", "b"]}))

@@ -29,7 +29,7 @@ class Pipeline:
     def validate(self) -> list[str]:
         """Every problem that would stop this pipeline, as a list of messages (empty when
         valid). Nothing is stored and no container starts."""
-        from .graph import freeze
+        from ._freeze import freeze
         try:
             _, errors = freeze(self, take_snapshots=False)
         except UserErrorException as exc:
@@ -37,7 +37,7 @@ class Pipeline:
         return errors
 
     def _freeze(self) -> dict:
-        from .graph import freeze_or_raise
+        from ._freeze import freeze_or_raise
         return freeze_or_raise(self)
 
     def submit(self, experiment_name: str, pipeline_parameters: dict | None = None,

@@ -111,7 +111,7 @@ def _sandbox(step, runconfig, target_kind: str, errors: list[str]) -> dict | Non
 def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     """Return (graph, errors). With ``take_snapshots`` the sources are stored (only when there
     are no errors, so nothing is stored for an invalid pipeline)."""
-    from ...core.compute import resolve_target
+    from ...core.compute.compute import resolve_target
     from ...core.runconfig import RunConfiguration
     from ... import _settings
     from ._snapshot import take_snapshot

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 
-from ..errors import ComputeTargetException
+from ...errors import ComputeTargetException
 
 KINDS = ("docker", "local")
 _NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]{1,23}$")
@@ -67,7 +67,7 @@ class ComputeTarget:
         """Register a target. ``provisioning_configuration`` is what
         ``AmlCompute.provisioning_configuration()`` returns (a dict); ``kind='local'`` in it
         makes a local-process target."""
-        from ..store.entities import ComputeTargetInfo
+        from ...store.entities import ComputeTargetInfo
         if not _NAME.match(name or "") and name not in ("local",):
             raise ComputeTargetException(
                 f"compute target name {name!r} is not valid: 2-24 letters, digits or '-', "

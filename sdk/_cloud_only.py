@@ -1,0 +1,104 @@
+"""Names of the azureml v1 API that only Azure can serve (AKS, AutoML, HyperDrive's cloud
+sampling, Synapse, Databricks, ...).
+
+They import, so a v1 script that merely imports them still runs; using one (calling it,
+instantiating it, or touching any attribute such as ``AksCompute.provisioning_configuration``)
+raises :class:`CloudOnlyError`, which names the thing and the local alternative where there is
+one. None of them pretends to work. ``python -m amlocal._cloud_only`` prints the table that
+``docs/azureml-coverage.md`` carries (a test keeps the two equal).
+"""
+from __future__ import annotations
+
+import sys
+
+from .errors import UserErrorException
+
+_MARK = "__amlocal_cloud_only__"
+
+
+class CloudOnlyError(UserErrorException):
+    """A name that exists only in Azure Machine Learning was used."""
+
+
+def _message(qualname: str, reason: str, alternative: str | None) -> str:
+    text = f"{qualname} exists only in Azure Machine Learning ({reason}); amlocal cannot run it."
+    return f"{text} Instead: {alternative}" if alternative else f"{text} There is no local equivalent."
+
+
+class _CloudOnlyType(type):
+    """Metaclass of cloud-only classes: instantiating the class or reading any public attribute
+    of it raises CloudOnlyError."""
+
+    def __call__(cls, *args, **kwargs):
+        raise CloudOnlyError(_message(cls.__amlocal_qualname__, *getattr(cls, _MARK)))
+
+    def __getattr__(cls, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise CloudOnlyError(_message(f"{cls.__amlocal_qualname__}.{attr}", *getattr(cls, _MARK)))
+
+
+def cloud_only_class(module: str, name: str, reason: str, alternative: str | None = None,
+                     base: type = object) -> type:
+    """A class that imports and fails with CloudOnlyError when used. ``module`` is the azureml
+    module path it mirrors (``azureml.core.compute``)."""
+    qualname = f"{module}.{name}"
+    return _CloudOnlyType(name, (base,), {
+        _MARK: (reason, alternative), "__amlocal_qualname__": qualname,
+        "__module__": "amlocal" + module[len("azureml"):],
+        "__doc__": _message(qualname, reason, alternative)})
+
+
+def cloud_only_function(module: str, name: str, reason: str, alternative: str | None = None):
+    """A function that imports and fails with CloudOnlyError when called."""
+    qualname = f"{module}.{name}"
+
+    def function(*args, **kwargs):
+        raise CloudOnlyError(_message(qualname, reason, alternative))
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "amlocal" + module[len("azureml"):]
+    function.__doc__ = _message(qualname, reason, alternative)
+    setattr(function, _MARK, (reason, alternative))
+    return function
+
+
+def is_cloud_only(obj) -> bool:
+    return _MARK in getattr(obj, "__dict__", {})
+
+
+def describe(obj) -> tuple[str, str | None]:
+    """(reason, alternative) of a cloud-only name."""
+    return getattr(obj, _MARK)
+
+
+def table(entries: list[tuple[str, object]]) -> str:
+    """The markdown table of the given ``(azureml qualified name, object)`` cloud-only names."""
+    lines = ["| name | why it is cloud-only | use locally instead |", "| --- | --- | --- |"]
+    for qualname, obj in sorted(entries):
+        reason, alternative = describe(obj)
+        lines.append(f"| `{qualname}` | {reason} | {alternative or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Print the cloud-only table for the names listed in the surface fixture."""
+    import importlib
+    import json
+    from pathlib import Path
+    fixture = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("tests/fixtures/azureml_public_names.json")
+    modules = json.loads(fixture.read_text())["modules"]
+    entries = []
+    for module, names in modules.items():
+        try:
+            real = importlib.import_module("amlocal" + module[len("azureml"):])
+        except ImportError:
+            continue
+        entries += [(f"{module}.{n}", getattr(real, n)) for n in names
+                    if is_cloud_only(getattr(real, n, None))]
+    sys.stdout.write(table(entries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
