@@ -1,5 +1,6 @@
-"""Names of the azureml v1 API that only Azure can serve (AKS, AutoML, HyperDrive's cloud
-sampling, Synapse, Databricks, ...).
+"""Names of the azureml v1 API that amlocal does not run: those only Azure can serve (AKS,
+AutoML, HyperDrive's cloud sampling, Synapse, Databricks, ...), and the few that wait for a part
+of amlocal that is not built yet (their reason says so).
 
 They import, so a v1 script that merely imports them still runs; using one (calling it,
 instantiating it, or touching any attribute such as ``AksCompute.provisioning_configuration``)
@@ -21,7 +22,7 @@ class CloudOnlyError(UserErrorException):
 
 
 def _message(qualname: str, reason: str, alternative: str | None) -> str:
-    text = f"{qualname} exists only in Azure Machine Learning ({reason}); amlocal cannot run it."
+    text = f"{qualname} cannot be used with amlocal: {reason}."
     return f"{text} Instead: {alternative}" if alternative else f"{text} There is no local equivalent."
 
 
@@ -41,7 +42,9 @@ class _CloudOnlyType(type):
 def cloud_only_class(module: str, name: str, reason: str, alternative: str | None = None,
                      base: type = object) -> type:
     """A class that imports and fails with CloudOnlyError when used. ``module`` is the azureml
-    module path it mirrors (``azureml.core.compute``)."""
+    module path it mirrors (``azureml.core.compute``); ``reason`` completes "cannot be used with
+    amlocal: ..." (e.g. "AKS clusters exist only in Azure"); ``alternative`` says what to use
+    locally, if anything."""
     qualname = f"{module}.{name}"
     return _CloudOnlyType(name, (base,), {
         _MARK: (reason, alternative), "__amlocal_qualname__": qualname,
@@ -74,7 +77,7 @@ def describe(obj) -> tuple[str, str | None]:
 
 def table(entries: list[tuple[str, object]]) -> str:
     """The markdown table of the given ``(azureml qualified name, object)`` cloud-only names."""
-    lines = ["| name | why it is cloud-only | use locally instead |", "| --- | --- | --- |"]
+    lines = ["| name | why amlocal does not run it | use locally instead |", "| --- | --- | --- |"]
     for qualname, obj in sorted(entries):
         reason, alternative = describe(obj)
         lines.append(f"| `{qualname}` | {reason} | {alternative or '-'} |")
