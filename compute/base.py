@@ -15,7 +15,10 @@ SERVICE_DIR = "/amlocal/service"   # folder holding the run service's Unix socke
 @dataclass(frozen=True)
 class EnvironmentSpec:
     """What a step's Python environment must contain, already normalised by the SDK
-    (azureml-* entries dropped, ``sklearn`` renamed, python/pip removed from conda packages)."""
+    (azureml-* entries dropped, ``sklearn`` renamed, python/pip removed from conda packages).
+
+    ``user_managed``: nothing is installed; the step runs ``interpreter_path`` (default
+    ``python`` on PATH) of the base image, or of this machine on the ``host`` backend."""
 
     name: str = "default"
     python_version: str | None = None
@@ -25,6 +28,8 @@ class EnvironmentSpec:
     pip_options: tuple[str, ...] = ()
     base_image: str | None = None
     environment_variables: dict = field(default_factory=dict)
+    user_managed: bool = False
+    interpreter_path: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -41,7 +46,7 @@ class ResolvedEnvironment:
     """An environment pinned to a lockfile. ``digest`` names its image (or virtualenv)."""
 
     spec: EnvironmentSpec
-    installer: str          # "uv" or "conda-lock"
+    installer: str          # "uv", "conda-lock", "user-managed" (image as is) or "host"
     installer_version: str
     lock_text: str
     digest: str             # sha256 hex over lock, installer, template and base layers

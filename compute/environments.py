@@ -14,6 +14,17 @@ Two lock formats, chosen by the spec:
   and hash. Locking needs a conda/mamba/micromamba executable *and* a reachable channel;
   :func:`conda_availability` tells in well under a second whether both are there.
 
+* **conda packages, but no conda answers** (no executable, or the channel is unreachable; always
+  for the ``local`` compute target, which builds a virtualenv): the conda packages are mapped to
+  PyPI requirements by :mod:`amlocal.compute.conda_map` and locked with uv like a PyPI-only
+  environment. The lock text starts with :data:`FALLBACK_HEADER` and one comment line per
+  substitution, so the lock (and so the image digest) records what the map did; the user sees
+  one warning per environment naming every substitution.
+* **user-managed dependencies** (``python.user_managed_dependencies``): nothing is locked or
+  installed. The image is the base image plus a small ``python`` launcher for the environment's
+  ``interpreter_path`` (template ``Dockerfile.user``); the lock text is one comment line naming
+  the interpreter.
+
 Locks are cached under ``<AMLOCAL_HOME>/locks/<key>.lock`` where ``key`` is the sha256 of the
 lock-relevant part of the spec (packages, channels, options; not its name or environment
 variables), the target Python ``X.Y``, platform and installer: an unchanged spec is never locked
@@ -50,6 +61,10 @@ Log = Callable[[str], None]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UV_TEMPLATE = "Dockerfile.uv"
 CONDA_TEMPLATE = "Dockerfile.conda"
+USER_TEMPLATE = "Dockerfile.user"
+USER_MANAGED = "user-managed"     # the installer name of an environment nothing is installed in
+FALLBACK_HEADER = "# amlocal: conda packages installed from PyPI"
+_FALLBACK_LINE = "#   "
 LOCK_FORMAT = "1"                 # bump to invalidate every cached lock
 IMAGE_REPOSITORY = "amlocal-env"
 DEFAULT_CONDA_CHANNEL = "conda-forge"
@@ -108,8 +123,27 @@ def major_minor(version: str) -> str:
     return ".".join(str(version).strip().split(".")[:2])
 
 
-def installer_for(spec: EnvironmentSpec) -> str:
+def installer_for(spec: EnvironmentSpec, lock_text: str | None = None) -> str:
+    """``user-managed``, ``conda-lock`` (conda packages), else ``uv``; a lock made by the PyPI
+    fallback (it starts with :data:`FALLBACK_HEADER`) is a ``uv`` lock."""
+    if spec.user_managed:
+        return USER_MANAGED
+    if lock_text is not None and lock_text.startswith(FALLBACK_HEADER):
+        return "uv"
     return "conda-lock" if spec.conda_packages else "uv"
+
+
+def conda_substitutions(lock_text: str) -> tuple[str, ...]:
+    """The substitutions a PyPI-fallback lock records (empty for any other lock)."""
+    if not lock_text.startswith(FALLBACK_HEADER):
+        return ()
+    found = []
+    for line in lock_text.splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        if line.startswith(_FALLBACK_LINE):
+            found.append(line[len(_FALLBACK_LINE):].strip())
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,23 +151,38 @@ def installer_for(spec: EnvironmentSpec) -> str:
 
 def resolve(spec: EnvironmentSpec, log: Log = print, *,
             base_image: str | None = None, base: BaseInfo | None = None,
-            pull: bool = True) -> ResolvedEnvironment:
+            pull: bool = True, allow_conda: bool = True) -> ResolvedEnvironment:
     """Lock ``spec`` (from the cache when it was locked before) and compute its digest.
 
     ``base_image`` overrides :func:`images.choose_base_image`; ``base`` skips Docker entirely
-    (the local backend passes :func:`host_base`); ``pull=False`` never pulls a missing base.
+    (the local backend passes :func:`host_base`); ``pull=False`` never pulls a missing base;
+    ``allow_conda=False`` maps conda packages to PyPI even where conda answers (a virtualenv).
 
     Raises EnvironmentBuildError when a package cannot be resolved (the message names it), when
-    conda packages are asked for and conda-lock cannot work here, or when no base image exists;
-    DockerUnavailableError when a base image must be inspected and no engine answers.
+    a conda package has no PyPI counterpart (R packages) and no conda answers, or when no base
+    image exists; DockerUnavailableError when a base image must be inspected and no engine
+    answers.
     """
     if base is None:
         from . import images
         name = base_image or images.choose_base_image(spec, log=log, pull=pull)
         base = images.describe_base(name, log=log, pull=pull)
-    installer = installer_for(spec)
-    if (installer == "uv" and spec.python_version
-            and major_minor(spec.python_version) != base.python):
+    if spec.user_managed:
+        return resolved_from_lock(spec, user_managed_lock(spec), base)
+    if spec.conda_packages:
+        path = lock_path(spec, base)
+        if allow_conda and path.is_file():     # a conda-lock.yml locked or recorded before
+            return resolved_from_lock(spec, path.read_text(encoding="utf-8"), base)
+        if allow_conda:
+            ok, detail = conda_availability(spec.conda_channels)
+        else:
+            ok, detail = False, "the environment is built as a virtualenv"
+        if ok:
+            lock_text = lock_with_conda(spec, base, log, executable=detail)
+            write_atomic(path, lock_text)
+            return resolved_from_lock(spec, lock_text, base)
+        return resolve_on_pypi(spec, base, log, reason=detail)
+    if spec.python_version and major_minor(spec.python_version) != base.python:
         log(f"warning: environment '{spec.name}' asks for Python {spec.python_version} but "
             f"{base.image or 'this machine'} provides Python {base.python}; the packages are "
             f"locked and installed for Python {base.python}. Choose a base image with Python "
@@ -142,18 +191,49 @@ def resolve(spec: EnvironmentSpec, log: Log = print, *,
     if path.is_file():
         lock_text = path.read_text(encoding="utf-8")
     else:
-        if installer == "uv":
-            lock_text = lock_with_uv(spec, base, log)
-        else:
-            lock_text = lock_with_conda(spec, base, log)
+        lock_text = lock_with_uv(spec, base, log)
         write_atomic(path, lock_text)
     return resolved_from_lock(spec, lock_text, base)
+
+
+def resolve_on_pypi(spec: EnvironmentSpec, base: BaseInfo, log: Log = print, *,
+                    reason: str = "") -> ResolvedEnvironment:
+    """Lock ``spec``'s conda packages from PyPI with uv through :mod:`.conda_map` (see the
+    module docstring); logs one warning naming every substitution. Raises
+    EnvironmentBuildError (R packages; a package uv cannot resolve)."""
+    import dataclasses
+
+    from .conda_map import MAP_VERSION, to_pypi
+    fallback = to_pypi(spec.conda_packages, spec.python_version, base.python)
+    effective = dataclasses.replace(
+        spec, conda_packages=(), conda_channels=(), python_version=None,
+        pip_packages=tuple(dict.fromkeys((*spec.pip_packages, *fallback.requirements))))
+    changes = "; ".join(fallback.lines()) or "every name is the same on PyPI"
+    channels = ", ".join(spec.conda_channels) or DEFAULT_CONDA_CHANNEL
+    log(f"warning: environment '{spec.name}': no conda here ({reason}), so its conda packages "
+        f"({', '.join(spec.conda_packages)}) are installed from PyPI with uv instead of from "
+        f"{channels}: {changes}. Install conda, mamba or micromamba to use conda packages.")
+    path = lock_path(effective, base, fallback=MAP_VERSION)
+    if path.is_file():
+        return resolved_from_lock(spec, path.read_text(encoding="utf-8"), base)
+    header = [f"{FALLBACK_HEADER} (conda-to-PyPI map v{MAP_VERSION}); conda packages: "
+              f"{', '.join(spec.conda_packages)}"]
+    header += [_FALLBACK_LINE + line for line in fallback.lines()]
+    lock_text = "\n".join(header) + "\n" + lock_with_uv(effective, base, log)
+    write_atomic(path, lock_text)
+    return resolved_from_lock(spec, lock_text, base)
+
+
+def user_managed_lock(spec: EnvironmentSpec) -> str:
+    """The "lock" of a user-managed environment: one comment naming its interpreter."""
+    return (f"# amlocal: user-managed dependencies, nothing installed; interpreter "
+            f"{spec.interpreter_path or 'python'}\n")
 
 
 def resolved_from_lock(spec: EnvironmentSpec, lock_text: str,
                        base: BaseInfo) -> ResolvedEnvironment:
     """The ResolvedEnvironment for an existing lock (no solving, no Docker)."""
-    installer = installer_for(spec)
+    installer = installer_for(spec, lock_text)
     version = installer_version(installer)
     template = template_bytes(installer)
     digest = compute_digest(lock_text, installer, version, template, base.layers,
@@ -184,15 +264,20 @@ def compute_digest(lock_text: str, installer: str, installer_version: str, templ
     return h.hexdigest()
 
 
+def template_name(installer: str) -> str:
+    return {"uv": UV_TEMPLATE, USER_MANAGED: USER_TEMPLATE}.get(installer, CONDA_TEMPLATE)
+
+
 def template_bytes(installer: str) -> bytes:
-    name = UV_TEMPLATE if installer == "uv" else CONDA_TEMPLATE
-    return (TEMPLATES / name).read_bytes()
+    return (TEMPLATES / template_name(installer)).read_bytes()
 
 
 def installer_version(installer: str) -> str:
     """The installed version of ``uv`` or ``conda-lock`` (the uv version is also the one put
     into images)."""
     from importlib import metadata
+    if installer == USER_MANAGED:
+        return ""
     dist = "uv" if installer == "uv" else "conda-lock"
     try:
         return metadata.version(dist)
@@ -208,8 +293,9 @@ def installer_version(installer: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # lock cache
 
-def lock_key(spec: EnvironmentSpec, base: BaseInfo) -> str:
-    """sha256 over the canonical JSON of what decides the lock."""
+def lock_key(spec: EnvironmentSpec, base: BaseInfo, *, fallback: str | None = None) -> str:
+    """sha256 over the canonical JSON of what decides the lock (``fallback``: the conda-to-PyPI
+    map version a PyPI-fallback lock was made with)."""
     installer = installer_for(spec)
     data = {
         "format": LOCK_FORMAT,
@@ -223,12 +309,14 @@ def lock_key(spec: EnvironmentSpec, base: BaseInfo) -> str:
         # the conda environment installs its own Python; the uv path uses the base's
         "python_version": spec.python_version if installer == "conda-lock" else None,
     }
+    if fallback is not None:
+        data["conda_fallback"] = fallback
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def lock_path(spec: EnvironmentSpec, base: BaseInfo) -> Path:
-    return _settings.current().locks / f"{lock_key(spec, base)}.lock"
+def lock_path(spec: EnvironmentSpec, base: BaseInfo, *, fallback: str | None = None) -> Path:
+    return _settings.current().locks / f"{lock_key(spec, base, fallback=fallback)}.lock"
 
 
 def record_lock(spec: EnvironmentSpec, lock_text: str, base: BaseInfo) -> Path:
@@ -416,14 +504,16 @@ def environment_yml(spec: EnvironmentSpec, base: BaseInfo) -> dict:
             "dependencies": deps}
 
 
-def lock_with_conda(spec: EnvironmentSpec, base: BaseInfo, log: Log = print) -> str:
+def lock_with_conda(spec: EnvironmentSpec, base: BaseInfo, log: Log = print, *,
+                    executable: str | None = None) -> str:
     """Run ``conda-lock lock`` and return the unified ``conda-lock.yml`` text.
 
+    ``executable``: the conda executable :func:`conda_availability` found (probed when None).
     Raises EnvironmentBuildError at once (no minute of retries) when there is no conda executable
     or the channel does not answer, and when the solve fails (naming the packages it blames).
     """
     import yaml
-    ok, detail = conda_availability(spec.conda_channels)
+    ok, detail = (True, executable) if executable else conda_availability(spec.conda_channels)
     channels = list(spec.conda_channels) or [DEFAULT_CONDA_CHANNEL]
     if not ok:
         raise EnvironmentBuildError(

@@ -4,7 +4,8 @@
   network when a usable one is present; :func:`bootstrap_base` builds :data:`OFFLINE_BASE` with
   ``debootstrap`` when no registry is reachable.
 * :func:`ensure_image` builds ``amlocal-env:<digest[:32]>`` from ``templates/Dockerfile.uv`` (or
-  ``Dockerfile.conda``) only when it is missing, streaming the build to
+  ``Dockerfile.conda``; ``Dockerfile.user`` for user-managed dependencies: the base image as it
+  is plus the :func:`interpreter_launcher`) only when it is missing, streaming the build to
   ``<AMLOCAL_HOME>/build-logs/<digest>.log``.
 """
 from __future__ import annotations
@@ -23,8 +24,8 @@ from amlocal import _settings
 from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
 
 from .base import EnvironmentSpec, ResolvedEnvironment
-from .environments import (CONDA_TEMPLATE, TEMPLATES, UV_TEMPLATE, BaseInfo, ca_bundle,
-                           normalize_arch, pip_requirements_from_conda_lock)
+from .environments import (TEMPLATES, USER_MANAGED, BaseInfo, ca_bundle, normalize_arch,
+                           pip_requirements_from_conda_lock, template_name)
 
 Log = Callable[[str], None]
 
@@ -302,8 +303,7 @@ def render_dockerfile(resolved: ResolvedEnvironment, *, with_ca: bool = True) ->
 
     Raises EnvironmentBuildError for an environment variable name Docker cannot take.
     """
-    uv = resolved.installer == "uv"
-    text = (TEMPLATES / (UV_TEMPLATE if uv else CONDA_TEMPLATE)).read_text(encoding="utf-8")
+    text = (TEMPLATES / template_name(resolved.installer)).read_text(encoding="utf-8")
     ca_env = ("env SSL_CERT_FILE=/opt/amlocal/ca.pem PIP_CERT=/opt/amlocal/ca.pem "
               "REQUESTS_CA_BUNDLE=/opt/amlocal/ca.pem MAMBA_SSL_VERIFY=/opt/amlocal/ca.pem"
               if with_ca else "")
@@ -340,7 +340,11 @@ def write_context(resolved: ResolvedEnvironment, folder) -> Path:
         shutil.copyfile(ca, folder / "ca.pem")
     else:
         (folder / "ca.pem").write_text("")
-    if resolved.installer == "uv":
+    if resolved.installer == USER_MANAGED:
+        launcher = folder / "python"
+        launcher.write_text(interpreter_launcher(resolved.spec.interpreter_path), encoding="utf-8")
+        launcher.chmod(0o755)
+    elif resolved.installer == "uv":
         (folder / "requirements.lock").write_text(resolved.lock_text, encoding="utf-8")
     else:
         platform = _lock_conda_platform(resolved)
@@ -348,6 +352,30 @@ def write_context(resolved: ResolvedEnvironment, folder) -> Path:
         (folder / "pip-requirements.txt").write_text(
             pip_requirements_from_conda_lock(resolved.lock_text, platform), encoding="utf-8")
     return folder
+
+
+def interpreter_launcher(interpreter: str | None) -> str:
+    """The ``/opt/amlocal/bin/python`` script of a user-managed image: it runs ``interpreter``
+    (an absolute path as is; a name is looked up on PATH past the launcher's own folder, and
+    ``python`` falls back to ``python3``, which is all some base images have)."""
+    interpreter = (interpreter or "python").strip() or "python"
+    quoted = "'" + interpreter.replace("'", "'\\''") + "'"
+    if interpreter.startswith("/"):
+        return f"#!/bin/sh\nexec {quoted} \"$@\"\n"
+    names = f"{quoted} python3" if interpreter == "python" else quoted
+    return ("#!/bin/sh\n"
+            "# amlocal: the environment's interpreter (user-managed dependencies)\n"
+            f"for name in {names}; do\n"
+            "  old_ifs=$IFS; IFS=:\n"
+            "  for dir in $PATH; do\n"
+            "    if [ \"$dir\" != /opt/amlocal/bin ] && [ -x \"$dir/$name\" ]; then\n"
+            "      IFS=$old_ifs; exec \"$dir/$name\" \"$@\"\n"
+            "    fi\n"
+            "  done\n"
+            "  IFS=$old_ifs\n"
+            "done\n"
+            f"echo \"amlocal: interpreter {interpreter} not found on PATH in this image\" >&2\n"
+            "exit 127\n")
 
 
 def build_log_path(resolved: ResolvedEnvironment) -> Path:

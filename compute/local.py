@@ -7,64 +7,49 @@ are not relocatable) under a file lock, with a ``.building`` marker while it is 
 When Docker answers and the base image's Python and platform match this machine, the lock and
 digest are exactly the Docker backend's; otherwise the spec is locked for this machine.
 
-Path mapping: a step is written for the container layout (:data:`CONTAINER_ROOT` ``/amlocal``).
-``submit`` makes a per-step temporary root ``R`` holding symlinks
-``R/<mount.target relative to /amlocal> -> mount.source`` for every mount and
-``R/wd -> step.working_dir``, then replaces the ``/amlocal`` prefix with ``R`` wherever it starts
-a path in the command line's items and the environment variables' values
-(``PYTHONPATH=/amlocal/runtime:/amlocal/wd`` becomes ``R/runtime:R/wd``). ``R`` is removed
-(only the symlinks, never their targets) when the step ends.
+Steps run as processes with the container layout mapped onto this machine
+(:mod:`amlocal.compute.process`).
+
+Conda packages are installed from PyPI through :mod:`amlocal.compute.conda_map` (a virtualenv
+cannot hold conda packages), with the same warning and lock record as the Docker backend's
+fallback. A user-managed environment builds nothing: its step runs on this machine's
+``interpreter_path`` as the ``host`` backend does (:mod:`amlocal.compute.host`).
 
 A sandboxed step (``StepSpec.sandbox`` set) is refused: a plain process cannot be kept off the
-network or the filesystem, so the ``docker`` target is the only one that runs it.
+network or the filesystem.
 """
 from __future__ import annotations
 
 import os
-import queue
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from amlocal import _settings
-from amlocal.errors import ComputeTargetException, EnvironmentBuildError
+from amlocal.errors import EnvironmentBuildError
 
-from .base import CONTAINER_ROOT, EnvironmentSpec, ResolvedEnvironment, StepSpec
+from .base import EnvironmentSpec, ResolvedEnvironment, StepSpec
+from .host import HostBackend
+from .process import LocalStepHandle, refuse_sandbox, start_process
 
 Log = Callable[[str], None]
 
 COMPLETE_MARKER = ".amlocal-complete"
 BUILDING_MARKER = ".building"
-KILL_AFTER = 5.0
-# "/amlocal" at the start of a path component, also right after a URL scheme ("unix:///amlocal")
-_PREFIX = re.compile(r"(?:(?<=://)|(?<![\w.\-/]))" + re.escape(CONTAINER_ROOT) + r"(?=/|$|[:;,\s\"'])")
-
-
-def map_container_path(value: str, root: str) -> str:
-    """Replace the ``/amlocal`` prefix of every path in ``value`` with ``root``."""
-    return _PREFIX.sub(lambda _m: root, value)
 
 
 def resolve_for_host(spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
     """The Docker backend's lock when its base image matches this machine's Python and platform
     (same digest), else a lock for this machine. Never pulls, never needs Docker.
 
-    Raises EnvironmentBuildError (conda packages; a package that cannot be resolved).
+    Conda packages are mapped to PyPI (the virtualenv cannot hold conda packages). Raises
+    EnvironmentBuildError (a package that cannot be resolved; an R package).
     """
     from amlocal.errors import DockerUnavailableError
 
     from . import environments
-    if spec.conda_packages:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' asks for conda packages ({', '.join(spec.conda_packages)}),"
-            f" which the 'local' compute target cannot install (it builds a virtualenv): use "
-            f"compute target 'docker', or move them to pip packages.")
     host = environments.host_base()
     base = None
     try:
@@ -75,7 +60,7 @@ def resolve_for_host(spec: EnvironmentSpec, log: Log = print) -> ResolvedEnviron
         base = None
     if base is None or (base.python, base.platform) != (host.python, host.platform):
         base = host
-    return environments.resolve(spec, log, base=base)
+    return environments.resolve(spec, log, base=base, allow_conda=False)
 
 
 def venv_path(resolved: ResolvedEnvironment) -> Path:
@@ -125,78 +110,16 @@ def ensure_venv(resolved: ResolvedEnvironment, log: Log = print) -> bool:
     return True
 
 
-class LocalStepHandle:
-    """A step running as a local process group."""
-
-    def __init__(self, proc: subprocess.Popen, root: str):
-        self._proc = proc
-        self._root = root
-        self._queue: queue.Queue = queue.Queue()
-        self._cancelled = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        # A reader thread so a full pipe never blocks the step when nobody reads ``lines``.
-        import codecs
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        try:
-            for raw in iter(lambda: self._proc.stdout.readline(), b""):
-                self._queue.put(decoder.decode(raw).rstrip("\n").rstrip("\r"))
-        finally:
-            self._queue.put(None)
-
-    def lines(self) -> Iterator[str]:
-        """The process's merged stdout/stderr, line by line, until it exits."""
-        while True:
-            line = self._queue.get()
-            if line is None:
-                self._queue.put(None)   # later callers end too
-                return
-            yield line
-
-    def wait(self) -> int:
-        """Wait for the process and return its exit status (negative: killed by that signal).
-        The temporary root is removed; on KeyboardInterrupt the process group is killed."""
-        try:
-            code = self._proc.wait()
-        except BaseException:
-            self._kill(signal.SIGKILL)
-            try:
-                self._proc.wait(timeout=KILL_AFTER)
-            except subprocess.TimeoutExpired:
-                pass
-            shutil.rmtree(self._root, ignore_errors=True)
-            raise
-        shutil.rmtree(self._root, ignore_errors=True)
-        return code if code != 0 or not self._cancelled else 143
-
-    def cancel(self) -> None:
-        """SIGTERM the process group, SIGKILL it after 5 s."""
-        self._cancelled = True
-        if self._proc.poll() is not None:
-            return
-        self._kill(signal.SIGTERM)
-        try:
-            self._proc.wait(timeout=KILL_AFTER)
-        except subprocess.TimeoutExpired:
-            self._kill(signal.SIGKILL)
-            self._proc.wait()
-
-    def _kill(self, sig) -> None:
-        try:
-            os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 class LocalBackend:
     """Runs steps as local processes in per-environment virtualenvs (compute kind ``local``)."""
 
     kind = "local"
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
-        """Lock ``spec`` and build its virtualenv when missing. Raises EnvironmentBuildError."""
+        """Lock ``spec`` and build its virtualenv when missing (a user-managed environment:
+        find its interpreter, build nothing). Raises EnvironmentBuildError."""
+        if spec.user_managed:
+            return HostBackend().prepare(spec, log)
         resolved = resolve_for_host(spec, log)
         ensure_venv(resolved, log)
         return resolved
@@ -206,42 +129,12 @@ class LocalBackend:
         for the path mapping) and return at once. Raises EnvironmentBuildError when the
         virtualenv was not prepared; ComputeTargetException for a sandboxed step; OSError
         when the command cannot start."""
-        if step.sandbox is not None:
-            raise ComputeTargetException(
-                f"step '{step.step_name}' is sandboxed (no network, read-only filesystem, "
-                "non-root user), which the 'local' compute target cannot enforce: run it on a "
-                "docker compute target (e.g. compute_target='cpu-cluster'), or turn the sandbox "
-                "off (runconfig.docker.sandbox = False)")
+        if env.spec.user_managed:
+            return HostBackend().submit(step, env)
+        refuse_sandbox(step)
         venv = venv_path(env)
         if not (venv / COMPLETE_MARKER).is_file():
             raise EnvironmentBuildError(f"the virtualenv of environment '{env.spec.name}' is not "
                                         f"built; call prepare() first ({venv})")
-        root = tempfile.mkdtemp(prefix="amlocal-step-")
-        try:
-            links = [(CONTAINER_ROOT + "/wd", step.working_dir)]
-            links += [(m.target, m.source) for m in step.mounts]
-            for target, source in links:
-                rel = os.path.relpath(target, CONTAINER_ROOT)
-                if rel.startswith(".."):
-                    raise ValueError(f"mount target {target} is not under {CONTAINER_ROOT}")
-                link = Path(root, rel)
-                link.parent.mkdir(parents=True, exist_ok=True)
-                if link.is_symlink():
-                    link.unlink()
-                link.symlink_to(os.path.abspath(source))
-            argv = [map_container_path(str(a), root) for a in step.command]
-            if argv and argv[0] in ("python", "python3"):
-                argv[0] = str(venv / "bin" / "python")
-            environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-            environ.update({str(k): map_container_path(str(v), root)
-                            for k, v in (step.env or {}).items()})
-            environ["VIRTUAL_ENV"] = str(venv)
-            environ["PATH"] = str(venv / "bin") + os.pathsep + environ.get("PATH", "")
-            environ.setdefault("PYTHONUNBUFFERED", "1")
-            proc = subprocess.Popen(argv, cwd=step.working_dir, env=environ,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        except BaseException:
-            shutil.rmtree(root, ignore_errors=True)
-            raise
-        return LocalStepHandle(proc, root)
+        return start_process(step, env, str(venv / "bin" / "python"),
+                             {"VIRTUAL_ENV": str(venv)}, path_first=str(venv / "bin"))

@@ -66,13 +66,27 @@ def show(name, version, selector, output) -> None:
         echo_json(e._serialize_to_dict())
         return
     s = _summary(e)
+    fallback = _pypi_fallback(e)
     print_fields([("name", s["name"]), ("version", s["version"]),
                   ("python", s["python"] or "(the image's own: user-managed dependencies)"),
                   ("base image", s["baseImage"] or ("(Dockerfile)" if s["baseDockerfile"] else "")),
                   ("conda channels", ", ".join(s["condaChannels"]) or "(none)"),
                   ("conda packages", ", ".join(s["condaPackages"]) or "(none)"),
-                  ("pip packages", ", ".join(s["pipPackages"]) or "(none)")])
+                  ("pip packages", ", ".join(s["pipPackages"]) or "(none)"),
+                  *([("conda on PyPI", "; ".join(fallback))] if fallback else [])])
     print_mapping(s["environmentVariables"], "Environment variables")
+
+
+def _pypi_fallback(e) -> list[str]:
+    """What the environment's conda packages become where no conda answers
+    (``amlocal.compute.conda_map``); a package that cannot come from PyPI says so."""
+    from ..compute.conda_map import to_pypi
+    from ..errors import UserErrorException
+    try:
+        spec = e._to_spec()
+        return list(to_pypi(spec.conda_packages).lines()) if spec.conda_packages else []
+    except (EnvironmentBuildError, UserErrorException) as exc:
+        return [f"not installable from PyPI: {exc}"]
 
 
 @env.command("build")
@@ -87,15 +101,19 @@ def build(name, version, selector, output) -> None:
     e = _get(selector, name, version)
     resolved = resolve(e._to_spec(), log=note)
     built = ensure_image(resolved, log=note)
+    from ..compute.environments import conda_substitutions
     data = {"name": e.name, "version": e.version, "digest": resolved.digest,
             "image": resolved.image, "baseImage": resolved.base_image,
-            "installer": f"{resolved.installer} {resolved.installer_version}", "built": built}
+            "installer": f"{resolved.installer} {resolved.installer_version}", "built": built,
+            "condaSubstitutions": list(conda_substitutions(resolved.lock_text))}
     if output == "json":
         echo_json(data)
         return
     print_fields([("environment", f"{data['name']} (version {data['version']})"),
                   ("digest", data["digest"]), ("image", data["image"]),
                   ("base image", data["baseImage"]), ("installer", data["installer"]),
+                  *([("conda on PyPI", "; ".join(data["condaSubstitutions"]))]
+                    if data["condaSubstitutions"] else []),
                   ("built", "yes (new image)" if built else "no (the image existed)")])
 
 

@@ -136,13 +136,21 @@ def test_conda_detection_is_fast_and_says_unavailable():
     assert ok is False and reason
 
 
-def test_conda_spec_without_conda_fails_fast_naming_packages(fresh_home, plain_base):
+def test_conda_spec_without_conda_falls_back_to_pypi(fresh_home, plain_base):
+    # No conda here: the conda package is locked from PyPI (tests/compute/test_conda_fallback.py
+    # builds and runs such an environment); an R package cannot be, and fails fast naming it.
+    said: list[str] = []
+    resolved = environments.resolve(CONDA_SPEC, log=said.append, base=plain_base)
+    assert resolved.installer == "uv" and "numpy==" in resolved.lock_text
+    assert resolved.lock_text.startswith(environments.FALLBACK_HEADER)
+    assert len([s for s in said if s.startswith("warning")]) == 1
     started = time.perf_counter()
     with pytest.raises(EnvironmentBuildError) as info:
-        environments.resolve(CONDA_SPEC, log=lambda _: None, base=plain_base)
+        environments.resolve(dataclasses.replace(CONDA_SPEC, conda_packages=("r-base", "numpy")),
+                             log=lambda _: None, base=plain_base)
     assert time.perf_counter() - started < 5
     message = str(info.value)
-    assert "numpy" in message and "conda" in message and "pip" in message
+    assert "r-base" in message and "conda" in message and "numpy" not in message
 
 
 def test_recorded_conda_lock_resolves_and_renders(fresh_home, plain_base, tmp_path):

@@ -6,21 +6,21 @@ import time
 
 import pytest
 
-from amlocal.compute import Mount, StepSpec, get_backend, local
+from amlocal.compute import Mount, StepSpec, get_backend, local, process
 from amlocal.compute.base import EnvironmentSpec
 from amlocal.errors import EnvironmentBuildError
 
 
 def test_map_container_path():
     root = "/tmp/R"
-    assert local.map_container_path("/amlocal/wd/x.py", root) == "/tmp/R/wd/x.py"
-    assert local.map_container_path("/amlocal/runtime:/amlocal/wd", root) == \
+    assert process.map_container_path("/amlocal/wd/x.py", root) == "/tmp/R/wd/x.py"
+    assert process.map_container_path("/amlocal/runtime:/amlocal/wd", root) == \
         "/tmp/R/runtime:/tmp/R/wd"
-    assert local.map_container_path("--out=/amlocal/outputs/o", root) == "--out=/tmp/R/outputs/o"
-    assert local.map_container_path("/amlocal", root) == "/tmp/R"
+    assert process.map_container_path("--out=/amlocal/outputs/o", root) == "--out=/tmp/R/outputs/o"
+    assert process.map_container_path("/amlocal", root) == "/tmp/R"
     # Not a path prefix: left alone.
     for value in ("/home/u/.amlocal/x", "/srv/amlocal/x", "/amlocalx/y", "amlocal/wd"):
-        assert local.map_container_path(value, root) == value
+        assert process.map_container_path(value, root) == value
 
 
 @pytest.fixture
@@ -83,10 +83,55 @@ def test_failing_command_and_cancel(local_env, step_dirs):
     assert time.perf_counter() - started < 7
 
 
-def test_conda_packages_are_refused_locally(amlocal_home):
-    spec = EnvironmentSpec(name="c", conda_packages=("numpy",))
-    with pytest.raises(EnvironmentBuildError, match="docker"):
+def test_conda_packages_come_from_pypi_locally(amlocal_home, step_dirs):
+    # A virtualenv cannot hold conda packages: they are mapped to PyPI (compute/conda_map.py),
+    # and the environment's variables reach the process as they would in its image.
+    spec = EnvironmentSpec(name="c", conda_packages=("conda-forge::six", "msgpack-python",
+                                                     "libgcc-ng"),
+                           environment_variables={"FROM_ENV": "baked", "PROBE": "env"})
+    said: list[str] = []
+    backend = get_backend("local")
+    resolved = backend.prepare(spec, log=said.append)
+    assert resolved.installer == "uv" and "msgpack==" in resolved.lock_text
+    assert len([s for s in said if s.startswith("warning")]) == 1
+    wd, _ = step_dirs
+    step = StepSpec(run_id="r", step_name="s", working_dir=str(wd), env={"PROBE": "step"},
+                    command=("python", "-c", "import os, msgpack, six; "
+                             "print(msgpack.unpackb(msgpack.packb([1])), os.environ['FROM_ENV'], "
+                             "os.environ['PROBE'])"))
+    handle = backend.submit(step, resolved)
+    assert list(handle.lines()) == ["[1] baked step"]
+    assert handle.wait() == 0
+
+
+def test_r_packages_are_refused_locally(amlocal_home):
+    spec = EnvironmentSpec(name="c", conda_packages=("r-base",))
+    with pytest.raises(EnvironmentBuildError, match="r-base"):
         get_backend("local").prepare(spec, log=lambda _: None)
+
+
+def test_user_managed_runs_the_interpreter_as_it_is(amlocal_home, step_dirs):
+    # Docker off and user-managed: this machine's interpreter, nothing built (the host backend;
+    # a 'local' target hands such an environment to it too).
+    import sys
+    wd, inputs = step_dirs
+    spec = EnvironmentSpec(name="mine", user_managed=True, interpreter_path=sys.executable)
+    for kind in ("host", "local"):
+        backend = get_backend(kind)
+        resolved = backend.prepare(spec, log=lambda _: None)
+        assert resolved.installer == "host" and resolved.image == ""
+        assert not (amlocal_home / "venvs" / resolved.digest).exists()
+        step = StepSpec(run_id="r", step_name="s", working_dir=str(wd),
+                        mounts=(Mount(str(inputs), "/amlocal/inputs"),),
+                        command=("python", "-c", "import sys; print(sys.executable); "
+                                 "print(open('/amlocal/inputs/data.txt').read().strip())"))
+        handle = backend.submit(step, resolved)
+        assert list(handle.lines()) == [os.path.abspath(sys.executable), "hello from the host"]
+        assert handle.wait() == 0
+    with pytest.raises(EnvironmentBuildError, match="interpreter_path"):
+        get_backend("host").prepare(EnvironmentSpec(name="x", user_managed=True,
+                                                    interpreter_path="no-such-python-4711"),
+                                    log=lambda _: None)
 
 
 def test_local_without_docker_locks_for_this_machine(amlocal_home, monkeypatch, six_spec):
@@ -96,3 +141,23 @@ def test_local_without_docker_locks_for_this_machine(amlocal_home, monkeypatch, 
     assert "six==" in resolved.lock_text
     assert (local.venv_path(resolved) / local.COMPLETE_MARKER).is_file()
     assert os.path.exists(local.venv_path(resolved) / "bin" / "python")
+
+
+def test_host_digest_follows_the_interpreters_packages(amlocal_home, tmp_path):
+    # A pipeline step on a 'local' target with a user-managed environment is reused only while
+    # the interpreter's installed packages are unchanged.
+    import subprocess
+    import sys
+
+    from amlocal.compute.environments import uv_binary
+    venv = tmp_path / "own-venv"
+    subprocess.run([uv_binary(), "venv", "--python", sys.executable, str(venv)], check=True,
+                   capture_output=True)
+    spec = EnvironmentSpec(name="mine", user_managed=True,
+                           interpreter_path=str(venv / "bin" / "python"))
+    before = get_backend("host").prepare(spec, log=lambda _: None)
+    assert get_backend("host").prepare(spec, log=lambda _: None).digest == before.digest
+    subprocess.run([uv_binary(), "pip", "install", "--python", str(venv / "bin" / "python"),
+                    "six"], check=True, capture_output=True)
+    after = get_backend("host").prepare(spec, log=lambda _: None)
+    assert after.digest != before.digest

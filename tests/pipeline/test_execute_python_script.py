@@ -74,16 +74,17 @@ def test_a_two_step_studio_pipeline(workspace, tmp_path):
 
     result = steps["plot it"].get_output_data("result_dataset")
     assert result.name == "plot_it_result_dataset" and result.datastore_name
-    folder = result.download(str(tmp_path / "dl"), show_progress=False)
-    assert folder.startswith(str(tmp_path / "dl"))
+    assert result.download(str(tmp_path / "dl"), show_progress=False) == 1  # the file count
+    folder = f"{tmp_path / 'dl'}/{result.path_on_datastore}"
     frame = pd.read_parquet(f"{folder}/result.parquet")
     assert list(frame.columns) == ["price", "1", "dup", "dup (2)", "area"]
     assert list(frame.index) == [0, 1, 2]
     assert frame["price"].tolist()[0] == 200 and pd.isna(frame["price"][1])
     assert frame["area"].tolist() == [40, 60, 80]
 
-    device = steps["plot it"].get_output_data("python_device").download(str(tmp_path / "dev"),
-                                                                        show_progress=False)
+    device_port = steps["plot it"].get_output_data("python_device")
+    assert device_port.download(str(tmp_path / "dev"), show_progress=False) == 4
+    device = f"{tmp_path / 'dev'}/{device_port.path_on_datastore}"
     import os
     assert sorted(os.listdir(device)) == ["index.html", "one.png", "stdout.txt", "two.png"]
     with open(f"{device}/one.png", "rb") as f:
@@ -111,7 +112,7 @@ def test_a_failing_script_shows_its_traceback_line_in_the_log(workspace, tmp_pat
     assert "return 1 / total" in log and "ZeroDivisionError: division by zero" in log
 
 
-def test_pandas_and_pyarrow_are_added_to_a_copy_of_the_runconfig(workspace):
+def test_the_studio_stack_is_added_to_a_copy_of_the_runconfig(workspace):
     from amlocal.core.conda_dependencies import CondaDependencies
     from amlocal.core.runconfig import RunConfiguration
     from amlocal.errors import UserErrorException
@@ -121,7 +122,7 @@ def test_pandas_and_pyarrow_are_added_to_a_copy_of_the_runconfig(workspace):
     step = ExecutePythonScriptStep("def azureml_main(a=None, b=None):\n    return a,\n", runconfig=rc)
     assert list(rc.environment.python.conda_dependencies.pip_packages) == ["numpy"]
     assert set(step.runconfig.environment.python.conda_dependencies.pip_packages) == {
-        "numpy", "pandas", "pyarrow"}
+        "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "matplotlib"}
     again = ExecutePythonScriptStep("def azureml_main(a=None, b=None):\n    return a,\n")
     assert again.source_directory == step.source_directory  # content-addressed
     with pytest.raises(UserErrorException, match="defines no azureml_main"):

@@ -88,7 +88,8 @@ def test_from_docker_image_without_files_is_user_managed(tmp_path):
     assert env.python.user_managed_dependencies is True
     spec = env._to_spec()
     assert spec == EnvironmentSpec(name="img", base_image="python:3.11-slim",
-                                   environment_variables={"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"})
+                                   environment_variables={"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"},
+                                   user_managed=True, interpreter_path="python")
     req = tmp_path / "r.txt"
     req.write_text("numpy\n")
     env = Environment.from_docker_image("img2", "python:3.11-slim", pip_requirements=str(req))
@@ -223,3 +224,16 @@ def test_environment_modules_need_only_the_standard_library(tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["None", "local", "x"]  # the template default: no preference
+
+
+def test_registry_credentials_that_cannot_be_used_are_announced(caplog):
+    from amlocal.core import Environment
+    env = Environment("private")
+    env.docker.base_image = "myregistry.example/team/base:1"
+    env.docker.base_image_registry.address = "myregistry.example"
+    env.docker.base_image_registry.username = "me"
+    env.docker.base_image_registry.password = "secret"
+    with caplog.at_level("WARNING"):
+        env._to_spec()
+    assert "credentials are not used" in caplog.text and "docker login myregistry.example" in caplog.text
+    assert "secret" not in caplog.text
