@@ -226,8 +226,9 @@ def deploy_ours(ws, root: Path, port: int | None = None):
         dataframe1=Dataset.Tabular.from_delimited_files([(store, "train.csv")]))
     trained = submit_and_wait(Pipeline(ws, [train]), "bench-webservice-train", timeout=900)
     step = trained.steps()[0]
-    folder = Path(step.get_output_data("result_dataset").download(str(root / "trained"),
-                                                                  show_progress=False))
+    result = step.get_output_data("result_dataset")
+    result.download(str(root / "trained"), show_progress=False)
+    folder = root / "trained" / result.path_on_datastore
     model_file = next(folder.rglob("result.parquet"), None)
     if model_file is None:
         raise BenchError(f"the training step {step.id} wrote no result.parquet")

@@ -106,9 +106,10 @@ def definition_id(definition: dict) -> str:
 
     It depends only on what the definition names (datastore names, path patterns, options), never
     on the files, so a frozen pipeline and the runner compute the same id. A registered dataset's
-    ``registered`` entry (its name and version) is not part of it.
+    ``registered`` entry (its name and version) is not part of it, nor is the ``bound`` entry a
+    step's copy carries (where the runner bound its files: see ``resolve``).
     """
-    if isinstance(definition, dict) and "registered" in definition:
-        definition = {k: v for k, v in definition.items() if k != "registered"}
+    if isinstance(definition, dict) and ("registered" in definition or "bound" in definition):
+        definition = {k: v for k, v in definition.items() if k not in ("registered", "bound")}
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

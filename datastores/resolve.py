@@ -4,6 +4,13 @@ A *source* is the plain dict a dataset definition holds: ``{"datastore": NAME, "
 or ``{"url": URL}``. Every matched file gets a *portable path*: its path relative to the
 dataset's base folder (the common fixed prefix of the sources' patterns), starting with ``/``.
 ``FileDataset.to_path()`` lists those, downloads and mounts reproduce them.
+
+Inside a step a definition may carry ``"bound": {"root": FOLDER, "sources": [...]}`` (written by
+:func:`.materialize.bind_input`): the host has bound source ``i``'s files at their portable paths
+under ``FOLDER`` and ``sources[i]`` is ``{"base": ..., "pattern": ...}`` (the source's base folder
+as it appears in file keys, and its pattern relative to that base), or None for a source the step
+reads itself (a remote URL). Such sources resolve to the bound copy with the keys, portable paths
+and partition paths the host would give them, and no datastore is looked up.
 """
 from __future__ import annotations
 
@@ -34,6 +41,8 @@ class Match:
     size: int | None = None
     mtime: str = ""    # version stamp: st_mtime_ns for local files; a remote object's etag
                        # (else its modification time); "" when the filesystem gives neither
+    relpath: str = ""  # the path partition formats are matched against: relative to the
+                       # datastore's root (a URL source: the path of the URL)
 
 
 @dataclass(frozen=True)
@@ -48,12 +57,15 @@ class Source:
     kind: str          # "file", "folder", "glob" or "missing"
     folder: str | None  # the folder whose every file the source names (mountable as a whole)
     identity: str = ""  # where the files live, without secrets (cache keys; see fs.identity)
+    shown: str = ""     # how messages name the source (default: from label, pattern and root)
+    key_base: tuple[str, str] | None = None   # bound copy: (its folder, the base it stands for)
 
 
 @dataclass
 class Resolution:
     sources: list[Source]
     matches: list[Match] = field(default_factory=list)
+    empty: tuple[int, ...] = ()   # indexes of the sources that matched no file
 
     @property
     def single_file(self) -> bool:
@@ -64,11 +76,23 @@ class Resolution:
     def local(self) -> bool:
         return all(is_local(s.fs) for s in self.sources)
 
-    def describe(self) -> str:
-        """``('datastore', 'path/in/it/*.csv')`` per source (URL sources: the redacted URL)."""
-        return ", ".join(
-            f"({s.label!r}, {_inside(s.pattern, s.root)!r})" if s.root is not None
-            else repr(s.label) for s in self.sources)
+    def describe(self, indexes=None) -> str:
+        """``('datastore', 'path/in/it/*.csv')`` per source (URL sources: the redacted URL); only
+        the sources at ``indexes`` when given."""
+        chosen = range(len(self.sources)) if indexes is None else indexes
+        return ", ".join(_shown(self.sources[i]) for i in chosen)
+
+    def require_files(self, fix: str) -> None:
+        """Raise UserErrorException naming every source that matched no file (a path that does
+        not exist, or a glob with no match), followed by ``fix``."""
+        if self.empty:
+            raise UserErrorException(
+                f"{NO_DATA} No file matches {self.describe(self.empty)}. {fix}")
+
+
+# Azure's wording when a dataset has no data (dataset_factory validation).
+NO_DATA = ("Cannot load any data from the specified path. Make sure the path is accessible and "
+           "contains data.")
 
 
 def check_sources(sources) -> list[dict]:
@@ -89,35 +113,51 @@ def check_sources(sources) -> list[dict]:
     return result
 
 
-def resolve_sources(sources: list[dict], resolve_datastore: Resolver) -> Resolution:
+def resolve_sources(sources: list[dict], resolve_datastore: Resolver,
+                    bound: dict | None = None) -> Resolution:
     """Expand every source and compute portable paths.
 
-    ``resolve_datastore(name) -> (url, storage_options)``. Raises UserErrorException for paths
-    leaving the datastore, for unusable URLs, and when two different files would get the same
-    portable path (sources from different datastores with the same file names).
+    ``resolve_datastore(name) -> (url, storage_options)``; ``bound`` is a definition's
+    ``"bound"`` entry (see the module docstring): its sources resolve to the bound copy. Raises
+    UserErrorException for paths leaving the datastore, for unusable URLs, and when two different
+    files would get the same portable path (sources from different datastores with the same file
+    names).
     """
+    entries = _bound_entries(bound, len(sources) if isinstance(sources, list) else 0)
     resolved: list[Source] = []
     found: list[tuple[int, str, dict]] = []
     for index, src in enumerate(check_sources(sources)):
         if "datastore" in src:
+            label, shown = src["datastore"], f"({src['datastore']!r}, {src['path']!r})"
+        else:
+            label = redact_url(src["url"])
+            shown = repr(label)
+        entry = entries[index]
+        if entry is not None:
+            url, options = entry["root"], {}
+            fs, broot = fs_for(url, options)
+            rel = entry["pattern"]
+            source, files = _expand_one(fs, None, label, join(broot, rel), rel)
+            source = replace(source, base=broot, key_base=(broot, entry["base"]))
+        elif "datastore" in src:
             url, options = resolve_datastore(src["datastore"])
             fs, root = fs_for(url, options)
-            label, rel = src["datastore"], src["path"]
-            pattern = join(root, rel)
+            rel = src["path"]
+            source, files = _expand_one(fs, root, label, join(root, rel), rel)
         else:
             url, options = src["url"], {}
             fs, pattern = fs_for(url, options)
-            label, root, rel = redact_url(url), None, pattern
-        source, files = _expand_one(fs, root, label, pattern, rel)
-        source = replace(source, identity=identity(url, options))
-        resolved.append(source)
+            source, files = _expand_one(fs, None, label, pattern, pattern)
+        resolved.append(replace(source, identity=identity(url, options), shown=shown))
         found.extend((index, path, info) for path, info in files.items())
 
     labels = {s.label for s in resolved}
-    if len(labels) == 1:  # one place: portable paths relative to the common base of all sources
+    if len(labels) == 1 and not any(s.key_base for s in resolved):
+        # one place: portable paths relative to the common base of all sources
         base = common_folder([s.base for s in resolved])
         resolved = [_with_base(s, base) for s in resolved]
-    result = Resolution(resolved)
+    result = Resolution(resolved, empty=tuple(
+        sorted(set(range(len(resolved))) - {index for index, _, _ in found})))
     by_portable: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
     for index, path, info in sorted(found, key=lambda f: f[1]):
@@ -132,9 +172,9 @@ def resolve_sources(sources: list[dict], resolve_datastore: Resolver) -> Resolut
                 f"two files would appear at the same path {portable!r} in the dataset "
                 f"({other} and {src.label}:{path}); build one dataset per datastore, or name "
                 "folders that do not overlap")
-        key = f"{src.label}:{relative_to(path, src.root) if src.root is not None else path}"
-        result.matches.append(Match(index, path, key, portable, info.get("size"),
-                                    _mtime(src.fs, path, info)))
+        relpath = _relpath(src, path)
+        result.matches.append(Match(index, path, f"{src.label}:{relpath}", portable,
+                                    info.get("size"), _mtime(src.fs, path, info), relpath))
     result.matches.sort(key=lambda m: m.portable)
     return result
 
@@ -145,7 +185,7 @@ def expand(url: str, storage_options: dict | None, path_patterns) -> list[str]:
     patterns = [path_patterns] if isinstance(path_patterns, str) else list(path_patterns)
     res = resolve_sources([{"datastore": "datastore", "path": p} for p in patterns],
                           lambda _name: (url, dict(storage_options or {})))
-    return sorted({m.key.split(":", 1)[1] for m in res.matches})
+    return sorted({m.relpath for m in res.matches})
 
 
 def content_digest(matches: list[Match]) -> str:
@@ -177,11 +217,32 @@ def _expand_one(fs, root, label, pattern, rel) -> tuple[Source, dict[str, dict]]
     return Source(label, fs, root, pattern, parent(pattern), "missing", None), {}
 
 
-def _inside(pattern: str, root: str) -> str:
-    try:
-        return relative_to(pattern, root)
-    except ValueError:
-        return pattern
+def _relpath(src: Source, path: str) -> str:
+    if src.key_base is not None:
+        folder, base = src.key_base
+        return join(base, relative_to(path, folder))
+    return relative_to(path, src.root) if src.root is not None else path
+
+
+def _bound_entries(bound, count: int) -> list:
+    """One ``{"root", "base", "pattern"}`` or None per source. Raises UserErrorException."""
+    if bound is None:
+        return [None] * count
+    entries = bound.get("sources") if isinstance(bound, dict) else None
+    root = bound.get("root") if isinstance(bound, dict) else None
+    if not isinstance(root, str) or not root.startswith("/") or not isinstance(entries, list) \
+            or len(entries) != count or not all(
+                e is None or (isinstance(e, dict) and isinstance(e.get("base"), str)
+                              and isinstance(e.get("pattern"), str)) for e in entries):
+        raise UserErrorException(
+            "the dataset definition's 'bound' entry is not valid; it is written by the runner "
+            "for a step's inputs, rebuild the dataset from its registration instead")
+    return [None if e is None else {"root": root, "base": e["base"], "pattern": e["pattern"]}
+            for e in entries]
+
+
+def _shown(src: Source) -> str:
+    return src.shown or repr(src.label)
 
 
 def _with_base(src: Source, base: str) -> Source:

@@ -29,7 +29,9 @@ if status != "Finished":
     sys.exit(f"run {run.id} ended {status}; see `amlocal run logs {run.id}`")
 
 step_run = run.find_step_run("rank features")[0]
-folder = step_run.get_output_data("result_dataset").download("outputs", show_progress=False)
+result = step_run.get_output_data("result_dataset")
+result.download("outputs", show_progress=False)  # to outputs/<its path on the datastore>/
+folder = Path("outputs") / result.path_on_datastore
 ranking = pd.read_parquet(Path(folder) / "result.parquet")
 print(f"feature ranking (run {run.id}, saved under {folder}):")
 for row in ranking.itertuples(index=False):

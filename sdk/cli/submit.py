@@ -2,8 +2,8 @@
 
 Deliberate differences from az ml v1:
 
-* ``-y/--pipeline-yaml`` and ``-d/--datapaths`` are refused (not supported yet) with a message
-  saying what to do instead;
+* ``-y/--pipeline-yaml`` is refused (not supported yet) with a message saying what to do
+  instead;
 * ``-f/--output_file`` (also spelled ``--output-file``) is created when missing, where az
   requires the file to exist; it holds ``Run.get_details()`` plus ``_experiment_name``;
 * ``--wait`` is new: it follows the run's live log, then prints the final status and every
@@ -49,6 +49,17 @@ def _report_failure(r, status: str) -> None:
          f"and `amlocal run logs {r.id}`")
 
 
+def _datapath(ws, name: str, text: str):
+    """``datastore/path`` -> ``DataPath`` (split on the first ``/``, as az ml does)."""
+    from ..core.datastore import Datastore
+    from ..data.datapath import DataPath
+    datastore, sep, path = text.strip().partition("/")
+    if not sep or not datastore:
+        raise UserErrorException(f"-d/--datapaths: {name}={text!r} is not DATASTORE/PATH; write "
+                                 f"it as {name}=workspaceblobstore/folder/file.csv")
+    return DataPath(Datastore(ws, datastore), path)
+
+
 @click.command("submit-pipeline")
 @click.option("-i", "--pipeline-id", default=None, metavar="ID",
               help="Id of the published pipeline to run (see `amlocal pipeline list`).")
@@ -60,7 +71,7 @@ def _report_failure(r, status: str) -> None:
 @click.option("-p", "--parameters", default=None, metavar='"a=1,b=x"',
               help="Pipeline parameter values: NAME=VALUE pairs separated by commas.")
 @click.option("-d", "--datapaths", default=None, metavar='"p=datastore/path"',
-              help="DataPath parameter values (not supported yet).")
+              help="DataPath parameter values: NAME=DATASTORE/PATH pairs separated by commas.")
 @click.option("-f", "--output_file", "--output-file", "output_file", default=None, metavar="FILE",
               help="Write the run's details as JSON to FILE.")
 @click.option("--wait", is_flag=True,
@@ -76,12 +87,14 @@ def submit_pipeline(pipeline_id, pipeline_yaml, experiment_name, parameters, dat
     if not pipeline_id:
         raise UserErrorException("give the published pipeline's id with -i/--pipeline-id (list "
                                  "them with `amlocal pipeline list`)")
-    if datapaths:
-        raise UserErrorException(
-            "-d/--datapaths is not supported yet: make the path a string PipelineParameter of "
-            "the pipeline and give it with -p/--parameters NAME=VALUE")
     values = parse_pairs(parameters, "-p/--parameters", '"a=1,b=x"')
+    paths = parse_pairs(datapaths, "-d/--datapaths", '"p=datastore/path,q=other/folder"')
+    both = sorted(set(values) & set(paths))
+    if both:
+        raise UserErrorException(f"{', '.join(both)} is given with both -p and -d; give each "
+                                 "parameter once")
     ws, published = resolve_published(selector, pipeline_id)
+    values.update({name: _datapath(ws, name, text) for name, text in paths.items()})
     experiment = experiment_name or published.default_experiment_name()
     r = published.submit(ws, experiment, pipeline_parameters=values or None)
     click.echo(f"Pipeline was submitted with run ID {r.id}")

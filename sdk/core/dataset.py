@@ -10,6 +10,15 @@ Registration (``dataset.register(ws, name, ...)``, ``Dataset.get_by_name``, ``ge
 registered dataset's ``_to_definition()`` carries ``{"registered": {"name", "version"}}``, so a
 run records which dataset versions it read; the content id ignores that entry.
 
+Inside a step, a dataset over datastores reads the copy the runner bound for one of the step's
+inputs over the same sources (``run.input_datasets[name]``, and ``Dataset.get_by_name`` of that
+dataset, read the same files); the step never resolves a datastore itself, so it never holds its
+credentials. A dataset on a datastore that is not an input of the step raises, naming the fix
+(pass it as an input). Deliberate difference: Azure's compute reads any dataset of the workspace.
+
+A source that matches no file is an error when the dataset is validated and whenever it is read
+(``to_pandas_dataframe``, ``download``), naming that source: never an empty result.
+
 Deliberate differences from Azure: FileDataset and TabularDataset subclass this ``Dataset``
 (Azure: ``AbstractDataset``); ``id`` is the definition's content id, for registered datasets
 too (Azure gives them a GUID), so ``get_by_id`` returns the newest registration of a definition.
@@ -24,8 +33,9 @@ from urllib.parse import quote
 from ..errors import UserErrorException
 
 SCHEMA_VERSION = 1
-_NO_DATA = ("Cannot load any data from the specified path. Make sure the path is accessible and "
-            "contains data.")
+# The environment variable prefix of the definitions of a step's dataset inputs, as the step
+# reads them (set by the runner; see amlocal.datastores.materialize).
+_STEP_DEFINITION = "AMLOCAL_DATASET_DEFINITION_"
 
 
 class Dataset:
@@ -73,6 +83,7 @@ class Dataset:
         """The definition as plain JSON data (a copy); a registered dataset's also names its
         registration: ``{"registered": {"name": ..., "version": ...}}``."""
         definition = copy.deepcopy(self._definition)
+        definition.pop("bound", None)   # a step's copy: where its files are bound in the step
         if self._name is not None:
             definition["registered"] = {"name": self._name, "version": self._version}
         return definition
@@ -93,6 +104,7 @@ class Dataset:
         if description is not None and not isinstance(description, str):
             raise UserErrorException("description must be a string or None")
         tags = _check_tags(tags)
+        definition = {k: v for k, v in self._definition.items() if k != "bound"}
         missing = sorted({s["datastore"] for s in self._definition["sources"]
                           if "datastore" in s
                           and workspace._store.get_datastore(workspace._id, s["datastore"]) is None})
@@ -101,7 +113,7 @@ class Dataset:
                 f"the dataset reads datastore(s) {', '.join(missing)}, which workspace "
                 f"'{workspace.name}' does not have; register them there first "
                 "(Datastore.register...), or register the dataset in their workspace")
-        definition = copy.deepcopy(self._definition)
+        definition = copy.deepcopy(definition)
         info = workspace._store.register_dataset(
             DatasetInfo(workspace_id=workspace._id, name=name, version=0,
                         id=definition_id(definition), definition=definition,
@@ -189,6 +201,44 @@ class Dataset:
             dataset._name, dataset._version = registered["name"], registered.get("version")
         return dataset
 
+    # -- partitions -------------------------------------------------------------------------
+    @property
+    def partition_keys(self) -> list[str]:
+        """The columns the ``partition_format`` reads from the files' paths (string columns,
+        then the datetime column), or ``[]``."""
+        fmt = self._partition_format()
+        return list(fmt.columns) if fmt is not None else []
+
+    def get_partition_key_values(self, partition_keys: list[str] | None = None) -> list[dict]:
+        """The unique combinations of ``partition_keys`` (default: all of them) over the
+        dataset's files, in path order, e.g. ``[{'country': 'US', 'state': 'WA'}]``.
+
+        Read from the paths alone (no file is opened). Raises UserErrorException for a key the
+        partition format does not define.
+        """
+        keys = list(partition_keys) if partition_keys else self.partition_keys
+        unknown = [k for k in keys if k not in self.partition_keys]
+        if unknown:
+            raise UserErrorException(
+                f"{unknown} are invalid partition keys; this dataset's partition keys are "
+                f"{self.partition_keys} (from partition_format "
+                f"{self._definition.get('partition_format')!r})")
+        fmt = self._partition_format()
+        result: list[dict] = []
+        if fmt is None:
+            return result
+        for match in self._resolve().matches:
+            values = fmt.values(match.relpath)
+            combination = {k: values[k] for k in keys}
+            if combination not in result:
+                result.append(combination)
+        return result
+
+    def _partition_format(self):
+        from ..data._partition_format import parse
+        text = self._definition.get("partition_format")
+        return parse(text) if text else None
+
     # -- consumption ------------------------------------------------------------------------
     def as_named_input(self, name: str):
         """A DatasetConsumptionConfig in direct mode; ``.as_mount()``/``.as_download()`` on it
@@ -198,8 +248,69 @@ class Dataset:
 
     # -- file access (host side) -----------------------------------------------------------
     def _resolve(self):
+        """The files of the dataset. Inside a step, datastore sources resolve to the copy the
+        runner bound for the step's input of this dataset (a step never reads a datastore
+        itself, so it never holds its credentials); a dataset that is not an input of the step
+        raises UserErrorException naming the fix."""
         from amlocal.datastores import resolve_sources
-        return resolve_sources(self._definition["sources"], self._resolver())
+        from .. import _context
+        bound = None
+        if _context.job_context() is not None:   # host side, a "bound" entry means nothing
+            bound = self._definition.get("bound") or self._bound_copy()
+        return resolve_sources(self._definition["sources"], self._resolver(), bound)
+
+    def _bound_copy(self) -> dict | None:
+        """Inside a step: the ``bound`` entry of a step input over the same sources (the same
+        dataset, or one made from it with ``take``/``skip`` ...), None when the dataset names no
+        datastore. A dataset that is not one of the step's inputs (v1 scoring scripts read
+        ``Dataset.get_by_name(...)`` in ``init()``) is copied into the step by the host, through
+        the run service, once per process: the step never reads a datastore itself, so it never
+        holds its credentials."""
+        import os
+        from amlocal.datastores.resolve import check_sources
+        stores = sorted({s["datastore"] for s in self._definition["sources"] if "datastore" in s})
+        if not stores:
+            return None
+        for key, text in sorted(os.environ.items()):
+            if not key.startswith(_STEP_DEFINITION):
+                continue
+            try:
+                other = json.loads(text)
+                same = isinstance(other, dict) and bool(other.get("bound")) \
+                    and check_sources(other.get("sources")) == self._definition["sources"]
+            except (ValueError, UserErrorException):
+                continue
+            if same:
+                return other["bound"]
+        return self._fetched_copy(stores)
+
+    def _fetched_copy(self, stores: list[str]) -> dict:
+        """The host's copy of this dataset's files in this process (see ``_bound_copy``)."""
+        import hashlib
+        import tempfile
+        from .. import _context
+        from .._files import write_once
+        store = self._workspace._store if self._workspace is not None else None
+        if store is None or not hasattr(store, "fetch_dataset"):
+            what = f"'{self._name}'" if self._name else f"{self.id[:12]}"
+            raise UserErrorException(
+                f"dataset {what} reads datastore {', '.join(stores)}, which this process cannot "
+                "reach; pass it to the step as an input, e.g. "
+                f"inputs=[dataset.as_named_input('{_input_name(self._name)}')]")
+        plain = {k: v for k, v in self._definition.items() if k != "bound"}
+        job = _context.job_context()
+        key = hashlib.sha256(json.dumps([job.run_id if job else "", plain["sources"]],
+                                        sort_keys=True).encode()).hexdigest()
+
+        def fill(staging: Path) -> None:
+            bound = store.fetch_dataset(self._workspace._id, plain, staging / "files")
+            (staging / "bound.json").write_text(json.dumps(
+                {"folder": Path(bound["root"]).name, "sources": bound["sources"]}))
+
+        # fetched once per step run, whoever asks for it
+        copy_dir = write_once(Path(tempfile.gettempdir()) / "amlocal-datasets" / key[:32], fill)
+        saved = json.loads((copy_dir / "bound.json").read_text())
+        return {"root": str(copy_dir / "files" / saved["folder"]), "sources": saved["sources"]}
 
     def _resolver(self):
         workspace = self._workspace
@@ -214,11 +325,11 @@ class Dataset:
         return resolve
 
     def _validate(self) -> None:
-        res = self._resolve()
-        if not res.matches:
-            raise UserErrorException(
-                f"{_NO_DATA} No file matches {res.describe()}. Check the path and upload the data "
-                "first (datastore.upload(...)), or pass validate=False to create the dataset anyway")
+        """Raise UserErrorException naming each source that matches no file (Azure's
+        ``validate=True`` check, made per source)."""
+        self._resolve().require_files(
+            "Check the path and upload the data first (datastore.upload(...)), or pass "
+            "validate=False to create the dataset anyway")
 
     # -- display ----------------------------------------------------------------------------
     def _source_strings(self) -> list[str]:
@@ -238,6 +349,13 @@ class Dataset:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def _input_name(name) -> str:
+    """A valid input name made from a dataset name (``'my-data'`` -> ``'my_data'``)."""
+    import re
+    text = re.sub(r"\W", "_", name or "data")
+    return text if re.match(r"^[a-zA-Z_]", text) else f"_{text}"
 
 
 def _check_dataset_name(name) -> None:
@@ -276,79 +394,6 @@ def _version_number(version) -> int | None:
     return number
 
 
-# -- factories --------------------------------------------------------------------------------
-class FileDatasetFactory:
-    @staticmethod
-    def from_files(path, validate: bool = True, partition_format: str | None = None,
-                   is_file: bool = False):
-        """A FileDataset of the files ``path`` names.
-
-        ``path``: a ``(datastore, 'rel/**/*.csv')`` tuple (a leading ``/`` is allowed), a DataPath,
-        a ``file://``/fsspec URL or an absolute local path, or a list of these. Globs are allowed;
-        a folder means every file below it. With ``validate=True`` at least one file must match.
-
-        Raises UserErrorException for an unsupported ``path``, a path leaving its datastore, or
-        (``validate``) no matching file.
-        """
-        from ..data.file_dataset import FileDataset
-        sources, workspace = _parse_paths(path)
-        definition = _definition("FileDataset", sources, partition_format=partition_format,
-                                 is_file=bool(is_file))
-        dataset = FileDataset(definition, workspace)
-        if validate:
-            dataset._validate()
-        return dataset
-
-
-class TabularDatasetFactory:
-    @staticmethod
-    def from_delimited_files(path, validate: bool = True, include_path: bool = False,
-                             infer_column_types: bool = True, set_column_types: dict | None = None,
-                             separator: str = ",", header: bool = True,
-                             partition_format: str | None = None, support_multi_line: bool = False,
-                             empty_as_string: bool = False, encoding: str = "utf8"):
-        """A TabularDataset read from delimited files (``path`` as in ``Dataset.File.from_files``).
-
-        Deliberate differences from Azure: ``header`` is True/False only; ``set_column_types``
-        maps columns to ``int``, ``float``, ``str``, ``bool``, ``"datetime"`` or a pandas dtype
-        name; quoted multi-line values are always read (``support_multi_line`` is recorded only).
-        """
-        from ..data.tabular_dataset import TabularDataset, reader_types
-        sources, workspace = _parse_paths(path)
-        if not isinstance(header, bool):
-            raise UserErrorException("header must be True (first line has column names) or False")
-        reader = {"format": "delimited", "separator": separator, "header": header,
-                  "encoding": encoding, "infer_column_types": bool(infer_column_types),
-                  "set_column_types": reader_types(set_column_types),
-                  "include_path": bool(include_path), "support_multi_line": bool(support_multi_line),
-                  "empty_as_string": bool(empty_as_string)}
-        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
-                                             partition_format=partition_format, transforms=[]),
-                                 workspace)
-        if validate:
-            dataset._validate()
-        return dataset
-
-    @staticmethod
-    def from_parquet_files(path, validate: bool = True, include_path: bool = False,
-                           set_column_types: dict | None = None, partition_format: str | None = None):
-        """A TabularDataset read from Parquet files (needs pyarrow when it is read)."""
-        from ..data.tabular_dataset import TabularDataset, reader_types
-        sources, workspace = _parse_paths(path)
-        reader = {"format": "parquet", "include_path": bool(include_path),
-                  "set_column_types": reader_types(set_column_types)}
-        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
-                                             partition_format=partition_format, transforms=[]),
-                                 workspace)
-        if validate:
-            dataset._validate()
-        return dataset
-
-
-Dataset.File = FileDatasetFactory
-Dataset.Tabular = TabularDatasetFactory
-
-
 def _definition(kind: str, sources: list[dict], **fields) -> dict:
     return {"schema_version": SCHEMA_VERSION, "type": kind, "sources": sources, **fields}
 
@@ -384,6 +429,10 @@ def _datastore_and_path(item):
             "Datastore object")
     if isinstance(item, DataPath):
         return item._datastore, item.path_on_datastore or ""
+    from ..data.data_reference import DataReference
+    if isinstance(item, DataReference):  # as Azure: its datastore and path (mode and name dropped)
+        path = item.path_on_datastore
+        return item.datastore, "" if path in (None, "/", ".", "./") else path
     return None, None
 
 
@@ -393,7 +442,7 @@ def _url(item) -> str:
     if not isinstance(item, str) or not item:
         raise UserErrorException(
             f"path {item!r} is not supported: use (datastore, 'folder/**/*.csv'), a DataPath, a "
-            "URL such as 'file:///data/x.csv', an absolute local path, or a list of these")
+            "DataReference, a URL such as 'file:///data/x.csv', an absolute local path, or a list of these")
     first = item.split("::", 1)[0]
     if "://" in first:
         return item
@@ -403,3 +452,11 @@ def _url(item) -> str:
             "an absolute local path / file:// URL")
     # Percent-encode like Path.as_uri(), but keep glob characters readable.
     return "file://" + quote(Path(item).expanduser().as_posix(), safe="/*?[]!:@")
+
+
+# The factories live in azureml.data.dataset_factory (as in Azure); ``Dataset.File`` and
+# ``Dataset.Tabular`` alias them. Imported last: that module builds on this one.
+from ..data.dataset_factory import FileDatasetFactory, TabularDatasetFactory  # noqa: E402
+
+Dataset.File = FileDatasetFactory
+Dataset.Tabular = TabularDatasetFactory

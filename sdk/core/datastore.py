@@ -233,19 +233,20 @@ class Datastore:
         UserErrorException for a ``target_path`` leaving the datastore (``..``).
         """
         from amlocal.datastores import upload_dir
-        from ..data.datapath import DataReference
+        from ..data.data_reference import DataReference
         upload_dir(self.url, self._storage_options, src_dir, target_path, overwrite, show_progress)
-        return DataReference(self, path_on_datastore=target_path)
+        return DataReference(self, path_on_datastore=target_path or "")
 
     def upload_files(self, files, relative_root: str | None = None, target_path: str | None = None,
                      overwrite: bool = False, show_progress: bool = True):
         """Copy local files to ``target_path/<path relative to relative_root>`` (default: their
-        common folder) and return a DataReference to ``target_path``."""
+        common folder) and return a DataReference to ``target_path`` (named after the datastore
+        when there is no target path, as on Azure)."""
         from amlocal.datastores import upload_files
-        from ..data.datapath import DataReference
+        from ..data.data_reference import DataReference
         upload_files(self.url, self._storage_options, files, relative_root, target_path,
                      overwrite, show_progress)
-        return DataReference(self, path_on_datastore=target_path)
+        return DataReference(self, path_on_datastore=target_path or "")
 
     def download(self, target_path: str, prefix: str | None = None, overwrite: bool = False,
                  show_progress: bool = True) -> int:
@@ -257,16 +258,33 @@ class Datastore:
                                  overwrite, show_progress)
         return len(result.copied)
 
+    def _root_reference(self):
+        """The datastore's own DataReference (named after it, no path), made once, as Azure's
+        datastores hold one."""
+        ref = self.__dict__.get("_root_ref")
+        if ref is None:
+            from ..data.data_reference import DataReference
+            ref = self.__dict__["_root_ref"] = DataReference(self)
+        return ref
+
     def path(self, path: str | None = None, data_reference_name: str | None = None):
-        """A DataReference to ``path`` in this datastore."""
-        from ..data.datapath import DataReference
-        return DataReference(self, data_reference_name, path)
+        """A DataReference to ``path`` in this datastore (mount mode, a random hex name unless
+        ``data_reference_name`` is given). ``path()`` is the datastore's own root reference
+        (always the same object, named after the datastore)."""
+        return self._root_reference().path(path, data_reference_name)
 
     def as_mount(self):
-        return self.path().as_mount()
+        """The datastore's root as a mount-mode DataReference (named after the datastore)."""
+        return self._root_reference().as_mount()
 
     def as_download(self, path_on_compute: str | None = None):
-        return self.path().as_download(path_on_compute)
+        """The datastore's root as a download-mode DataReference."""
+        return self._root_reference().as_download(path_on_compute)
+
+    def as_upload(self, path_on_compute: str | None = None):
+        """The datastore's root as an upload-mode DataReference: the step writes
+        ``path_on_compute``, which is uploaded when it ends."""
+        return self._root_reference().as_upload(path_on_compute)
 
     # -- display ----------------------------------------------------------------------------
     def _display_dict(self) -> dict:

@@ -1,10 +1,21 @@
 """Datasets and their consumption (``azureml.data``): FileDataset, TabularDataset,
-OutputFileDatasetConfig and DatasetConsumptionConfig. Standard library only at import."""
+OutputFileDatasetConfig, DatasetConsumptionConfig and DataType. HDFS and link outputs and
+DatacacheStore exist only in Azure (CloudOnlyError when used). Standard library only at import."""
 from __future__ import annotations
 
+from .._cloud_only import cloud_only_class
 from .dataset_consumption_config import DatasetConsumptionConfig
-from .file_dataset import FileDataset
-from .output_dataset_config import OutputFileDatasetConfig
+from .file_dataset import FileDataset  # first: it loads amlocal.core, which loads dataset_factory
+from .dataset_factory import DataType
+from .output_dataset_config import (HDFSOutputDatasetConfig, LinkFileOutputDatasetConfig,
+                                    LinkTabularOutputDatasetConfig, OutputFileDatasetConfig)
 from .tabular_dataset import TabularDataset
 
-__all__ = ["DatasetConsumptionConfig", "FileDataset", "OutputFileDatasetConfig", "TabularDataset"]
+DatacacheStore = cloud_only_class(
+    "azureml.data", "DatacacheStore",
+    "datacache stores replicate datasets onto Azure compute clusters",
+    "consume the FileDataset directly (as_mount() / as_download())")
+
+__all__ = ["DataType", "DatacacheStore", "DatasetConsumptionConfig", "FileDataset",
+           "HDFSOutputDatasetConfig", "LinkFileOutputDatasetConfig",
+           "LinkTabularOutputDatasetConfig", "OutputFileDatasetConfig", "TabularDataset"]

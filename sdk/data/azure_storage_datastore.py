@@ -6,10 +6,30 @@ shows them); credentials stay in the store and are never shown.
 """
 from __future__ import annotations
 
+from .._cloud_only import cloud_only_class
 from ..core.datastore import Datastore
 
+# Azure's codes for what a storage path is (its upload/download helpers use them).
+FOLDER = 0
+EMPTY_FILE = 1
+FILE = 2
 
-class AzureBlobDatastore(Datastore):
+
+class AbstractAzureStorageDatastore(Datastore):
+    """The base class of Azure Storage datastores (blob containers; Azure also has file shares).
+    ``Datastore(ws, name)`` returns the concrete class; ``isinstance(ds,
+    AbstractAzureStorageDatastore)`` holds for blob containers, as on Azure."""
+
+
+AzureFileDatastore = cloud_only_class(
+    "azureml.data.azure_storage_datastore", "AzureFileDatastore",
+    "Azure Files shares are reached through Azure's file share service, for which amlocal has "
+    "no storage driver",
+    "register a folder with Datastore.register(ws, name, url) or a blob container with "
+    "Datastore.register_azure_blob_container(...)")
+
+
+class AzureBlobDatastore(AbstractAzureStorageDatastore):
     """A blob container; ``datastore_type`` is ``"AzureBlob"``."""
 
     def _describe(self) -> dict:

@@ -1,95 +1,33 @@
-"""DataPath, DataPathComputeBinding and DataReference (``azureml.data.datapath`` and
-``azureml.data.data_reference``): paths in a datastore, and how a step sees them.
+"""DataPath and DataPathComputeBinding (``azureml.data.datapath``): a path in a datastore, and
+how a step sees it. A ``PipelineParameter`` whose default is a DataPath makes the path settable
+per submission; in a step's ``inputs``/``arguments`` it goes as the tuple
+``(parameter_or_datapath, DataPathComputeBinding(mode='mount'))``.
 
-Deliberate difference from Azure: DataReference lives here too (Azure has
-``azureml.data.data_reference``); these are describing objects, the pipeline runner binds them.
+``DataReference`` lives in ``azureml.data.data_reference`` (as on Azure) and is re-exported here.
 """
 from __future__ import annotations
 
 import uuid
 
-from ..errors import UserErrorException
+from .data_reference import SUPPORTED_DATAREF_MODES, DataReference
 
-SUPPORTED_DATAREF_MODES = ("mount", "download", "upload")
-
-
-def _is_current_path(path) -> bool:
-    return path in ("/", ".", "./")
-
-
-class DataReference:
-    """``DataReference(datastore, data_reference_name=None, path_on_datastore=None, mode='mount',
-    path_on_compute=None, overwrite=False)``; ``str()`` is ``$AZUREML_DATAREFERENCE_<name>``.
-
-    The default name is the datastore's name for the datastore's root, else a random hex id.
-    """
-
-    def __init__(self, datastore, data_reference_name: str | None = None,
-                 path_on_datastore: str | None = None, mode: str = "mount",
-                 path_on_compute: str | None = None, overwrite: bool = False):
-        if mode not in SUPPORTED_DATAREF_MODES:
-            raise UserErrorException(
-                f"Invalid mode {mode}. Only mount, download, upload are supported")
-        self.datastore = datastore
-        self.path_on_datastore = path_on_datastore
-        self.mode = mode
-        self.path_on_compute = path_on_compute
-        self.overwrite = overwrite
-        if not data_reference_name:
-            data_reference_name = uuid.uuid4().hex if (
-                path_on_datastore and not _is_current_path(path_on_datastore)) else datastore.name
-        self.data_reference_name = data_reference_name
-
-    def path(self, path: str | None = None, data_reference_name: str | None = None) -> "DataReference":
-        """A reference to ``path`` below this one."""
-        if not path or _is_current_path(path):
-            return self if not data_reference_name else DataReference(
-                self.datastore, data_reference_name, self.path_on_datastore)
-        joined = path if not self.path_on_datastore or _is_current_path(self.path_on_datastore) \
-            else f"{self.path_on_datastore}/{path}"
-        return DataReference(self.datastore, data_reference_name, joined)
-
-    def as_mount(self) -> "DataReference":
-        return self._clone(mode="mount")
-
-    def as_download(self, path_on_compute: str | None = None, overwrite: bool = False) -> "DataReference":
-        return self._clone(mode="download", path_on_compute=path_on_compute, overwrite=overwrite)
-
-    def as_upload(self, path_on_compute: str | None = None, overwrite: bool = False) -> "DataReference":
-        return self._clone(mode="upload", path_on_compute=path_on_compute, overwrite=overwrite)
-
-    def _clone(self, **changes) -> "DataReference":
-        fields = dict(datastore=self.datastore, data_reference_name=self.data_reference_name,
-                      path_on_datastore=self.path_on_datastore, mode=self.mode,
-                      path_on_compute=self.path_on_compute, overwrite=self.overwrite)
-        fields.update(changes)
-        return DataReference(**fields)
-
-    def _to_definition(self) -> dict:
-        """Plain JSON naming the datastore by name, for published pipelines."""
-        return {"type": "DataReference", "datastore": self.datastore.name,
-                "data_reference_name": self.data_reference_name,
-                "path_on_datastore": None if _is_current_path(self.path_on_datastore)
-                else self.path_on_datastore,
-                "mode": self.mode, "path_on_compute": self.path_on_compute,
-                "overwrite": self.overwrite}
-
-    def __str__(self) -> str:
-        return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"
-
-    __repr__ = __str__
+__all__ = ["DataPath", "DataPathComputeBinding", "DataReference", "SUPPORTED_DATAREF_MODES"]
 
 
 class DataPath:
     """``DataPath(datastore=None, path_on_datastore=None, name=None)``: a path in a datastore,
-    accepted by ``Dataset.File.from_files`` and ``Dataset.Tabular.from_*``."""
+    accepted by ``Dataset.File.from_files``, ``Dataset.Tabular.from_*`` and as a
+    ``PipelineParameter`` default. The default name is ``<datastore name>_<8 hex>``.
+
+    Raises ValueError without a datastore.
+    """
 
     def __init__(self, datastore=None, path_on_datastore: str | None = None, name: str | None = None):
         if datastore is None:
-            raise UserErrorException("DataPath needs a datastore: DataPath(datastore, 'folder/file.csv')")
+            raise ValueError("datastore parameter is required.")
         self._datastore = datastore
         self._path_on_datastore = path_on_datastore
-        self._name = name
+        self._name = name or f"{datastore.name}_{uuid.uuid4().hex[:8]}"
 
     @property
     def datastore_name(self) -> str:
@@ -99,36 +37,67 @@ class DataPath:
     def path_on_datastore(self) -> str | None:
         return self._path_on_datastore
 
-    @property
-    def name(self) -> str | None:
-        return self._name
-
     def create_data_reference(self, data_reference_name: str | None = None,
                               datapath_compute_binding: "DataPathComputeBinding | None" = None) -> DataReference:
-        binding = datapath_compute_binding or DataPathComputeBinding()
-        return DataReference(self._datastore, data_reference_name, self._path_on_datastore,
-                             binding._mode, binding._path_on_compute, binding._overwrite)
+        """A DataReference to this path, bound as ``datapath_compute_binding`` says (required)."""
+        if not datapath_compute_binding:
+            raise ValueError("datapath_compute_binding is a required parameter")
+        if not isinstance(datapath_compute_binding, DataPathComputeBinding):
+            raise ValueError("Invalid type. Expected datapath_compute_binding, but type is "
+                             f"{type(datapath_compute_binding).__name__}")
+        return DataReference.create(data_reference_name, self, datapath_compute_binding)
 
     @staticmethod
     def create_from_data_reference(data_reference: DataReference) -> "DataPath":
-        return DataPath(data_reference.datastore, data_reference.path_on_datastore,
-                        data_reference.data_reference_name)
+        if not data_reference:
+            raise ValueError("data_reference is a required parameter")
+        if not isinstance(data_reference, DataReference):
+            raise ValueError("Invalid type. Expected DataReference, but type is "
+                             f"{type(data_reference).__name__}")
+        return DataPath(data_reference.datastore, data_reference.path_on_datastore)
+
+    def _serialize_to_dict(self) -> dict:
+        return {"name": self._name, "path_on_datastore": self._path_on_datastore,
+                "datastore": self.datastore_name}
 
     def _to_definition(self) -> dict:
+        """Plain JSON for frozen graphs: the datastore by name."""
         return {"type": "DataPath", "datastore": self.datastore_name,
                 "path_on_datastore": self._path_on_datastore, "name": self._name}
 
     def __repr__(self) -> str:
-        return f"DataPath(datastore='{self.datastore_name}', path_on_datastore={self._path_on_datastore!r})"
+        return (f"DataPath(datastore='{self.datastore_name}', "
+                f"path_on_datastore={self._path_on_datastore!r})")
 
 
 class DataPathComputeBinding:
-    """``DataPathComputeBinding(mode='mount', path_on_compute=None, overwrite=False)``."""
+    """``DataPathComputeBinding(mode='mount', path_on_compute=None, overwrite=False)``. As on
+    Azure the mode is checked later, when the binding is used (``DataReference.create``, or when
+    the step is frozen)."""
 
     def __init__(self, mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False):
-        if mode not in SUPPORTED_DATAREF_MODES:
-            raise UserErrorException(
-                f"Invalid mode {mode}. Only mount, download, upload are supported")
         self._mode = mode
         self._path_on_compute = path_on_compute
         self._overwrite = overwrite
+
+    def create_data_reference(self, data_reference_name: str | None = None,
+                              datapath: DataPath | None = None) -> DataReference:
+        if not datapath:
+            raise ValueError("datapath is a required parameter")
+        if not isinstance(datapath, DataPath):
+            raise ValueError(f"Invalid type. Expected DataPath, but type is {type(datapath).__name__}")
+        return DataReference.create(data_reference_name, datapath, self)
+
+    @staticmethod
+    def create_from_data_reference(data_reference: DataReference) -> "DataPathComputeBinding":
+        if not data_reference:
+            raise ValueError("data_reference is a required parameter")
+        if not isinstance(data_reference, DataReference):
+            raise ValueError("Invalid type. Expected DataReference, but type is "
+                             f"{type(data_reference).__name__}")
+        return DataPathComputeBinding(data_reference.mode, data_reference.path_on_compute,
+                                      data_reference.overwrite)
+
+    def __repr__(self) -> str:
+        return (f"DataPathComputeBinding(mode={self._mode!r}, "
+                f"path_on_compute={self._path_on_compute!r}, overwrite={self._overwrite!r})")

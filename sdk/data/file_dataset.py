@@ -4,13 +4,17 @@ Deliberate differences from Azure: ``mount()`` (a FUSE mount on the local machin
 offered; use ``download()`` here, and ``as_mount()`` for steps. ``as_mount()`` bind-mounts the
 files read-only: in place on ``file://`` datastores; on remote ones (Azure Blob, S3 ...) from a
 local cache under ``AMLOCAL_HOME/cache/datasets`` that fetches each remote file once per version
-(no FUSE; see ``amlocal.datastores.cache``).
+(no FUSE; see ``amlocal.datastores.cache``). In direct mode (``as_named_input(name)``) the files
+are bound the same way and ``run.input_datasets[name]`` reads them.
 """
 from __future__ import annotations
 
 import tempfile
 
 from ..core.dataset import Dataset
+
+# Azure's mount checks error messages for this text (a file name too long for the mount).
+FILENAME_LENGTH_ERROR_MESSAGE = "exceeds the maximum allowed length"
 
 
 class FileDataset(Dataset):
@@ -28,15 +32,14 @@ class FileDataset(Dataset):
         structure ``to_path()`` shows; return their absolute local paths.
 
         Raises UserErrorException when a target file exists and ``overwrite`` is False (nothing
-        is copied then), or when the dataset matches no file and ``ignore_not_found`` is False.
+        is copied then), or, unless ``ignore_not_found``, when a source matches no file (the
+        error names it).
         """
         from amlocal.datastores import copy_matches
-        from ..errors import UserErrorException
         res = self._resolve()
-        if not res.matches and not ignore_not_found:
-            raise UserErrorException(
-                f"the dataset {res.describe()} matches no file; check the path, or pass "
-                "ignore_not_found=True to download nothing")
+        if not ignore_not_found:
+            res.require_files("Check the path and that the data was uploaded, or pass "
+                              "ignore_not_found=True to download what exists")
         target = target_path if target_path is not None else tempfile.mkdtemp(prefix="amlocal-dataset-")
         return [str(p) for p in copy_matches(res, target, overwrite, ignore_not_found)]
 

@@ -5,9 +5,16 @@ go and how they get there. A describing object: the pipeline runner does the wor
 ``workspaceblobstore`` at ``dataset/{run-id}/{output-name}``. The mode is mount by default
 (the step writes to a folder that *is* the destination) or upload (copied after the step).
 
-Deliberate difference from Azure: ``as_mount``, ``as_upload`` and ``register_on_complete`` return
+``read_delimited_files()`` / ``read_parquet_files()`` (:class:`TransformationMixin`) return an
+:class:`OutputTabularDatasetConfig`: the same output, read by later steps as a TabularDataset
+(``.as_input(name)`` delivers it in direct mode: ``run.input_datasets[name]``).
+
+Deliberate differences from Azure: ``as_mount``, ``as_upload`` and ``register_on_complete`` return
 copies that share the destination's Datastore object (Azure deep-copies it; ours holds a live
-store connection). ``read_delimited_files``/``read_parquet_files`` are not offered yet.
+store connection). OutputTabularDatasetConfig is a subclass of OutputFileDatasetConfig (in Azure
+it only shares the base class), and its ``keep_columns`` / ``drop_columns`` / ``random_split``
+raise: apply them to the TabularDataset in the consuming step. HDFS and link outputs are
+cloud-only.
 """
 from __future__ import annotations
 
@@ -66,7 +73,44 @@ class OutputDatasetConfig:
         return clone
 
 
-class OutputFileDatasetConfig(OutputDatasetConfig):
+class TransformationMixin:
+    """``read_delimited_files`` / ``read_parquet_files``: read an output as a TabularDataset."""
+
+    def read_delimited_files(self, include_path: bool = False, separator: str = ",",
+                             header: bool = True, partition_format: str | None = None,
+                             path_glob: str | None = None, set_column_types: dict | None = None
+                             ) -> "OutputTabularDatasetConfig":
+        """The output read as a TabularDataset of the delimited files the step wrote
+        (``path_glob`` narrows them, default every file): pass ``.as_input(name)`` to the next
+        step and read ``run.input_datasets[name].to_pandas_dataframe()`` there. ``header``
+        must be a bool (Azure also takes PromoteHeadersBehavior: True means every file has the
+        same header)."""
+        from .tabular_dataset import reader_types
+        if not isinstance(header, bool):
+            raise UserErrorException("header must be True (first line has column names) or False")
+        return self._tabular({
+            "format": "delimited", "separator": separator, "header": header, "encoding": "utf8",
+            "infer_column_types": True, "set_column_types": reader_types(set_column_types),
+            "include_path": bool(include_path), "support_multi_line": False,
+            "empty_as_string": False}, path_glob, partition_format)
+
+    def read_parquet_files(self, include_path: bool = False, partition_format: str | None = None,
+                           path_glob: str | None = None, set_column_types: dict | None = None
+                           ) -> "OutputTabularDatasetConfig":
+        """The output read as a TabularDataset of the Parquet files the step wrote (as
+        :meth:`read_delimited_files`; the consuming step needs pyarrow)."""
+        from .tabular_dataset import reader_types
+        return self._tabular({"format": "parquet", "include_path": bool(include_path),
+                              "set_column_types": reader_types(set_column_types)},
+                             path_glob, partition_format)
+
+    def _tabular(self, reader: dict, path_glob, partition_format) -> "OutputTabularDatasetConfig":
+        source = self._clone(_reader=reader, _path_glob=path_glob or "**/*",
+                             _partition_format=partition_format)
+        return OutputTabularDatasetConfig(output_file_dataset_config=source)
+
+
+class OutputFileDatasetConfig(OutputDatasetConfig, TransformationMixin):
     """``OutputFileDatasetConfig(name=None, destination=None, source=None, partition_format=None)``.
 
     Raises UserErrorException for an invalid name, a destination that is not a
@@ -96,22 +140,6 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         return self._clone(mode="upload", _mount_options={},
                            _upload_options={"overwrite": bool(overwrite),
                                             "source_globs": list(source_globs) if source_globs else None})
-
-    def read_delimited_files(self, include_path: bool = False, separator: str = ",",
-                             header: bool = True, partition_format: str | None = None,
-                             path_glob: str | None = None, set_column_types: dict | None = None):
-        """A copy that later steps read as a TabularDataset of the delimited files the step
-        wrote (``path_glob`` narrows them, default every file): pass ``.as_input(name)`` to the
-        next step and read ``run.input_datasets[name].to_pandas_dataframe()`` there."""
-        from .tabular_dataset import reader_types
-        if not isinstance(header, bool):
-            raise UserErrorException("header must be True (first line has column names) or False")
-        return self._clone(_reader={
-            "format": "delimited", "separator": separator, "header": header, "encoding": "utf8",
-            "infer_column_types": True, "set_column_types": reader_types(set_column_types),
-            "include_path": bool(include_path), "support_multi_line": False,
-            "empty_as_string": False}, _path_glob=path_glob or "**/*",
-            _partition_format=partition_format)
 
     @property
     def _destination_names(self) -> tuple[str, str]:
@@ -150,6 +178,70 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         store, path = self._destination_names
         return (f"OutputFileDatasetConfig(name='{self._name}', destination=('{store}', '{path}'), "
                 f"mode='{self.mode}')")
+
+
+class OutputTabularDatasetConfig(OutputFileDatasetConfig):
+    """An output read as a TabularDataset by later steps: what ``read_delimited_files()`` and
+    ``read_parquet_files()`` return. Not made directly: ``OutputTabularDatasetConfig()``
+    without ``output_file_dataset_config`` raises ValueError, as in Azure."""
+
+    def __init__(self, **kwargs):
+        source = kwargs.get("output_file_dataset_config")
+        if not isinstance(source, OutputFileDatasetConfig) or not getattr(source, "_reader", None):
+            raise ValueError("The constructor of this class is not supposed to be called "
+                             "directly. Please create an OutputFileDatasetConfig and add "
+                             "additional transforms to get a OutputTabularDatasetConfig.")
+        for key, value in vars(source).items():
+            setattr(self, key, copy.deepcopy(value) if isinstance(value, (dict, list)) else value)
+
+    def _unsupported(self, what: str):
+        return UserErrorException(
+            f"OutputTabularDatasetConfig.{what} is not supported by amlocal yet; apply it to the "
+            f"TabularDataset in the consuming step, e.g. "
+            f"run.input_datasets['{self.name}'].to_pandas_dataframe() and select columns there")
+
+    def keep_columns(self, columns):
+        """Raises UserErrorException (not supported yet; see the class docstring)."""
+        raise self._unsupported("keep_columns")
+
+    def drop_columns(self, columns):
+        """Raises UserErrorException (not supported yet; see the class docstring)."""
+        raise self._unsupported("drop_columns")
+
+    def random_split(self, percentage, seed=None):
+        """Raises UserErrorException (not supported yet; see the class docstring)."""
+        raise self._unsupported("random_split")
+
+    def __repr__(self) -> str:
+        return "OutputTabularDatasetConfig" + super().__repr__()[len("OutputFileDatasetConfig"):]
+
+
+class UploadOptions:
+    """``UploadOptions(overwrite=False, source_globs=None)``: what ``as_upload`` records (a
+    single glob becomes a list)."""
+
+    def __init__(self, overwrite: bool = False, source_globs=None):
+        if source_globs is not None and not isinstance(source_globs, list):
+            source_globs = [source_globs]
+        self.overwrite = overwrite
+        self.source_globs = source_globs
+
+
+class MountOptions:
+    """``MountOptions(disable_metadata_cache=False)``: what ``as_mount`` records."""
+
+    def __init__(self, disable_metadata_cache: bool = False):
+        self.disable_metadata_cache = disable_metadata_cache
+
+
+class RegistrationConfiguration:
+    """``RegistrationConfiguration(name, description, tags)``: what ``register_on_complete``
+    records."""
+
+    def __init__(self, name: str, description: str | None, tags: dict | None):
+        self.name = name
+        self.description = description
+        self.tags = tags
 
 
 def _check_destination(destination):
@@ -191,3 +283,22 @@ def register_output(workspace, output_definition: dict, resolved_path: str):
                                     partition_format=output_definition.get("partition_format"))
     return files.register(workspace, registration["name"], registration.get("description"),
                           registration.get("tags") or None, create_new_version=True)
+
+
+# Output kinds amlocal does not run: they import and raise CloudOnlyError when used.
+from .._cloud_only import cloud_only_class  # noqa: E402
+
+_MODULE = "azureml.data.output_dataset_config"
+HDFSOutputDatasetConfig = cloud_only_class(
+    _MODULE, "HDFSOutputDatasetConfig", "HDFS outputs exist on Azure Spark / HDInsight compute",
+    "OutputFileDatasetConfig(name, destination=(datastore, 'path/{run-id}'))")
+_LINK = ("linking an existing dataset as a run's output "
+         "(run.output_datasets[name].link(dataset)) is not built in amlocal yet")
+LinkFileOutputDatasetConfig = cloud_only_class(
+    _MODULE, "LinkFileOutputDatasetConfig", _LINK,
+    "register the dataset from the step (dataset.register(ws, name)) or write the files to an "
+    "OutputFileDatasetConfig")
+LinkTabularOutputDatasetConfig = cloud_only_class(
+    _MODULE, "LinkTabularOutputDatasetConfig", _LINK,
+    "register the dataset from the step (dataset.register(ws, name)) or write the files to an "
+    "OutputFileDatasetConfig and read_delimited_files()")

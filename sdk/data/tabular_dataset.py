@@ -4,13 +4,13 @@ Read with pandas (imported when a table is read). A TabularDataset is consumed i
 mount and download raise, as in Azure. Deliberate differences from Azure: only empty fields are
 nulls (as Azure), other pandas NA spellings are kept as text; ``on_error='null'`` turns values
 that do not convert to ``set_column_types`` into nulls, ``'fail'`` raises; ``out_of_range_datetime``
-is accepted and ignored.
+is accepted and ignored. A source that matches no file raises, naming it (never an empty frame).
+The columns of a ``partition_format`` are added after the file's own columns;
+``partition_by`` writes partitioned Parquet (see ``_partition_writer``).
 """
 from __future__ import annotations
 
 import copy
-import re
-from datetime import datetime
 
 from ..core.dataset import Dataset
 from ..errors import UserErrorException
@@ -19,15 +19,16 @@ _TYPE_NAMES = {int: "Int64", float: "float64", str: "string", bool: "boolean"}
 _ALIASES = {"int": "Int64", "integer": "Int64", "long": "Int64", "float": "float64",
             "double": "float64", "str": "string", "string": "string", "bool": "boolean",
             "boolean": "boolean", "datetime": "datetime", "date": "datetime"}
-_DATE_PARTS = {"yyyy": (r"\d{4}", "%Y"), "MM": (r"\d{2}", "%m"), "dd": (r"\d{2}", "%d"),
-               "HH": (r"\d{2}", "%H"), "mm": (r"\d{2}", "%M"), "ss": (r"\d{2}", "%S")}
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def reader_types(set_column_types) -> dict:
     """``set_column_types`` as JSON: column -> type name. Raises UserErrorException."""
     result = {}
     for column, kind in (set_column_types or {}).items():
-        if kind in _TYPE_NAMES:
+        if isinstance(getattr(kind, "_reader_type", None), str):   # a DataType
+            result[str(column)] = kind._reader_type
+        elif kind in _TYPE_NAMES:
             result[str(column)] = _TYPE_NAMES[kind]
         elif isinstance(kind, str) and kind.strip():
             result[str(column)] = _ALIASES.get(kind.strip().lower(), kind.strip())
@@ -52,7 +53,10 @@ class TabularDataset(Dataset):
             raise UserErrorException("on_error must be 'null' or 'fail'")
         reader = self._definition["reader"]
         limit = self._row_limit()
+        fmt = self._partition_format()
         res = self._resolve()
+        res.require_files("Check the path and that the data was uploaded (datastore.upload(...)) "
+                          "or written by the step that produces it")
         frames, rows = [], 0
         for match in res.matches:
             if limit is not None and rows >= limit:
@@ -61,9 +65,8 @@ class TabularDataset(Dataset):
             frame = self._read_one(pd, fs, match.path, reader)
             if reader.get("include_path"):
                 frame.insert(0, "Path", match.portable)
-            fmt = self._definition.get("partition_format")
-            if fmt:
-                for column, value in _partition_values(fmt, match.key).items():
+            if fmt is not None:
+                for column, value in fmt.values(match.relpath).items():
                     frame[column] = value
             frames.append(frame)
             rows += len(frame)
@@ -93,6 +96,23 @@ class TabularDataset(Dataset):
         """Raises UserErrorException: only FileDataset can be downloaded (as in Azure)."""
         from .dataset_consumption_config import DatasetConsumptionConfig
         return DatasetConsumptionConfig(None, self, "download", path_on_compute)
+
+    def partition_by(self, partition_keys, target, name: str | None = None,
+                     show_progress: bool = True, partition_as_file_dataset: bool = False):
+        """Write the rows as Parquet partitioned by ``partition_keys`` to
+        ``<target>/<new guid>/<key1 value>/<key2 value>/part-00000.parquet`` (datetime keys as
+        ``yyyyMMddHHmmss``; the key columns are stored in the path, not in the files) and return
+        the TabularDataset (a FileDataset with ``partition_as_file_dataset=True``) of them, whose
+        ``partition_format`` gives the keys back as columns (non-datetime keys with their
+        original type). Registered as ``name`` (a new version) when ``name`` is given.
+
+        ``target``: a DataPath, a Datastore or ``(datastore, 'folder')``. Raises
+        UserErrorException for empty, duplicate or unknown keys, a bad target, and key values
+        that cannot be a folder name (empty, null, or containing ``.``, ``/`` or ``\\``).
+        """
+        from ._partition_writer import write_partitions
+        return write_partitions(self, partition_keys, target, name, show_progress,
+                                partition_as_file_dataset)
 
     # -- internals --------------------------------------------------------------------------
     def _with_transform(self, step: dict) -> "TabularDataset":
@@ -152,6 +172,18 @@ def _apply_types(pd, frame, types: dict, on_error: str):
         try:
             if kind == "datetime":
                 frame[column] = pd.to_datetime(frame[column], errors=errors)
+            elif kind.startswith("datetime:"):   # DataType.to_datetime(formats)
+                frame[column] = _to_datetime(pd, frame[column], kind[len("datetime:"):].split("|"),
+                                             errors)
+            elif kind == "float64:,":            # DataType.to_float(decimal_mark=',')
+                text = frame[column].astype("string").str.replace(".", "", regex=False)
+                frame[column] = pd.to_numeric(text.str.replace(",", ".", regex=False),
+                                              errors=errors).astype("float64")
+            elif kind == "boolean" and frame[column].dtype == object:   # text such as "True"
+                words = frame[column].map(lambda v: _BOOL_WORDS.get(str(v).strip().lower(), v)
+                                          if isinstance(v, str) else v)
+                frame[column] = words.astype("boolean") if errors == "raise" else words.map(
+                    lambda v: v if isinstance(v, bool) else None).astype("boolean")
             elif kind in ("Int64", "float64"):
                 frame[column] = pd.to_numeric(frame[column], errors=errors).astype(kind)
             else:
@@ -161,35 +193,20 @@ def _apply_types(pd, frame, types: dict, on_error: str):
     return frame
 
 
+def _to_datetime(pd, column, formats: list[str], errors: str):
+    """Each value parsed with the first of ``formats`` that reads it; NaT (or, with
+    ``errors='raise'``, an error) when none does."""
+    result = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        parsed = pd.to_datetime(column, format=fmt, errors="coerce")
+        result = result.fillna(parsed)
+    if errors == "raise" and (result.isna() & column.notna()).any():
+        bad = column[result.isna() & column.notna()].iloc[0]
+        raise ValueError(f"{bad!r} matches none of the formats {formats}")
+    return result
+
+
 def _count(count, what: str) -> int:
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise UserErrorException(f"{what}(count) needs a whole number >= 0, not {count!r}")
     return count
-
-
-def _partition_values(fmt: str, key: str) -> dict:
-    """Columns from a file's path, Azure style: ``'/{Department}/{Date:yyyy/MM/dd}/data.csv'``
-    matched against the end of the path; ``{name}`` is text, ``{name:yyyy/MM/dd}`` a datetime."""
-    path = "/" + key.split(":", 1)[-1].lstrip("/")
-    pattern, dates = [], {}
-    pos = 0
-    for m in re.finditer(r"\{(\w+)(?::([^}]*))?\}", fmt):
-        pattern.append(re.escape(fmt[pos:m.start()]))
-        name, date_fmt = m.group(1), m.group(2)
-        if date_fmt:
-            regex, strp = date_fmt, date_fmt
-            for token, (rx, code) in _DATE_PARTS.items():
-                regex, strp = regex.replace(token, rx), strp.replace(token, code)
-            pattern.append(f"(?P<{name}>{regex})")
-            dates[name] = strp
-        else:
-            pattern.append(f"(?P<{name}>[^/]+)")
-        pos = m.end()
-    pattern.append(re.escape(fmt[pos:]) + "$")
-    found = re.search("".join(pattern), path)
-    if not found:
-        return {name: None for name in re.findall(r"\{(\w+)", fmt)}
-    values = found.groupdict()
-    for name, strp in dates.items():
-        values[name] = datetime.strptime(values[name], strp)
-    return values

@@ -104,7 +104,12 @@ def test_unsupported_flags_are_refused_clearly(amlocal, published, tmp_path):
     yaml = amlocal("run", "submit-pipeline", "-y", str(tmp_path / "p.yml"), *WS)
     assert yaml.exit_code == 1 and "-y/--pipeline-yaml is not supported yet" in yaml.stderr
     datapaths = amlocal("run", "submit-pipeline", "-i", published, "-d", "p=store/path", *WS)
-    assert datapaths.exit_code == 1 and "-d/--datapaths is not supported yet" in datapaths.stderr
+    assert datapaths.exit_code == 1 and "no datastore named 'store'" in datapaths.stderr
+    no_path = amlocal("run", "submit-pipeline", "-i", published, "-d", "p=store", *WS)
+    assert no_path.exit_code == 1 and "'store' is not DATASTORE/PATH" in no_path.stderr
+    not_a_path = amlocal("run", "submit-pipeline", "-i", published, "-d",
+                         "learning_rate=workspaceblobstore/x", *WS)
+    assert not_a_path.exit_code == 1 and "takes a float" in not_a_path.stderr
     neither = amlocal("run", "submit-pipeline", *WS)
     assert neither.exit_code == 1 and "-i/--pipeline-id" in neither.stderr
     unknown = amlocal("run", "submit-pipeline", "-i", "not-an-id", *WS)

@@ -98,12 +98,28 @@ def test_download_mode_copies_into_staging_and_mounts_it(lake, resolve, tmp_path
     assert (staging / "one/input.csv").exists()
 
 
-def test_direct_mode_passes_the_dataset_id_and_mounts_nothing(resolve, tmp_path):
+def test_direct_mode_passes_the_dataset_id_and_binds_the_files_with_a_step_definition(
+        lake, resolve, tmp_path):
+    import json
     from amlocal.datastores import definition_id
-    definition = file_def("data")
+    definition = {**file_def("data", "models/x/input.csv"), "registered": {"name": "n", "version": 2}}
     b = bind_input(definition, "d", "direct", None, resolve, tmp_path / "st")
-    assert b.value == definition_id(definition) == b.dataset_id
-    assert b.mounts == () and b.env["d"] == b.value
+    assert b.value == definition_id(definition) == b.dataset_id and b.env["d"] == b.value
+    # the files are bound read-only at their portable paths, as in mount mode
+    assert set(b.mounts) == {Mount(str(lake / "data"), "/amlocal/inputs/d/data", True),
+                             Mount(str(lake / "models/x/input.csv"),
+                                   "/amlocal/inputs/d/models/x/input.csv", True)}
+    step = json.loads(b.step_definition)
+    assert definition_id(step) == b.dataset_id and step["registered"] == definition["registered"]
+    assert step["sources"] == definition["sources"]          # what the dataset names is kept
+    assert step["bound"] == {"root": "/amlocal/inputs/d", "sources": [
+        {"base": "", "pattern": "data"}, {"base": "", "pattern": "models/x/input.csv"}]}
+    assert not (tmp_path / "st").exists()  # nothing copied for local files
+
+
+def test_direct_mode_of_a_missing_source_binds_nothing_and_does_not_raise(resolve, tmp_path):
+    b = bind_input(file_def("nothing/*.csv"), "d", "direct", None, resolve, tmp_path / "st")
+    assert b.mounts == () and b.files == []
 
 
 def test_mount_on_a_non_file_protocol_goes_through_the_cache(resolve, tmp_path):
@@ -145,8 +161,10 @@ def test_content_digest_changes_with_the_files_not_with_the_binding(lake, resolv
 
 
 def test_errors_name_the_problem(resolve, tmp_path):
-    with pytest.raises(UserErrorException, match="matches no file"):
+    with pytest.raises(UserErrorException, match=r"No file matches \('lake', 'nothing/\*.csv'\)"):
         bind_input(file_def("nothing/*.csv"), "d", "mount", None, resolve, tmp_path / "st")
+    with pytest.raises(UserErrorException, match=r"input 'd'.*No file matches \('lake', 'gone.csv'\)"):
+        bind_input(file_def("data", "gone.csv"), "d", "download", None, resolve, tmp_path / "st")
     with pytest.raises(UserErrorException, match="not valid"):
         bind_input(file_def("data"), "bad-name", "mount", None, resolve, tmp_path / "st")
     with pytest.raises(UserErrorException, match="mount, download, direct"):
@@ -158,7 +176,8 @@ def test_errors_name_the_problem(resolve, tmp_path):
     tabular = {**file_def("data"), "type": "TabularDataset"}
     with pytest.raises(UserErrorException, match="Only FileDataset supports mount"):
         bind_input(tabular, "t", "mount", None, resolve, tmp_path / "st")
-    assert bind_input(tabular, "t", "direct", None, resolve, tmp_path / "st").mounts == ()
+    assert bind_input(tabular, "t", "direct", None, resolve, tmp_path / "st").mounts == (
+        Mount(str(tmp_path / "lake/data"), "/amlocal/inputs/t", True),)
 
 
 def test_env_for_inputs_lists_names_and_modes(resolve, tmp_path):

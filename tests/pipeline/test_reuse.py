@@ -92,7 +92,8 @@ def test_unchanged_resubmit_reuses_and_a_changed_file_reruns_exactly_downstream(
     assert set(_decisions(first).values()) == {("ran", ())}
     steps = {s.name: s for s in first.get_steps()}
     best = steps["compare"].get_output_data("best")
-    assert open(f"{best['local']}/best.txt").read() == "b"
+    assert best.download(str(tmp_path / "best1"), show_progress=False) == 1
+    assert open(f"{tmp_path / 'best1'}/{best.path_on_datastore}/best.txt").read() == "b"
     assert workspace._store.get_dataset(workspace._id, "best_arm").version == 1
 
     second = pipeline.submit("reuse")
@@ -111,7 +112,9 @@ def test_unchanged_resubmit_reuses_and_a_changed_file_reruns_exactly_downstream(
     assert decisions["train_b"] == ("ran", ("inputs.config_b",))
     assert decisions["compare"] == ("ran", ("inputs.model_b",))
     third_steps = {s.name: s for s in third.get_steps()}
-    assert open(f"{third_steps['compare'].get_output_data('best')['local']}/best.txt").read() == "a"
+    best = third_steps["compare"].get_output_data("best")
+    best.download(str(tmp_path / "best3"), show_progress=False)
+    assert open(f"{tmp_path / 'best3'}/{best.path_on_datastore}/best.txt").read() == "a"
 
     out = CliRunner().invoke(__import__("amlocal.cli", fromlist=["cli"]).cli,
                              ["run", "show", third.id, "--reuse", "-o", "json"])

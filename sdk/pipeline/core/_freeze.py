@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 from ...errors import UserErrorException, ValidationError
+from ._freeze_io import (argument_string, config_references, data_requirements, freeze_input,
+                         is_data_input, parameter_default, with_packages)
 from .builder import InputPortBinding, PipelineData, PipelineParameter
 
 GRAPH_FORMAT = 1
@@ -39,8 +41,11 @@ def step_closure(steps: list) -> list:
 
 
 def _arg_string(arg, params: dict) -> str:
+    data = argument_string(arg)
+    if data is not None:
+        return data
     if isinstance(arg, PipelineParameter):
-        params[arg.name] = arg.default_value
+        params[arg.name] = parameter_default(arg)
         return f"${arg.env_name}"
     if isinstance(arg, (PipelineData, InputPortBinding)):
         name = arg.input_name if isinstance(arg, InputPortBinding) else arg.name
@@ -165,18 +170,23 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         step_params = {}
         for key, value in step.params.items():
             if isinstance(value, PipelineParameter):
-                params[value.name] = value.default_value
+                params[value.name] = parameter_default(value)
                 step_params[key] = {"parameter": value.name}
             else:
                 step_params[key] = {"value": value}
-        for name, default in params.items():
-            if name in parameters and parameters[name] != default:
-                errors.append(f"pipeline parameter '{name}' has two defaults ({parameters[name]!r} "
-                              f"and {default!r}); use one PipelineParameter object")
-            parameters[name] = default
-
-        inputs, depends = [], set()
+        inputs, depends, data_outputs = [], set(), []
         for inp in step.inputs:
+            if is_data_input(inp):
+                try:
+                    entry, out_entry = freeze_input(inp, params)
+                except UserErrorException as exc:
+                    errors.append(f"step '{step.name}': {exc}")
+                    continue
+                if entry is not None:
+                    inputs.append(entry)
+                else:
+                    data_outputs.append(out_entry)
+                continue
             if isinstance(inp, (PipelineData, InputPortBinding)):
                 data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
                 name = inp.input_name if isinstance(inp, InputPortBinding) else inp.name
@@ -218,8 +228,22 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                               "step; add it to outputs= of the step that writes it")
             else:
                 depends.add(producers[data_name])
-            inputs.append({"name": name, "type": "output", "data": data_name, "mode": mode,
-                           "path_on_compute": getattr(inp, "path_on_compute", None)})
+            entry = {"name": name, "type": "output", "data": data_name, "mode": mode,
+                     "path_on_compute": getattr(inp, "path_on_compute", None)}
+            table = getattr(inp, "_reader", None)  # a PipelineData read as a TabularDataset
+            if table:
+                entry.update(mode="direct", path_on_compute=None, reader=table["reader"],
+                             glob=table["glob"], partition_format=table["partition_format"])
+            inputs.append(entry)
+        try:  # run_config.data_references (ScriptRunConfig's way; inputs of the same name win)
+            taken = {e["name"] for e in inputs + data_outputs}
+            for entry, out_entry in config_references(getattr(runconfig, "data_references", None)):
+                if entry is not None and entry["name"] not in taken:
+                    inputs.append(entry)
+                elif out_entry is not None and out_entry["name"] not in taken:
+                    data_outputs.append(out_entry)
+        except UserErrorException as exc:
+            errors.append(f"step '{step.name}': {exc}")
         outputs = []
         for out in step.outputs:
             if isinstance(out, PipelineData):
@@ -238,6 +262,13 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
             else:
                 errors.append(f"step '{step.name}': unsupported output {out!r}; use PipelineData "
                               "or OutputFileDatasetConfig")
+        outputs += data_outputs
+        for name, default in params.items():
+            if name in parameters and parameters[name] != default:
+                errors.append(f"Graph already has pipeline parameter with same name '{name}' but "
+                              f"another default ({parameters[name]!r} and {default!r}); use one "
+                              "PipelineParameter object")
+            parameters[name] = default
         for other in step._run_after:
             depends.add(ids.get(id(other), other.name))
 
@@ -248,6 +279,12 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         except UserErrorException as exc:
             errors.append(f"step '{step.name}': {exc}")
             env_spec = {}
+        # what reading its datasets needs (pandas, pyarrow, a protocol's fsspec package), added
+        # to this node's copy of the spec: the registered environment is not changed
+        try:
+            env_spec = with_packages(env_spec, data_requirements(inputs))
+        except UserErrorException as exc:
+            errors.append(f"step '{step.name}': {exc}")
         nodes.append({
             "id": ids[id(step)], "name": step.name, "kind": "python_script",
             "script_name": step.script_name, "source_directory": str(source), "snapshot": None,

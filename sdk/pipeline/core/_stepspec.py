@@ -25,6 +25,7 @@ class StepPlan:
     outputs: dict = field(default_factory=dict)     # name -> (graph output, location, staging)
     input_digests: dict = field(default_factory=dict)
     lineage: list = field(default_factory=list)
+    notes: list = field(default_factory=list)       # warnings for the step's log
 
     def components(self, node: dict, environment_digest: str) -> dict:
         """What decides the step's result: the parts of its reuse key."""
@@ -34,7 +35,7 @@ class StepPlan:
                                if k.startswith("AML_PARAMETER_")},
                 "inputs": dict(self.input_digests),
                 "outputs": {o["name"]: [o["datastore"], o["path"], o.get("mode", "mount")]
-                            for o in node["outputs"]},
+                            for o, _, _ in self.outputs.values()},
                 "sandbox": node.get("sandbox"), "version": node.get("version")}
 
 
@@ -52,6 +53,56 @@ def _table_input(plan: StepPlan, name: str, folder: str, inp: dict) -> str:
     return dataset_id
 
 
+def _with_datapath(entry: dict, params: dict) -> dict:
+    """A datareference input or upload output with the DataPath submitted for its parameter."""
+    value = params.get(entry.get("parameter") or "")
+    if not (isinstance(value, dict) and value.get("kind") == "datapath"):
+        return entry
+    path = value.get("path_on_datastore")
+    path = None if path in ("/", ".", "./") else path
+    if "path_on_datastore" in entry:
+        return {**entry, "datastore": value["datastore"], "path_on_datastore": path}
+    return {**entry, "datastore": value["datastore"], "path": path or ""}
+
+
+def _bind_data_reference(plan: StepPlan, inp: dict, values: dict, resolve_datastore,
+                         staging: Path) -> None:
+    """A DataReference, DataPath or PortDataReference input: the path bound like a FileDataset
+    of it (a folder as a whole, a single file as that file). A path with no files only warns, as
+    on Azure: the step gets an empty folder."""
+    from amlocal.compute import Mount
+    from amlocal.datastores.materialize import bind_input
+    from amlocal.datastores.resolve import resolve_sources
+    name, mode = inp["name"], inp["mode"]
+    # a default DataReference name is a hex id, which may start with a digit: the folders of
+    # the binding get a name that is valid everywhere; the placeholder keeps the real name
+    label = name if re.match(r"^[A-Za-z_]", name) else f"_{name}"
+    sources = [{"datastore": inp["datastore"], "path": inp.get("path_on_datastore") or ""}]
+    definition = {"schema_version": 1, "type": "FileDataset", "sources": sources,
+                  "partition_format": None, "is_file": False}
+    where = f"{inp['datastore']}/{inp.get('path_on_datastore') or ''}"
+    if not resolve_sources(sources, resolve_datastore).matches:
+        empty = staging / f"{label}-empty"
+        empty.mkdir(parents=True, exist_ok=True)
+        target = _location(label, inp.get("path_on_compute"))
+        plan.mounts.append(Mount(str(empty), target, read_only=True))
+        plan.notes.append(f"warning: data reference '{name}' ({mode}) names '{where}', which "
+                          "holds no file: the step gets an empty folder")
+        values[name] = target
+        plan.input_digests[name] = f"{where}:empty"
+        return
+    binding = bind_input(definition, label, mode, inp.get("path_on_compute"), resolve_datastore,
+                         staging)
+    plan.mounts.extend(binding.mounts)
+    values[name] = binding.value
+    plan.input_digests[name] = f"{where}:{binding.content_digest}"
+
+
+def _location(name: str, path_on_compute: str | None) -> str:
+    from amlocal.datastores.materialize import _location as location
+    return location(name, path_on_compute)
+
+
 def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocation],
               datastore_info, resolve_datastore, work: Path) -> StepPlan:
     """Bind the step's inputs and outputs and resolve its arguments. Raises UserErrorException
@@ -62,8 +113,11 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
     plan = StepPlan()
     values: dict[str, str] = {}
     for out in node["outputs"]:
+        out = _with_datapath(out, params)
         location = locate_output(out, step.id, datastore_info)
-        target = f"{OUTPUTS_ROOT}/{out['name']}"
+        target = (_location(re.sub(r"^(\d)", r"_\1", out["name"]), out["path_on_compute"])
+                  if out.get("kind") == "data_reference"
+                  else f"{OUTPUTS_ROOT}/{out['name']}")
         if writes_in_place(out, location):
             Path(location.local).mkdir(parents=True, exist_ok=True)
             plan.mounts.append(Mount(location.local, target, read_only=False))
@@ -96,16 +150,25 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
                 values[name] = _table_input(plan, name, values[name], inp)
                 direct_tables.append(name)
             continue
+        if inp["type"] == "datareference":
+            _bind_data_reference(plan, _with_datapath(inp, params), values, resolve_datastore,
+                                 staging)
+            continue
         definition, mode = inp["definition"], inp["mode"]
+        parameter = params.get(inp.get("parameter") or "")
+        if isinstance(parameter, dict) and parameter.get("kind") == "dataset":
+            definition = parameter["definition"]   # the dataset submitted for the parameter
         binding = bind_input(definition, name, mode, inp.get("path_on_compute"),
                              resolve_datastore, staging)
         plan.bindings.append(binding)
         plan.mounts.extend(binding.mounts)
         plan.env.update(binding.env)
-        if binding.mode == "direct":  # lets run.input_datasets rebuild the Dataset
-            plan.env[f"AMLOCAL_DATASET_DEFINITION_{name}"] = json.dumps(definition)
+        if binding.mode == "direct":  # run.input_datasets rebuilds it over the bound files
+            plan.env[f"AMLOCAL_DATASET_DEFINITION_{name}"] = binding.step_definition
         values[name] = binding.value
         plan.input_digests[name] = binding.content_digest or binding.dataset_id
+        if inp.get("parameter"):  # another dataset with the same files is a change too
+            plan.input_digests[name] = f"{binding.dataset_id}:{binding.content_digest}"
         if inp["type"] == "dataset":
             plan.lineage.append({"name": name, "mode": binding.mode, "dataset_id": binding.dataset_id,
                                  "registered": definition.get("registered"),

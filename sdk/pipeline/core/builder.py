@@ -1,4 +1,6 @@
-"""PipelineData and PipelineParameter: the data edges and parameters of a pipeline.
+"""PipelineStep, StepSequence, PipelineData, InputPortBinding, OutputPortBinding and
+PipelineParameter (``azureml.pipeline.core.builder`` / ``graph``): the steps, data edges and
+parameters of a pipeline.
 
 Placeholders follow Azure: ``str(PipelineData('x'))`` is ``$AZUREML_DATAREFERENCE_x`` (the argv
 placeholder and the environment variable holding the path), and a PipelineParameter used in
@@ -10,6 +12,101 @@ import re
 
 _WORD = re.compile(r"^\w+$")
 PARAM_TYPES = (int, str, bool, float)
+
+
+class PipelineStep:
+    """The base class of pipeline steps (``PythonScriptStep``, ``ExecutePythonScriptStep`` ...).
+
+    ``run_after(step)`` orders it after another step; ``run_after_steps`` lists those steps.
+    Subclasses call :meth:`_process_io` with their arguments, inputs and outputs: it applies
+    Azure's rules (DataPath tuples, datasets in arguments added to the inputs, ``INPUT_<name>``
+    for an input named like an output, arguments that must be inputs).
+    """
+
+    def __init__(self, name: str, inputs=None, outputs=None, arguments=None,
+                 fix_port_name_collisions: bool = False, resource_inputs=None):
+        self.name = name
+        self._run_after: list = []
+        self.step_type = type(self).__name__
+        self.arguments, self.inputs, self.outputs = self._process_io(
+            list(arguments or []), list(inputs or []), list(outputs or []),
+            fix_port_name_collisions)
+
+    @property
+    def run_after_steps(self) -> list:
+        return self._run_after
+
+    def run_after(self, step) -> None:
+        """Run this step only after ``step`` has finished."""
+        self._run_after.append(step)
+
+    def _process_io(self, arguments: list, inputs: list, outputs: list,
+                    fix_port_name_collisions: bool) -> tuple[list, list, list]:
+        from ._inputs import process_step_io
+        return process_step_io(self, arguments, inputs, outputs, fix_port_name_collisions)
+
+    def create_node(self, graph, default_datastore, context):
+        """Azure builds its service graph here; amlocal freezes steps into plain data instead."""
+        raise NotImplementedError(
+            "amlocal freezes pipelines itself (Pipeline.submit / publish); create_node is part "
+            "of Azure's graph service and is not used locally")
+
+
+class StepSequence:
+    """``StepSequence(steps=None)``: steps that run one after the other. An item may itself be a
+    list of steps (they run side by side, and all of them before the next item) or a nested
+    StepSequence. ``Pipeline(ws, steps=StepSequence(steps=[a, b, c]))`` runs a, then b, then c.
+    """
+
+    def __init__(self, steps=None):
+        self._steps = list(steps or [])
+
+    def __iter__(self):
+        return iter(self._steps)
+
+    def _flatten(self) -> list:
+        """Every step, with the sequence's order applied through ``run_after``."""
+        ordered: list = []
+        previous: list = []
+        for item in self._steps:
+            group = _steps_of(item)
+            heads = _heads(item)
+            for step in heads:
+                for before in previous:
+                    if before not in step._run_after:
+                        step.run_after(before)
+            ordered += [s for s in group if all(s is not o for o in ordered)]
+            previous = _tails(item)
+        return ordered
+
+
+def _steps_of(item) -> list:
+    if isinstance(item, StepSequence):
+        return item._flatten()
+    if isinstance(item, (list, tuple)):
+        found: list = []
+        for sub in item:
+            found += [s for s in _steps_of(sub) if all(s is not o for o in found)]
+        return found
+    return [item]
+
+
+def _heads(item) -> list:
+    """The steps of ``item`` that start first (they wait for the previous item)."""
+    if isinstance(item, StepSequence):
+        return _heads(item._steps[0]) if item._steps else []
+    if isinstance(item, (list, tuple)):
+        return [s for sub in item for s in _heads(sub)]
+    return [item]
+
+
+def _tails(item) -> list:
+    """The steps of ``item`` that end last (the next item waits for them)."""
+    if isinstance(item, StepSequence):
+        return _tails(item._steps[-1]) if item._steps else []
+    if isinstance(item, (list, tuple)):
+        return [s for sub in item for s in _tails(sub)]
+    return [item]
 
 
 class PipelineData:
@@ -32,6 +129,7 @@ class PipelineData:
         self._output_name = output_name or name
         self._output_mode = output_mode
         self._output_path_on_compute = output_path_on_compute
+        self._output_overwrite = output_overwrite
         self._producer = None
         self._registration: dict | None = None
 
@@ -55,12 +153,15 @@ class PipelineData:
     def get_env_variable_name(self) -> str:
         return f"AZUREML_DATAREFERENCE_{self._name}"
 
+    def _set_producer(self, step) -> None:
+        self._producer = step
+
     def __str__(self) -> str:
         return f"${self.get_env_variable_name()}"
 
     __repr__ = __str__
 
-    def as_dataset(self) -> "PipelineOutputFileDataset":
+    def as_dataset(self):
         """This output as a file dataset: consume it with ``as_named_input``/``as_mount``/
         ``as_download``, or ``register`` it when the producing step completes."""
         return PipelineOutputFileDataset(self)
@@ -76,73 +177,83 @@ class PipelineData:
         return InputPortBinding(self, input_name or self._name, "download", path_on_compute)
 
 
-class PipelineOutputFileDataset:
-    """``PipelineData.as_dataset()``: the producer's output folder as a FileDataset."""
+class OutputPortBinding(PipelineData):
+    """``OutputPortBinding(name, datastore=None, output_name=None, bind_mode='mount',
+    path_on_compute=None, is_directory=None, overwrite=None, data_type=None,
+    pipeline_output_name=None, training_output=None, dataset_registration=None,
+    dataset_output=None)``: a step output, the way Azure's graph names it. It behaves as the
+    PipelineData of the same name, mode and datastore."""
 
-    def __init__(self, data: PipelineData, input_name: str | None = None, mode: str = "mount",
-                 path_on_compute: str | None = None):
-        self._data = data
-        self._input_name = input_name or data.name
-        self._mode = mode
-        self._path_on_compute = path_on_compute
+    def __init__(self, name: str, datastore=None, output_name: str | None = None,
+                 bind_mode: str = "mount", path_on_compute: str | None = None,
+                 is_directory: bool | None = None, overwrite: bool | None = None,
+                 data_type: str | None = None, pipeline_output_name: str | None = None,
+                 training_output=None, dataset_registration=None, dataset_output=None):
+        super().__init__(name, datastore, output_name, bind_mode, path_on_compute, overwrite,
+                         data_type, is_directory, pipeline_output_name, training_output)
+        if dataset_registration is not None:
+            self._registration = {"name": dataset_registration.name, "description": None, "tags": {}}
 
     @property
-    def name(self) -> str:
-        return self._input_name
+    def bind_mode(self) -> str:
+        return self._output_mode
 
-    def as_named_input(self, name: str) -> "PipelineOutputFileDataset":
-        return PipelineOutputFileDataset(self._data, name, self._mode, self._path_on_compute)
+    @property
+    def path_on_compute(self) -> str | None:
+        return self._output_path_on_compute
 
-    def as_mount(self) -> "InputPortBinding":
-        return self._binding("mount")
-
-    def as_download(self, path_on_compute: str | None = None) -> "InputPortBinding":
-        return self._binding("download", path_on_compute)
-
-    def register(self, name: str, create_new_version: bool = True, description: str | None = None,
-                 tags: dict | None = None) -> "PipelineOutputFileDataset":
-        """Register the output folder as dataset ``name`` (a new version each run) when the
-        producing step completes."""
-        self._data._registration = {"name": name, "description": description, "tags": dict(tags or {})}
-        return self
-
-    def _binding(self, mode: str | None = None, path_on_compute: str | None = None) -> "InputPortBinding":
-        binding = InputPortBinding(self._data, self._input_name, mode or self._mode,
-                                   path_on_compute or self._path_on_compute)
-        binding._dataset_like = True  # like a dataset: used in arguments, it is an input too
-        return binding
-
-    def __str__(self) -> str:
-        return f"$AZUREML_DATAREFERENCE_{self._input_name}"
+    @property
+    def overwrite(self) -> bool | None:
+        return self._output_overwrite
 
 
 class InputPortBinding:
-    """How a step consumes a PipelineData (mount or download)."""
+    """How a step consumes data: a PipelineData (mount or download), a DataReference, a previous
+    run's output (``PortDataReference``) or a DataPath parameter."""
 
-    def __init__(self, bind_object: PipelineData, input_name: str, mode: str = "mount",
-                 path_on_compute: str | None = None):
+    def __init__(self, bind_object=None, input_name: str | None = None, mode: str = "mount",
+                 path_on_compute: str | None = None, overwrite: bool | None = None, *,
+                 name: str | None = None, bind_mode: str | None = None, **kwargs):
+        # Azure's order is (name, bind_object, bind_mode, path_on_compute, overwrite, ...);
+        # amlocal's own code passes (bind_object, input_name, mode, path_on_compute).
+        if isinstance(bind_object, str) and input_name is not None and not isinstance(input_name, str):
+            bind_object, input_name = input_name, bind_object
         self.bind_object = bind_object
-        self.input_name = input_name
-        self.bind_mode = mode
+        self.input_name = name or input_name or getattr(bind_object, "name", None)
+        self.bind_mode = bind_mode or mode
         self.path_on_compute = path_on_compute
+        self.overwrite = overwrite
         self._dataset_like = False
 
     @property
     def name(self) -> str:
         return self.input_name
 
+    def get_bind_object_name(self) -> str:
+        obj = self.bind_object
+        return getattr(obj, "data_reference_name", None) or obj.name
+
     def __str__(self) -> str:
-        return str(self.bind_object)
+        return f"$AZUREML_DATAREFERENCE_{self.input_name}"
+
+    __repr__ = __str__
 
 
 class PipelineParameter:
-    """A value set per submission. The default must be int, str, bool or float (datasets as
-    parameter defaults come with the data-plane work)."""
+    """``PipelineParameter(name, default_value)``: a value set per submission.
+
+    The default is an int, str, bool or float (in arguments: ``$AML_PARAMETER_<name>``), a
+    DataPath (used as ``(parameter, DataPathComputeBinding(...))`` in inputs/arguments), or a
+    FileDataset/TabularDataset (used through ``DatasetConsumptionConfig(name, parameter)``, or
+    placed directly in arguments, which adds it to the inputs). Raises ValueError for any other
+    default.
+    """
 
     def __init__(self, name: str, default_value):
-        if not isinstance(default_value, PARAM_TYPES):
+        if not isinstance(default_value, PARAM_TYPES) and not _is_data_default(default_value):
             raise ValueError(f"PipelineParameter {name!r}: the default value must be an int, str, "
-                             f"bool or float, not {type(default_value).__name__}")
+                             "bool, float, DataPath, PipelineDataset, FileDataset or TabularDataset, "
+                             f"not {type(default_value).__name__}")
         self.name = name
         self.default_value = default_value
 
@@ -154,6 +265,14 @@ class PipelineParameter:
         return f"PipelineParameter_Name:{self.name}_Default:{self.default_value}"
 
     __repr__ = __str__
+
+
+def _is_data_default(value) -> bool:
+    from ...data.datapath import DataPath
+    from ...data.file_dataset import FileDataset
+    from ...data.tabular_dataset import TabularDataset
+    from ._inputs import PipelineDataset
+    return isinstance(value, (DataPath, FileDataset, TabularDataset, PipelineDataset))
 
 
 def coerce_parameter(name: str, default, value):
@@ -174,3 +293,6 @@ def coerce_parameter(name: str, default, value):
     except ValueError:
         raise ValueError(f"pipeline parameter {name!r} takes a {kind.__name__} (default "
                          f"{default!r}); {value!r} cannot be converted") from None
+
+
+from .pipeline_output_dataset import PipelineOutputFileDataset  # noqa: E402 - re-export (no cycle at import)

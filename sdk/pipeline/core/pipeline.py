@@ -7,7 +7,8 @@ from ...errors import UserErrorException
 class Pipeline:
     """``Pipeline(workspace, steps, description=None, default_datastore=None,
     default_source_directory=None, resolve_closure=True)``. Steps run in dependency order
-    (data edges plus ``run_after``) whatever the list order."""
+    (data edges plus ``run_after``) whatever the list order; ``steps`` may be a
+    ``StepSequence`` (its items run one after the other)."""
 
     def __init__(self, workspace, steps, description: str | None = None, default_datastore=None,
                  default_source_directory: str | None = None, resolve_closure: bool = True,
@@ -16,7 +17,7 @@ class Pipeline:
         if unknown:
             raise UserErrorException(f"Pipeline() got unexpected arguments {sorted(unknown)}")
         self._workspace = workspace
-        self._steps = list(steps) if isinstance(steps, (list, tuple)) else [steps]
+        self._steps = _step_list(steps)
         self._description = description
         self._default_datastore = default_datastore
         self._default_source_directory = default_source_directory
@@ -69,3 +70,14 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[s.name for s in self._steps]})"
+
+
+def _step_list(steps) -> list:
+    """The steps of ``steps``: a step, a list of steps (they may run side by side), or a
+    StepSequence (each item after the previous one, through ``run_after``), nested freely."""
+    from .builder import StepSequence, _steps_of
+    if isinstance(steps, StepSequence):
+        return steps._flatten()
+    if isinstance(steps, (list, tuple)):
+        return _steps_of(list(steps))
+    return [steps]

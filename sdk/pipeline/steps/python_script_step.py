@@ -4,32 +4,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core.builder import (InputPortBinding, PipelineData, PipelineOutputFileDataset,
-                            PipelineParameter)
+from ..core._inputs import _is_consumption as _is_dataset_input
+from ..core._inputs import _is_output_config
+from ..core.builder import InputPortBinding, PipelineData, PipelineParameter, PipelineStep
 
 
-def _unwrap(obj):
-    """``PipelineData.as_dataset()`` (and its ``as_named_input``) consumed directly."""
-    return obj._binding() if isinstance(obj, PipelineOutputFileDataset) else obj
-
-
-def _is_dataset_input(obj) -> bool:
-    return hasattr(obj, "arg_val") and hasattr(obj, "dataset") and hasattr(obj, "mode")
-
-
-def _is_output_config(obj) -> bool:
-    return type(obj).__name__ == "OutputFileDatasetConfig"
-
-
-class PythonScriptStep:
+class PythonScriptStep(PipelineStep):
     """``PythonScriptStep(script_name, name=None, arguments=None, compute_target=None,
     runconfig=None, runconfig_pipeline_params=None, inputs=None, outputs=None, params=None,
     source_directory=None, allow_reuse=True, version=None, hash_paths=None)``.
 
+    ``inputs`` take PipelineData (or its bindings), datasets' consumption configs, DataReference
+    (``ds.path('x').as_mount()``, ``upload_files(...)``'s return value; ``as_upload(path_on_compute)``
+    uploads that folder after the step), a previous run's PortDataReference, and
+    ``(DataPath or PipelineParameter, DataPathComputeBinding(...))`` tuples. In ``arguments``
+    each becomes ``$AZUREML_DATAREFERENCE_<name>``, replaced by its path in the step.
+
     As on Azure, a PipelineData used in ``arguments`` but listed in neither ``inputs`` nor
-    ``outputs`` raises ValueError here, at construction; datasets in arguments are added to the
-    inputs automatically. ``hash_paths`` is accepted and ignored (Azure deprecated it: the whole
-    source directory is snapshotted).
+    ``outputs``, or a DataReference or DataPath tuple used in ``arguments`` but not in
+    ``inputs``, raises ValueError here, at construction; a bare dataset in ``inputs`` or
+    ``arguments`` too (call ``as_named_input``). Datasets in arguments, and a PipelineParameter
+    whose default is a dataset, are added to the inputs automatically. An input named like an
+    output is renamed ``INPUT_<name>`` (its argument follows). ``hash_paths`` is accepted and
+    ignored (Azure deprecated it: the whole source directory is snapshotted).
 
     ``sandbox`` (amlocal addition, not a constructor argument): None runs the step as its run
     configuration says (``runconfig.docker.sandbox``); a dict such as ``{"network": False}``
@@ -42,45 +39,15 @@ class PythonScriptStep:
                  inputs=None, outputs=None, params=None, source_directory: str | None = None,
                  allow_reuse: bool = True, version: str | None = None, hash_paths=None):
         self.script_name = script_name
-        self.name = name or script_name
-        self.arguments = [_unwrap(a) for a in arguments or []]
         self.compute_target = compute_target
         self.runconfig = runconfig
-        self.inputs = [_unwrap(i) for i in inputs or []]
-        self.outputs = [o._data if isinstance(o, PipelineOutputFileDataset) else o
-                        for o in outputs or []]
         self.params = dict(params or {})
         self.source_directory = source_directory
         self.allow_reuse = allow_reuse
         self.version = version
-        self._run_after: list = []
         self.sandbox: dict | None = None
-        self._check_arguments()
-        for output in self.outputs:  # lets Pipeline(resolve_closure=True) find this step
-            if isinstance(output, PipelineData) or _is_output_config(output):
-                output._producer = self
-
-    def _check_arguments(self) -> None:
-        declared = {id(o) for o in self.outputs}
-        declared |= {id(i.bind_object if isinstance(i, InputPortBinding) else i) for i in self.inputs}
-        for arg in self.arguments:
-            if getattr(arg, "_dataset_like", False) and not any(arg is i for i in self.inputs):
-                self.inputs.append(arg)  # PipelineData.as_dataset() in arguments, as on Azure
-                declared.add(id(arg.bind_object))
-            target = arg.bind_object if isinstance(arg, InputPortBinding) else arg
-            if isinstance(target, PipelineData) and id(target) not in declared:
-                raise ValueError(
-                    f"step '{self.name}': PipelineData '{target.name}' is used in arguments but is "
-                    "in neither inputs= nor outputs=; add it to outputs= of the step that writes "
-                    "it and inputs= of the steps that read it")
-            if _is_dataset_input(arg) and not any(arg is i for i in self.inputs):
-                self.inputs.append(arg)
-            if _is_output_config(arg) and not any(arg is o for o in self.outputs):
-                self.outputs.append(arg)
-
-    def run_after(self, step) -> None:
-        """Run this step only after ``step`` has finished."""
-        self._run_after.append(step)
+        super().__init__(name or script_name, inputs, outputs, arguments,
+                         fix_port_name_collisions=True)
 
     # -- freezing ---------------------------------------------------------------------------
     def _source_dir(self, default_source_directory: str | None) -> Path:

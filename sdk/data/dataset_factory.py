@@ -1,0 +1,205 @@
+"""Dataset factories (``azureml.data.dataset_factory``): ``TabularDatasetFactory``,
+``FileDatasetFactory`` (aliased as ``Dataset.Tabular`` and ``Dataset.File``) and ``DataType``.
+
+``path`` everywhere is a ``(datastore, 'rel/**/*.csv')`` tuple (a leading ``/`` is allowed), a
+DataPath, a ``file://``/fsspec URL or an absolute local path, or a list of these; globs are
+allowed and a folder means every file below it. ``partition_format`` adds columns read from the
+files' paths (rules in :mod:`._partition_format`); an invalid one raises at once.
+
+Validation (``validate=True``, the default) follows Azure's factories: the dataset must load data,
+and here each source must match at least one file (the error names those that match none). With
+``validate=False`` the dataset is created as given; reading it later raises the same error, as
+Azure's engine raises "no resources found" then.
+
+Deliberate differences from Azure: ``header`` is True/False only; ``set_column_types`` maps columns
+to a ``DataType``, ``int``, ``float``, ``str``, ``bool``, ``"datetime"`` or a pandas dtype name;
+quoted multi-line values are always read (``support_multi_line`` is recorded only);
+``from_files`` validates even without ``partition_format`` (Azure's checks only then).
+"""
+from __future__ import annotations
+
+from ..core.dataset import _definition, _parse_paths
+from ..errors import UserErrorException
+
+
+class DataType:
+    """A column type for ``set_column_types``: ``DataType.to_long()``, ``to_float()``,
+    ``to_string()``, ``to_bool()``, ``to_datetime(formats)``.
+
+    ``to_stream`` (a column of file streams, read through a workspace) raises: read the files of
+    a FileDataset instead (``download()``/``as_mount()``)."""
+
+    def __init__(self, reader_type: str = "string"):
+        self._reader_type = reader_type
+
+    @staticmethod
+    def to_string() -> "DataType":
+        """Text."""
+        return DataType("string")
+
+    @staticmethod
+    def to_long() -> "DataType":
+        """A 64-bit integer (nullable)."""
+        return DataType("Int64")
+
+    @staticmethod
+    def to_float(decimal_mark: str = ".") -> "DataType":
+        """A 64-bit float; ``decimal_mark`` is ``'.'`` or ``','`` (``1234,56``)."""
+        if decimal_mark not in (".", ","):
+            raise UserErrorException(f"decimal_mark must be '.' or ',', not {decimal_mark!r}")
+        return DataType("float64" if decimal_mark == "." else "float64:,")
+
+    @staticmethod
+    def to_bool() -> "DataType":
+        """A boolean (nullable)."""
+        return DataType("boolean")
+
+    @staticmethod
+    def to_datetime(formats=None) -> "DataType":
+        """A datetime; ``formats`` are strftime formats tried in order (e.g. ``'%d/%m/%Y'``),
+        None to infer."""
+        if formats is None:
+            return DataType("datetime")
+        formats = [formats] if isinstance(formats, str) else list(formats)
+        if not formats or not all(isinstance(f, str) and f for f in formats):
+            raise UserErrorException("formats must be a strftime format such as '%Y-%m-%d' or a "
+                                     "list of them")
+        return DataType("datetime:" + "|".join(formats))
+
+    @staticmethod
+    def to_stream(workspace, escaped: bool = False):
+        """Raises UserErrorException: stream columns are not read locally."""
+        raise UserErrorException(
+            "DataType.to_stream is not supported locally: read the files with a FileDataset "
+            "(Dataset.File.from_files(...).download() or .as_mount() in a step)")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DataType) and other._reader_type == self._reader_type
+
+    def __hash__(self) -> int:
+        return hash(self._reader_type)
+
+    def __repr__(self) -> str:
+        return f"DataType({self._reader_type!r})"
+
+
+class FileDatasetFactory:
+    """``Dataset.File``: create FileDatasets."""
+
+    @staticmethod
+    def from_files(path, validate: bool = True, partition_format: str | None = None,
+                   is_file: bool = False):
+        """A FileDataset of the files ``path`` names (see the module docstring). With
+        ``validate=True`` each source must match at least one file.
+
+        Raises UserErrorException for an unsupported ``path``, a path leaving its datastore, an
+        invalid ``partition_format``, or (``validate``) a source matching no file.
+        """
+        from .file_dataset import FileDataset
+        sources, workspace = _parse_paths(path)
+        _check_partition_format(partition_format)
+        definition = _definition("FileDataset", sources, partition_format=partition_format,
+                                 is_file=bool(is_file))
+        dataset = FileDataset(definition, workspace)
+        if validate:
+            dataset._validate()
+        return dataset
+
+    @staticmethod
+    def upload_directory(src_dir, target, pattern: str | None = None, overwrite: bool = False,
+                         show_progress: bool = True):
+        """Upload every file below ``src_dir`` (only those whose absolute path matches the glob
+        ``pattern``, as in Azure) to ``target`` (a DataPath, a Datastore or ``(datastore,
+        path)``), keeping the folder layout; existing files are skipped unless ``overwrite``.
+        Return a FileDataset of ``target``.
+
+        Raises UserErrorException for a missing ``src_dir``, a bad ``target``, or no file.
+        """
+        import fnmatch
+        from pathlib import Path
+        datastore, folder = _target(target)
+        root = Path(src_dir).absolute()
+        if not root.is_dir():
+            raise UserErrorException(f"src_dir {str(src_dir)!r} is not a folder")
+        if pattern is not None and not isinstance(pattern, str):
+            raise UserErrorException("pattern must be a glob string such as '*.csv'")
+        files = sorted(p.as_posix() for p in root.rglob("*") if p.is_file()
+                       and (pattern is None or fnmatch.fnmatch(p.as_posix(), pattern)))
+        if not files:
+            raise UserErrorException(
+                f"no file below {str(src_dir)!r} matches {pattern or '*'!r} (the pattern is "
+                "matched against absolute paths, e.g. '*/images/*.png')")
+        datastore.upload_files(files, relative_root=str(root), target_path=folder or None,
+                               overwrite=overwrite, show_progress=show_progress)
+        return FileDatasetFactory.from_files((datastore, folder or "/"))
+
+
+class TabularDatasetFactory:
+    """``Dataset.Tabular``: create TabularDatasets."""
+
+    @staticmethod
+    def from_delimited_files(path, validate: bool = True, include_path: bool = False,
+                             infer_column_types: bool = True, set_column_types: dict | None = None,
+                             separator: str = ",", header: bool = True,
+                             partition_format: str | None = None, support_multi_line: bool = False,
+                             empty_as_string: bool = False, encoding: str = "utf8"):
+        """A TabularDataset read from delimited files (see the module docstring)."""
+        from .tabular_dataset import TabularDataset, reader_types
+        sources, workspace = _parse_paths(path)
+        if not isinstance(header, bool):
+            raise UserErrorException("header must be True (first line has column names) or False")
+        _check_partition_format(partition_format)
+        reader = {"format": "delimited", "separator": separator, "header": header,
+                  "encoding": encoding, "infer_column_types": bool(infer_column_types),
+                  "set_column_types": reader_types(set_column_types),
+                  "include_path": bool(include_path), "support_multi_line": bool(support_multi_line),
+                  "empty_as_string": bool(empty_as_string)}
+        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
+                                             partition_format=partition_format, transforms=[]),
+                                 workspace)
+        if validate:
+            dataset._validate()
+        return dataset
+
+    @staticmethod
+    def from_parquet_files(path, validate: bool = True, include_path: bool = False,
+                           set_column_types: dict | None = None, partition_format: str | None = None):
+        """A TabularDataset read from Parquet files (needs pyarrow when it is read)."""
+        from .tabular_dataset import TabularDataset, reader_types
+        sources, workspace = _parse_paths(path)
+        _check_partition_format(partition_format)
+        reader = {"format": "parquet", "include_path": bool(include_path),
+                  "set_column_types": reader_types(set_column_types)}
+        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
+                                             partition_format=partition_format, transforms=[]),
+                                 workspace)
+        if validate:
+            dataset._validate()
+        return dataset
+
+
+def _check_partition_format(partition_format) -> None:
+    if partition_format is not None:
+        from ._partition_format import parse
+        parse(partition_format)
+
+
+def _target(target):
+    """``(datastore, folder)`` of a DataPath, a Datastore or a ``(datastore, path)`` tuple
+    (Azure's ``parse_target``). Raises UserErrorException."""
+    from amlocal.datastores import safe_relpath
+    from .datapath import DataPath
+    if isinstance(target, DataPath):
+        datastore, path = target._datastore, target.path_on_datastore or ""
+    elif isinstance(target, tuple) and len(target) == 2:
+        datastore, path = target
+    elif hasattr(target, "workspace") and hasattr(target, "upload_files"):
+        datastore, path = target, ""
+    else:
+        datastore, path = None, None
+    if not (hasattr(datastore, "workspace") and hasattr(datastore, "upload_files")) \
+            or not isinstance(path, str):
+        raise UserErrorException(
+            f"target {target!r} is not supported: give a DataPath, a Datastore or a "
+            "(datastore, 'folder') tuple")
+    return datastore, safe_relpath(path, "target path")
