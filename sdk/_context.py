@@ -4,12 +4,14 @@ Inside a step the runner sets typed environment variables (as mlflow hands a run
 process): the Azure ML ones that ``Run.get_context()`` reads, plus ``AMLOCAL_RUN_SERVICE``, the
 address of the run service that stands in for the store (a ``unix://`` socket path mounted into
 the container, or an ``http://host:port`` URL for a step on another machine). The job is read
-from the environment at each call; the one thing kept is the current job's run object, so that
-every ``Run.get_context()`` in a step returns the same run (and one metric buffer), as on Azure.
+from the environment at each call. Two things are kept: the current job's run object, so that
+every ``Run.get_context()`` in a step returns the same run (and one metric buffer), as on Azure;
+and the metric buffers this process made, which the step entry flushes when the script ends.
 """
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 
 RUN_SERVICE_VAR = "AMLOCAL_RUN_SERVICE"
@@ -43,6 +45,7 @@ def job_context() -> JobContext | None:
 
 
 _current_run: dict = {}  # {run id: Run} for this process's job; see current_run()
+_metric_buffers: "weakref.WeakSet" = weakref.WeakSet()  # see metric_buffers()
 
 
 def current_run(build):
@@ -54,6 +57,17 @@ def current_run(build):
     if run is None:
         run = _current_run[ctx.run_id] = build(ctx)
     return run
+
+
+def add_metric_buffer(buffer) -> None:
+    """Remember a metric buffer of this process, so that the step entry can flush them all
+    (and fail the step for what cannot be written) when the script ends."""
+    _metric_buffers.add(buffer)
+
+
+def metric_buffers() -> list:
+    """The live metric buffers of this process."""
+    return list(_metric_buffers)
 
 
 def current_store():

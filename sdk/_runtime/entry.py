@@ -3,6 +3,11 @@
 Runs the user's script as ``__main__`` from the working directory (the snapshot), with the
 ``azureml`` alias active, ``outputs/`` and ``logs/`` created as on Azure, and buffered metrics
 flushed before the process exits. A script's exception prints its traceback and exits 1.
+
+Nothing the script logged is dropped silently: a metric that cannot be written when the script
+ends (the run service refused it, does not answer, or the value is bad) is reported here, in the
+step's log, and the step exits 1 even if the script itself succeeded. (A tag, property or file
+write that fails raises in the script at the call, as on Azure.)
 """
 from __future__ import annotations
 
@@ -24,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     script = argv[0]
     sys.argv = list(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    code = _run_script(script)
+    return _flush_metrics() or code
+
+
+def _run_script(script: str) -> int:
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:
@@ -36,6 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BaseException:  # noqa: BLE001 - the user's error: show it as Python would
         traceback.print_exc()
+        return 1
+    return 0
+
+
+def _flush_metrics() -> int:
+    """Write every buffered metric; 1 (and the reasons on stderr) if some could not be."""
+    from amlocal.core._metrics import flush_all
+    failures = flush_all()
+    for f in failures:
+        print(f"amlocal: {f.count} metric value(s) logged to run {f.run_id} could not be written: "
+              f"{f.error}", file=sys.stderr)
+    if failures:
+        print("amlocal: the step fails because metrics it logged were not written", file=sys.stderr)
         return 1
     return 0
 

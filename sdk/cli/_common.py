@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import click
 
 from ..errors import UserErrorException
+from ..store.entities import parse_utc
 
 OUTPUT_CHOICES = ("table", "json")
 EXIT_ERROR = 1
@@ -199,27 +200,18 @@ def _short(value, limit: int = 200) -> str:
 # ---------------------------------------------------------------------------------------------
 # times
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def show_time(text: str | None) -> str:
     """``2026-01-02T03:04:05.123456Z`` -> ``2026-01-02 03:04:05`` (UTC)."""
-    moment = parse_time(text)
+    moment = parse_utc(text)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def duration(start: str | None, end: str | None) -> str:
     """``1h 02m 03s`` between two store timestamps (until now while still running)."""
-    begin = parse_time(start)
+    begin = parse_utc(start)
     if begin is None:
         return ""
-    finish = parse_time(end) or datetime.now(timezone.utc)
+    finish = parse_utc(end) or datetime.now(timezone.utc)
     seconds = max(0, int((finish - begin).total_seconds()))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

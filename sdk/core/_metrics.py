@@ -1,12 +1,42 @@
-"""Metric logging: a batching buffer and Azure's ``get_metrics`` shapes."""
+"""Metric logging: a batching buffer and Azure's ``get_metrics`` shapes.
+
+A metric is never dropped silently: a batch the store refuses (or cannot be reached for) stays
+in its buffer, the failure is printed (once per distinct reason) on stderr, which is the step's
+log inside a job, and :func:`flush_all` (called by the step entry when the script ends) reports
+what could not be written, so the step fails.
+"""
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 import weakref
+from dataclasses import dataclass
 
 FLUSH_EVERY = 2000       # records
 FLUSH_INTERVAL = 1.0     # seconds: metrics show up in `amlocal run show` while the step runs
+
+
+@dataclass(frozen=True)
+class UnsentMetrics:
+    """Metrics a buffer could not write: how many, to which run, and why."""
+
+    run_id: str
+    count: int
+    error: str
+
+
+def flush_all() -> list[UnsentMetrics]:
+    """Flush every metric buffer of this process; what could not be written, per buffer."""
+    from .. import _context
+    failures = []
+    for buffer in _context.metric_buffers():
+        try:
+            buffer.flush()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which fails the job
+            failures.append(UnsentMetrics(buffer.run_id, buffer.pending_count,
+                                          f"{type(exc).__name__}: {exc}"))
+    return failures
 
 
 class MetricBuffer:
@@ -22,8 +52,19 @@ class MetricBuffer:
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        ref = weakref.ref(self)
-        atexit.register(lambda: ref() and ref().flush())
+        self._last_error: str | None = None
+        from .. import _context
+        _context.add_metric_buffer(self)
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
     def add(self, record) -> None:
         with self._lock:
@@ -41,7 +82,12 @@ class MetricBuffer:
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - keep the user's script alive; retried next tick
-                print(f"amlocal: could not send metrics yet ({exc}); will retry")
+                reason = f"{type(exc).__name__}: {exc}"
+                if reason != self._last_error:  # once per distinct reason, not every second
+                    self._last_error = reason
+                    print(f"amlocal: could not write {self.pending_count} metric value(s) to run "
+                          f"{self._run_id} ({reason}); kept, retried every second and at exit",
+                          file=sys.stderr, flush=True)
 
     def flush(self) -> None:
         with self._flush_lock:
@@ -55,6 +101,17 @@ class MetricBuffer:
                 with self._lock:  # nothing is lost: put the batch back in front
                     self._pending = batch + self._pending
                 raise
+
+
+def _flush_at_exit(ref) -> None:
+    buffer = ref()
+    if buffer is None:
+        return
+    try:
+        buffer.flush()
+    except Exception as exc:  # noqa: BLE001 - the interpreter is ending: say what was lost
+        print(f"amlocal: {buffer.pending_count} metric value(s) logged to run {buffer.run_id} "
+              f"could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def shape_metrics(records) -> dict:

@@ -1,13 +1,44 @@
-"""Experiment: a named group of runs in a workspace."""
+"""Experiment: a named group of runs in a workspace (``azureml.core.experiment``)."""
 from __future__ import annotations
 
 import re
-import time
+import sys
 import uuid
 
 from ..errors import UserErrorException
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+
+
+class ViewType:
+    """Which experiments ``Experiment.list`` shows. amlocal has no archived experiments, so
+    ``ActiveOnly`` and ``All`` show every experiment and ``ArchivedOnly`` none."""
+
+    ActiveOnly = "ActiveOnly"
+    All = "All"
+    ArchivedOnly = "ArchivedOnly"
+
+
+def _run_filter(field: str, value):
+    """A tags/properties filter of ``get_runs``, checked now (as Azure builds its query at call
+    time): a str means "this key exists", a dict "each key has this value". Deliberate
+    difference: a list or tuple means "each of these keys exists" (Azure raises ValueError)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {value: ...}
+    if isinstance(value, dict):
+        return {str(k): (... if v is ... else None if v is None else str(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and all(isinstance(k, str) for k in value):
+        return {k: ... for k in value}
+    raise ValueError(f"Unknown filter type for run {field}: {type(value)}")
+
+
+def _matches(values: dict, wanted: dict | None) -> bool:
+    """Whether a run's tags/properties pass a filter from :func:`_run_filter`."""
+    if not wanted:
+        return True
+    return all(k in values and (v is ... or values[k] == v) for k, v in wanted.items())
 
 
 class Experiment:
@@ -52,37 +83,71 @@ class Experiment:
 
     def get_runs(self, type=None, tags=None, properties=None, include_children: bool = False,
                  status=None):
-        """Runs of this experiment, newest first (a generator, as on Azure)."""
+        """Runs of this experiment, newest first, as a generator (as on Azure). ``tags`` and
+        ``properties``: a str (the key exists), a dict (each key has that value) or a list
+        (each key exists; Azure raises for a list). Bad filters raise here, not when iterating."""
+        tag_filter = _run_filter("tags", tags)
+        property_filter = _run_filter("properties", properties)
+        return self._runs(type, tag_filter, property_filter, include_children, status)
+
+    def _runs(self, type, tag_filter, property_filter, include_children, status):
         from .run import _run_class
         for info in self._workspace._store.list_runs(self._workspace._id, self._name):
             if info.parent_id and not include_children:
                 continue
             if status and info.status != status:
                 continue
-            if tags and any(info.tags.get(k) != v for k, v in (
-                    tags.items() if isinstance(tags, dict) else ((t, info.tags.get(t)) for t in tags))):
+            if not _matches(info.tags, tag_filter) or not _matches(info.properties, property_filter):
                 continue
-            if tags and not isinstance(tags, dict) and not all(t in info.tags for t in tags):
-                continue
-            if properties and any(info.properties.get(k) != v for k, v in properties.items()):
-                continue
-            run = _run_class(info.kind)(self, info.id, _info=info)
+            run = _run_class(info.kind, info)(self, info.id, _info=info)
             if type and run.type != type:
                 continue
             yield run
 
-    def start_logging(self, *args, outputs=None, snapshot_directory=".", **kwargs):
-        """An interactive run, status Running, that this process logs to."""
+    def start_logging(self, *args, outputs=None, snapshot_directory=".", name: str | None = None,
+                      run_id: str | None = None, display_name: str | None = None, **kwargs):
+        """An interactive run, status Running, that this process logs to (run type External).
+
+        ``outputs``: None/True track ``./outputs``, False nothing, a str or list those folders;
+        they are created now and uploaded as artifacts on complete/fail/cancel or when the
+        ``with`` block ends. ``snapshot_directory`` (default ``.``) is snapshotted now
+        (``.amlignore`` honoured, at most 2000 files and 300 MB); None or "" skips it.
+        ``with exp.start_logging() as run:`` completes the run, or fails it with the exception
+        and re-raises."""
+        from .. import _context
+        from ..errors import SnapshotException
         from ..store.entities import RunInfo, utcnow
         from .run import Run
-        run_id = f"{self._name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+        run_id = run_id or str(uuid.uuid4())
         info = self._workspace._store.create_run(RunInfo(
             id=run_id, workspace_id=self._workspace._id, experiment=self._name, kind="script",
-            status="Running", started_at=utcnow(), target="local"))
-        return Run(self, run_id, _info=info)
+            status="Running", started_at=utcnow(), target="local",
+            name=display_name or name))
+        run = Run(self, run_id, _info=info)
+        run._track_outputs(outputs)
+        if snapshot_directory not in (None, ""):
+            if _context.job_context() is not None:
+                print(f"amlocal: start_logging inside a job takes no snapshot of "
+                      f"{snapshot_directory!r} (snapshots are taken on the host)", file=sys.stderr)
+            else:
+                try:
+                    run.take_snapshot(snapshot_directory)
+                except SnapshotException as exc:
+                    run.fail(error_details=exc)
+                    raise SnapshotException(
+                        f"Failed to take a snapshot of {snapshot_directory}. Pass "
+                        "snapshot_directory=None to start_logging to skip it, or list large "
+                        f"files in a .amlignore file there ({exc})") from None
+        return run
 
     @staticmethod
-    def list(workspace, experiment_name=None, view_type=None, tags=None) -> list:
+    def list(workspace, experiment_name=None, view_type=ViewType.ActiveOnly, tags=None) -> list:
+        """The workspace's experiments (``view_type`` is a :class:`ViewType` value)."""
+        if view_type not in (ViewType.ActiveOnly, ViewType.All, ViewType.ArchivedOnly):
+            raise UserErrorException(f"view_type {view_type!r} is not valid: use ViewType.ActiveOnly, "
+                                     "ViewType.All or ViewType.ArchivedOnly")
+        if view_type == ViewType.ArchivedOnly:
+            return []
         return [e for name, e in workspace.experiments.items()
                 if experiment_name is None or name == experiment_name]
 

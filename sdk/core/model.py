@@ -20,11 +20,12 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ..errors import ModelNotFoundException, UserErrorException, WebserviceException
 from .webservice import InferenceConfig  # noqa: F401 - Azure's import path: azureml.core.model
+from ..store.entities import parse_utc
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 MODELS_DIR_NAME = "azureml-models"
@@ -53,15 +54,6 @@ def _check_dict(value, what: str) -> dict:
     except (TypeError, ValueError) as exc:
         raise WebserviceException(f"Error with JSON serialization for {what.lower()}, be sure "
                                   f"they are properly formatted: {exc}") from exc
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _matches(values: dict, filters) -> bool:
@@ -279,7 +271,7 @@ class Model:
 
     @property
     def created_time(self) -> datetime | None:
-        return _parse_time(self._info.created_at)
+        return parse_utc(self._info.created_at)
 
     @property
     def model_framework(self) -> str | None:
@@ -493,4 +485,17 @@ def _stage_children(source: Path, child_paths: list, staging: Path) -> Path:
     return root
 
 
-__all__ = ["Model"]
+# azureml's module constant: where deployed models are found (``$AML_APP_ROOT/azureml-models``,
+# read when the module is imported, as azureml does); Model.get_model_path reads it afresh.
+MODELS_DIR = _models_dir()
+
+# Model.package() builds a model image in the workspace's registry: cloud-only.
+from .._cloud_only import cloud_only_class  # noqa: E402
+
+ModelPackage = cloud_only_class(
+    "azureml.core.model", "ModelPackage",
+    "model packages are images built in the workspace's Azure container registry",
+    "Model.deploy(..., deployment_config=LocalWebservice.deploy_configuration()) builds and "
+    "serves the model's image locally")
+
+__all__ = ["InferenceConfig", "MODELS_DIR", "Model", "ModelPackage"]

@@ -1,27 +1,56 @@
-"""Run: one tracked execution, and ``Run.get_context()`` for scripts.
+"""Run: one tracked execution, and ``Run.get_context()`` for scripts (``azureml.core.run``).
 
-Inside a step, ``Run.get_context()`` returns the live step run, talking to the run service that
-stands in for the store (see ``amlocal._context``). Outside a job it returns an offline run that
-prints what it would have logged, as Azure's ``_OfflineRun`` does.
+Inside a job, ``Run.get_context()`` returns the job's own run (``_SubmittedRun``), talking to the
+run service that stands in for the store (see ``amlocal._context``). Outside a job it returns an
+offline run that prints what it would have logged, as Azure's ``_OfflineRun`` does.
+
+``Run`` is split in two: this module holds lookups, metrics, tags, properties and artifacts;
+``_run_lifecycle`` holds status changes, ``with run:``, waiting, children and snapshots.
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
-import time
-import uuid
+import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ActivityFailedException, NotFoundError, RunEnvironmentException, UserErrorException
+from .._cloud_only import cloud_only_class
+from ..errors import NotFoundError, RunEnvironmentException, UserErrorException
 from ._metrics import MetricBuffer, shape_metrics
+from ._run_lifecycle import TERMINAL, RunLifecycle
 
-TERMINAL = ("Completed", "Failed", "Canceled", "Finished")
 RUNNING = ("NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
            "Unapproved", "NotResponding", "Pausing", "Paused", "CancelRequested", "Finalizing")
+# Azure's groups (azureml._restclient.constants.RunStatus): still running, and post-processing.
+RUNNING_STATES = ["NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
+                  "Unapproved", "NotResponding", "Pausing", "Paused"]
+POST_PROCESSING_STATES = ["CancelRequested", "Finalizing"]
+
+__all__ = ["Run", "get_run", "RUNNING_STATES", "POST_PROCESSING_STATES", "InputDatasets",
+           "OutputDatasets", "LinkOutput", "TERMINAL"]
 
 
-class Run:
+@dataclass(frozen=True)
+class ArtifactUpload:
+    """What ``upload_file`` returns (Azure returns a BatchArtifactContentInformationDto):
+    ``serialize()`` gives its camelCase dict."""
+
+    run_id: str
+    name: str
+
+    def serialize(self) -> dict:
+        container = f"dcid.{self.run_id}"
+        return {"artifacts": {self.name: {"artifactId": f"ExperimentRun/{container}/{self.name}",
+                                          "origin": "ExperimentRun", "container": container,
+                                          "path": self.name}},
+                "artifactContentInformation": {self.name: {
+                    "contentUri": f"aml://artifactId/ExperimentRun/{container}/{self.name}",
+                    "origin": "ExperimentRun", "container": container, "path": self.name}},
+                "errors": {}}
+
+
+class Run(RunLifecycle):
     """``Run(experiment, run_id)``: a run of an experiment, read from the store."""
 
     def __init__(self, experiment, run_id: str, outputs=None, _info=None, **kwargs):
@@ -32,6 +61,8 @@ class Run:
         if self._info is None:
             raise NotFoundError(f"no run with id {run_id} in workspace '{experiment.workspace.name}'")
         self._buffer: MetricBuffer | None = None  # made on first use: most Run objects only read
+        if outputs is not None:
+            self._track_outputs(outputs)
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
@@ -48,15 +79,22 @@ class Run:
                     "Run.get_context(allow_offline=False) was called outside a job: the "
                     "AZUREML_RUN_ID and AMLOCAL_RUN_SERVICE variables are not set. Submit the "
                     "script as a step (Experiment.submit / pipeline.submit) to get a live run")
+            from ._context_runs import _OfflineRun
             return _OfflineRun()
         return run
 
     @staticmethod
     def _for_job(ctx) -> "Run":
-        from .workspace import Workspace
+        from ._context_runs import _SubmittedRun
         from .experiment import Experiment
+        from .workspace import Workspace
         ws = Workspace(ctx.subscription_id, ctx.resource_group, ctx.workspace_name)
-        return Run._by_id(ws, ctx.run_id, Experiment(ws, ctx.experiment))
+        info = ws._store.get_run(ctx.run_id)
+        if info is None or info.workspace_id != ws._id:
+            raise RunEnvironmentException(f"this job's run {ctx.run_id} is not known to its run "
+                                          "service: was the job started by amlocal?")
+        return _SubmittedRun(Experiment(ws, ctx.experiment, _skip_create=True), ctx.run_id,
+                             _info=info)
 
     @staticmethod
     def _by_id(workspace, run_id: str, experiment=None) -> "Run":
@@ -66,7 +104,7 @@ class Run:
                                 "list runs with `amlocal run list`")
         from .experiment import Experiment
         experiment = experiment or Experiment(workspace, info.experiment, _skip_create=True)
-        return _run_class(info.kind)(experiment, run_id, _info=info)
+        return _run_class(info.kind, info)(experiment, run_id, _info=info)
 
     @classmethod
     def get(cls, workspace, run_id: str) -> "Run":
@@ -116,35 +154,30 @@ class Run:
 
     @property
     def parent(self):
+        """The parent run (a step's is its PipelineRun), or None. The same object each time, so
+        ``run.parent.log(...)`` in a loop shares one metric buffer."""
         if not self._info.parent_id:
             return None
-        return Run._by_id(self._experiment.workspace, self._info.parent_id, self._experiment)
+        cached = getattr(self, "_parent_run", None)
+        if cached is None or cached.id != self._info.parent_id:
+            cached = self._parent_run = Run._by_id(self._experiment.workspace,
+                                                   self._info.parent_id, self._experiment)
+        return cached
 
     @property
     def input_datasets(self) -> dict:
-        """Inside this run's own job: ``{name: path}`` for mounted or downloaded inputs and
-        ``{name: Dataset}`` for direct ones, rebuilt from ``AZUREML_DATASET_ENVIRONMENT_VARS``
-        as Azure's runtime does. Elsewhere ``{}`` (see ``get_details()['inputDatasets']``)."""
+        """Inside this run's own job: its :class:`InputDatasets`. Elsewhere ``{}`` (see
+        ``get_details()['inputDatasets']``)."""
         from .. import _context
         ctx = _context.job_context()
         if ctx is None or ctx.run_id != self._id:
             return {}
-        result = {}
-        for item in filter(None, os.environ.get("AZUREML_DATASET_ENVIRONMENT_VARS", "").split(",")):
-            name, _, mode = item.partition(":")
-            if mode == "direct":
-                from .dataset import Dataset
-                definition = json.loads(os.environ[f"AMLOCAL_DATASET_DEFINITION_{name}"])
-                result[name] = Dataset._from_definition(definition, self._experiment.workspace)
-            else:
-                result[name] = os.environ.get(name)
-        return result
+        return InputDatasets(self._experiment.workspace)
 
     @property
     def output_datasets(self) -> dict:
         """Inside the job: ``{name: path}`` of the step's output datasets."""
-        names = os.environ.get("AZUREML_DATASET_FILE_OUTPUTS", "")
-        return {n: os.environ.get(n) for n in filter(None, names.split(";"))}
+        return OutputDatasets(self._experiment.workspace)
 
     # -- metrics ----------------------------------------------------------------------------
     @property
@@ -225,6 +258,8 @@ class Run:
 
     # -- artifacts --------------------------------------------------------------------------
     def upload_file(self, name: str, path_or_stream, datastore_name: str | None = None):
+        """Store a file (a path or a readable stream) as the artifact ``name``; returns an
+        object whose ``serialize()`` describes it, as Azure's answer does."""
         if hasattr(path_or_stream, "read"):
             import tempfile
             with tempfile.NamedTemporaryFile(delete=False) as tmp:
@@ -238,6 +273,7 @@ class Run:
             if not Path(path_or_stream).is_file():
                 raise UserErrorException(f"upload_file: {path_or_stream} is not a file")
             self._store.put_artifact(self._id, name, Path(path_or_stream))
+        return ArtifactUpload(self._id, name)
 
     def upload_files(self, names, paths, return_artifacts=False, timeout_seconds=None,
                      datastore_name=None) -> None:
@@ -270,59 +306,6 @@ class Run:
             rel = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
             self._store.fetch_artifact(self._id, name, out / rel)
 
-    # -- lifecycle --------------------------------------------------------------------------
-    def _set_status(self, status: str, error=None) -> None:
-        from ..store.entities import utcnow
-        fields = {"status": status}
-        if status in TERMINAL:
-            fields["ended_at"] = utcnow()
-        if error is not None:
-            fields["error"] = error
-        self.flush()
-        self._store.update_run(self._id, **fields)
-
-    def complete(self, _set_status: bool = True) -> None:
-        self._set_status("Completed")
-
-    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
-        self._set_status("Failed", {"message": str(error_details or "failed"), "code": error_code})
-
-    def cancel(self) -> None:
-        """Cancel the run. A run executed by a runner process is asked to stop (its containers
-        are stopped and removed, then it becomes Canceled); any other run is marked Canceled."""
-        info = self._refresh()
-        if info.status in TERMINAL:
-            return
-        if self._runner_alive():
-            self._store.update_run(self._id, status="CancelRequested")
-            return
-        for child in self.get_children(recursive=True):
-            if child._info.status not in TERMINAL:
-                child._set_status("Canceled")
-        self._set_status("Canceled")
-
-    def _runner_alive(self) -> bool:
-        """Whether a runner process executes this run and still lives."""
-        pid = self._info.properties.get("amlocal.runner_pid")
-        return bool(pid) and _process_alive(int(pid))
-
-    def _runner_lost(self) -> bool:
-        """A runner started this run and died before finishing it."""
-        return (bool(self._info.properties.get("amlocal.runner_pid"))
-                and self._info.status not in TERMINAL and not self._runner_alive())
-
-    def _mark_runner_lost(self) -> None:
-        from ..store.entities import utcnow
-        if self._refresh().status in TERMINAL:
-            return
-        message = ("the runner process of this run ended without finishing it; see "
-                   f"runner-logs/{self._id}.log under AMLOCAL_HOME")
-        for child in self.get_children(recursive=True):
-            if child._info.status not in TERMINAL:
-                self._store.update_run(child.id, status="Failed", ended_at=utcnow(),
-                                       error={"message": message})
-        self._store.update_run(self._id, status="Failed", ended_at=utcnow(), error={"message": message})
-
     def get_status(self) -> str:
         return self.status
 
@@ -335,48 +318,47 @@ class Run:
             "inputDatasets": info.definition.get("inputDatasets", []),
             "outputDatasets": info.definition.get("outputDatasets", []),
             "runDefinition": info.definition, "logFiles": {
-                n: n for n in self.get_file_names() if n.startswith("logs/")},
+                n: n for n in self.get_file_names() if n.startswith(("logs/", "azureml-logs/"))},
             "submittedBy": os.environ.get("USER", "local"),
         }
         if info.error:
             details["error"] = info.error
         return details
 
-    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
-                            raise_on_error: bool = True) -> dict:
-        while self.status not in TERMINAL:
-            time.sleep(0.5)
-        if raise_on_error and self._info.status == "Failed":
-            raise ActivityFailedException(
-                f"run {self._id} failed: {(self._info.error or {}).get('message', '')}", self._id)
-        return self.get_details()
+    def get_details_with_logs(self) -> dict:
+        """``get_details()`` with each ``logFiles`` entry holding the log's text."""
+        details = self.get_details()
+        details["logFiles"] = {name: self._store.read_artifact(self._id, name).decode("utf-8", "replace")
+                               for name in details["logFiles"]}
+        return details
 
     def get_children(self, recursive: bool = False, tags=None, properties=None, type=None,
                      status=None, _rehydrate_runs=True):
+        """Child runs, oldest first (recursively with ``recursive``); ``tags`` and
+        ``properties`` filter as in ``Experiment.get_runs``."""
+        from .experiment import _matches, _run_filter
+        tag_filter = _run_filter("tags", tags)
+        property_filter = _run_filter("properties", properties)
         for info in reversed(self._store.list_runs(parent_id=self._id)):
-            child = _run_class(info.kind)(self._experiment, info.id, _info=info)
-            if status is None or info.status == status:
+            child = _run_class(info.kind, info)(self._experiment, info.id, _info=info)
+            if ((status is None or info.status == status) and (type is None or child.type == type)
+                    and _matches(info.tags, tag_filter) and _matches(info.properties, property_filter)):
                 yield child
             if recursive:
-                yield from child.get_children(recursive=True, status=status)
-
-    def child_run(self, name: str | None = None, run_id: str | None = None, outputs=None) -> "Run":
-        from ..store.entities import RunInfo, utcnow
-        info = self._store.create_run(RunInfo(
-            id=run_id or str(uuid.uuid4()), workspace_id=self._info.workspace_id,
-            experiment=self._info.experiment, kind="script", status="Running", name=name,
-            parent_id=self._id, started_at=utcnow()))
-        return Run(self._experiment, info.id, _info=info)
+                yield from child.get_children(recursive=True, tags=tags, properties=properties,
+                                              type=type, status=status)
 
     def register_model(self, model_name: str, model_path: str | None = None, tags=None,
                        properties=None, model_framework=None, model_framework_version=None,
                        description=None, datasets=None, sample_input_dataset=None,
                        sample_output_dataset=None, resource_configuration=None, **kwargs):
-        """Register a model from this run's artifacts (``model_path`` is an artifact path)."""
+        """Register a model from this run's artifacts. ``model_path`` is an artifact path (a file
+        or a folder prefix, default ``outputs``); ``./outputs/m.pkl`` means ``outputs/m.pkl``,
+        as on Azure. Absolute paths and ``..`` are refused."""
         import tempfile
         from .model import Model
         names = self.get_file_names()
-        prefix = (model_path or "outputs").rstrip("/")
+        prefix = _artifact_path(model_path or "outputs")
         chosen = [n for n in names if n == prefix or n.startswith(prefix + "/")]
         if not chosen:
             raise UserErrorException(f"run {self._id} has no artifact {prefix!r}; its files: "
@@ -393,77 +375,19 @@ class Run:
         return f"Run(Experiment: {self._info.experiment}, Id: {self._id}, Type: {self.type}, Status: {self._info.status})"
 
 
-class _OfflineRun:
-    """What ``Run.get_context()`` returns outside a job: logging prints, nothing is stored.
-    Like Azure's, it has no ``experiment``, ``parent`` or ``get_metrics``."""
-
-    def __init__(self):
-        self.id = f"OfflineRun_{uuid.uuid4()}"
-        print("Attempted to log to a run, but none was found: this is an offline run "
-              f"({self.id}); values are printed, not stored.", file=sys.stderr)
-
-    def _say(self, kind: str, name: str, value) -> None:
-        print(f"Attempted to log {kind} metric {name}:\n{value}")
-
-    def log(self, name, value, description="", step=None):
-        self._say("scalar", name, value)
-
-    def log_list(self, name, value, description=""):
-        self._say("list", name, value)
-
-    def log_row(self, name, description=None, **kwargs):
-        self._say("row", name, kwargs)
-
-    def log_table(self, name, value, description=""):
-        self._say("table", name, value)
-
-    def log_image(self, name, path=None, plot=None, description=""):
-        self._say("image", name, path or plot)
-
-    def tag(self, key, value=None):
-        print(f"Attempted to set tag {key}:{value}")
-
-    def set_tags(self, tags):
-        print(f"Attempted to set tags {tags}")
-
-    def add_properties(self, properties):
-        print(f"Attempted to add properties {properties}")
-
-    def upload_file(self, name, path_or_stream, datastore_name=None):
-        print(f"Attempted to upload file {name}")
-
-    def upload_folder(self, name, path, datastore_name=None):
-        print(f"Attempted to upload folder {name}")
-
-    def flush(self):
-        pass
-
-    def complete(self, _set_status=True):
-        pass
-
-    def fail(self, error_details=None, error_code=None, _set_status=True):
-        pass
-
-    def cancel(self):
-        pass
-
-    def child_run(self, name=None, run_id=None, outputs=None):
-        return _OfflineRun()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
-            return False
-    except ChildProcessError:
-        pass  # not our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _artifact_path(path: str) -> str:
+    """A run artifact path in normal form: ``./outputs//m.pkl`` -> ``outputs/m.pkl``."""
+    text = str(path).replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise UserErrorException(f"model_path {path!r} is absolute; give the path of a run "
+                                 "artifact relative to the run, e.g. 'outputs/model.pkl'")
+    if ".." in text.split("/"):
+        raise UserErrorException(f"model_path {path!r} contains '..'; give the path of a run "
+                                 "artifact inside the run, e.g. 'outputs/model.pkl'")
+    normal = posixpath.normpath(text).strip("/")
+    if normal in ("", "."):
+        raise UserErrorException(f"model_path {path!r} names no artifact; e.g. 'outputs/model.pkl'")
+    return normal
 
 
 def _plain(value):
@@ -478,11 +402,61 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def _run_class(kind: str):
+def _run_class(kind: str, info=None):
+    """The Run class of a stored run: PipelineRun, StepRun, ScriptRun (a submitted script) or Run."""
     if kind == "pipeline":
         from ..pipeline.core.run import PipelineRun
         return PipelineRun
     if kind == "step":
         from ..pipeline.core.run import StepRun
         return StepRun
+    if info is not None and "graph" in (info.definition or {}):
+        from .script_run import ScriptRun
+        return ScriptRun
     return Run
+
+
+def get_run(experiment, run_id: str, rehydrate: bool = True, clean_up: bool = True) -> Run:
+    """The run ``run_id`` of ``experiment``: its own class (PipelineRun, ScriptRun, ...) with
+    ``rehydrate``, else a plain :class:`Run`. ``clean_up`` is accepted for compatibility."""
+    if rehydrate:
+        return Run._by_id(experiment.workspace, run_id, experiment)
+    return Run(experiment, run_id)
+
+
+class InputDatasets(dict):
+    """The input datasets of the job this process runs in: ``{name: path}`` for mounted or
+    downloaded inputs, ``{name: Dataset}`` for direct ones, rebuilt from
+    ``AZUREML_DATASET_ENVIRONMENT_VARS`` as Azure's runtime does."""
+
+    def __init__(self, workspace):
+        super().__init__()
+        for item in filter(None, os.environ.get("AZUREML_DATASET_ENVIRONMENT_VARS", "").split(",")):
+            name, _, mode = item.partition(":")
+            if mode.lower() == "direct":
+                from .dataset import Dataset
+                definition = json.loads(os.environ[f"AMLOCAL_DATASET_DEFINITION_{name}"])
+                self[name] = Dataset._from_definition(definition, workspace)
+            else:
+                self[name] = os.environ.get(name)
+
+
+class OutputDatasets(dict):
+    """The output datasets of the job this process runs in: ``{name: path}`` (from
+    ``AZUREML_DATASET_FILE_OUTPUTS``)."""
+
+    def __init__(self, workspace):
+        super().__init__()
+        self.workspace = workspace
+        for name in filter(None, os.environ.get("AZUREML_DATASET_FILE_OUTPUTS", "").split(";")):
+            name = name.rstrip("/\\")
+            self[name] = os.environ.get(name)
+
+
+LinkOutput = cloud_only_class(
+    "azureml.core.run", "LinkOutput",
+    "linking a job's output to a dataset in Azure's data plane exists only in Azure",
+    "OutputFileDatasetConfig(...).register_on_complete(name) registers a step's output as a dataset")
+
+
+from ._context_runs import _OfflineRun, _SubmittedRun  # noqa: E402,F401 - needs Run defined above

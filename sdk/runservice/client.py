@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .. import errors
 from ..errors import StoreError, UserErrorException
@@ -42,6 +42,7 @@ from ..store.entities import from_wire, to_wire
 API_PREFIX = "/v1/"
 META_LENGTH_HEADER = "X-Amlocal-Meta-Length"
 ENTRY_HEADER = "X-Amlocal-Entry"
+BOUND_HEADER = "X-Amlocal-Bound"   # fetch_dataset: the bound sources, URL-quoted JSON
 BLOCK = 1 << 20
 
 # Builtin exceptions that cross the service as themselves (everything else from outside
@@ -489,6 +490,28 @@ class RemoteStore(Store):
         finally:
             conn.close()
         return target_dir / entry
+
+    def fetch_dataset(self, workspace_id, definition, target_dir) -> dict:
+        """Have the host copy the files of ``definition`` (datastore sources in this run's
+        workspace) into ``target_dir``; return the definition's ``bound`` entry for that copy
+        (see :mod:`amlocal.datastores.resolve`)."""
+        target_dir = Path(target_dir)
+        conn, response = self._request("fetch_dataset", {"workspace_id": workspace_id,
+                                                         "definition": definition})
+        try:
+            sources = json.loads(unquote(response.getheader(BOUND_HEADER) or "null"))
+            with tarfile.open(fileobj=response, mode="r|", bufsize=BLOCK) as tar:
+                tops = safe_extract(tar, target_dir)
+        except (tarfile.TarError, http.client.HTTPException, ConnectionError, socket.timeout,
+                ValueError) as exc:
+            raise StoreError(f"the download of a dataset's files from the run service at "
+                             f"{self.service_url} broke off: {exc}") from exc
+        finally:
+            conn.close()
+        if not isinstance(sources, list):
+            raise StoreError(f"the run service at {self.service_url} sent no bound sources for "
+                             "the dataset it copied")
+        return {"root": str(target_dir / (tops[0] if tops else "dataset")), "sources": sources}
 
     # -- environments -----------------------------------------------------------------------
     def register_environment(self, workspace_id, name, definition):

@@ -5,10 +5,20 @@ The pipeline runner hosts one on the host while a pipeline runs. Steps reach it 
 gets a token bound to its run (:meth:`RunService.grant`); a token may
 
 * read anything (``get_*``, ``list_*``, ``find_workspaces``, ``fetch_*``, ``read_artifact``);
-* write to its own run and to that run's direct child runs (``log_metrics``, ``set_tags``,
-  ``remove_tags``, ``add_properties``, ``put_artifact``, ``append_artifact``, ``update_run``,
+* write to its own run (``log_metrics``, ``set_tags``, ``remove_tags``, ``add_properties``,
+  ``put_artifact``, ``append_artifact``; not ``update_run``: the runner sets a step's status
+  from its exit code) and to that run's direct child runs (the same, plus ``update_run`` and
   ``create_run``);
+* write metrics, tags and properties to its parent run (``log_metrics``, ``set_tags``,
+  ``add_properties``: ``run.parent.log(...)``, as v1 code compares trainers), nothing else
+  there;
+* never add properties named ``amlocal.*`` (amlocal's own bookkeeping);
 * register models and environments and ensure experiments in its run's workspace;
+* fetch the files of a dataset over its run's workspace datastores (``fetch_dataset``: a
+  registered dataset read inside a step that is not one of its inputs, as v1 scoring scripts do
+  with ``Dataset.get_by_name(...).download()``); the host reads the datastore, so the step never
+  holds its credentials, and only datastore-relative sources are served (paths that would leave
+  their datastore are refused by the resolver);
 
 and nothing else: workspace, datastore, pipeline and compute-target writes are refused with
 HTTP 403. The exposed methods are an explicit list; nothing is looked up by arbitrary name.
@@ -33,13 +43,13 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import AmlocalError, StoreError
 from ..store.base import Store
 from ..store.entities import DatasetInfo, ModelInfo, RunInfo, from_wire, to_wire
-from .client import (API_PREFIX, BLOCK, ENTRY_HEADER, META_LENGTH_HEADER, _BUILTIN_ERRORS,
-                     safe_extract)
+from .client import (API_PREFIX, BLOCK, BOUND_HEADER, ENTRY_HEADER, META_LENGTH_HEADER,
+                     _BUILTIN_ERRORS, safe_extract)
 
 log = logging.getLogger("amlocal.runservice")
 
@@ -52,17 +62,23 @@ READ_METHODS = frozenset({
 RUN_WRITE_METHODS = frozenset({
     "log_metrics", "set_tags", "remove_tags", "add_properties", "put_artifact",
     "append_artifact", "update_run", "create_run"})
+# What a step may write to its parent run (a step's parent is its pipeline run).
+PARENT_WRITE_METHODS = frozenset({"log_metrics", "set_tags", "add_properties"})
+RESERVED_PROPERTY_PREFIX = "amlocal."
 WORKSPACE_WRITE_METHODS = frozenset({"register_model", "register_environment", "ensure_experiment",
                                      "register_dataset"})
 REFUSED_METHODS = frozenset({
     "create_workspace", "set_default_datastore", "put_datastore", "delete_datastore",
     "put_pipeline", "set_pipeline_status", "put_compute_target"})
-ALL_METHODS = READ_METHODS | RUN_WRITE_METHODS | WORKSPACE_WRITE_METHODS | REFUSED_METHODS
+# Served by the run service itself, not by the store (see _fetch_dataset).
+SERVICE_METHODS = frozenset({"fetch_dataset"})
+ALL_METHODS = (READ_METHODS | RUN_WRITE_METHODS | WORKSPACE_WRITE_METHODS | REFUSED_METHODS
+               | SERVICE_METHODS)
 MAX_META_BYTES = 256 << 20
 # Path arguments of the file methods: their payload travels in the body, not in the JSON.
 FILE_PARAMETERS = {"put_artifact": "source", "fetch_artifact": "destination",
                    "append_artifact": "data", "register_model": "source",
-                   "fetch_model": "target_dir"}
+                   "fetch_model": "target_dir", "fetch_dataset": "target_dir"}
 
 
 class _Refusal(Exception):
@@ -238,8 +254,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except Exception as exc:  # the client sees a short body: IncompleteRead
                 raise _AnswerStarted(str(exc)) from exc
 
-    def _send_tar(self, path: Path) -> None:
-        self._headers(200, "application/x-tar", None, **{ENTRY_HEADER: path.name})
+    def _send_tar(self, path: Path, **headers: str) -> None:
+        """Send ``path`` (a file or folder, under its own name) as a tar stream."""
+        self._headers(200, "application/x-tar", None, **{ENTRY_HEADER: path.name, **headers})
         writer = _ChunkedWriter(self.wfile)
         try:
             with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BLOCK,
@@ -274,7 +291,9 @@ class RunService:
         self._lock = threading.Lock()
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
-        self._signatures = {name: inspect.signature(getattr(Store, name)) for name in ALL_METHODS}
+        self._signatures = {name: inspect.signature(getattr(Store, name))
+                            for name in ALL_METHODS - SERVICE_METHODS}
+        self._signatures["fetch_dataset"] = inspect.signature(_fetch_dataset_signature)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> "RunService":
@@ -423,6 +442,8 @@ class RunService:
                 self._fetch_artifact(request, arguments)
             elif method == "fetch_model":
                 self._fetch_model(request, arguments)
+            elif method == "fetch_dataset":
+                self._fetch_dataset(request, arguments)
             elif method == "read_artifact":
                 request._send_bytes(bytes(self.store.read_artifact(**arguments)))
             else:
@@ -452,6 +473,10 @@ class RunService:
                 self._workspaces[run_id] = found
         return found
 
+    def _parent_of(self, run_id: str) -> str | None:
+        run = self.store.get_run(run_id)
+        return None if run is None else run.parent_id
+
     def _authorize(self, owner: str, method: str, args: dict) -> None:
         if method in READ_METHODS:
             return
@@ -460,7 +485,7 @@ class RunService:
                                 "published pipelines and compute targets are changed on the host "
                                 "(the pipeline script or the amlocal command), not from a running "
                                 f"step (run {owner})")
-        if method in WORKSPACE_WRITE_METHODS:
+        if method in WORKSPACE_WRITE_METHODS or method in SERVICE_METHODS:
             workspace_id = args["info"].workspace_id if "info" in args else args["workspace_id"]
             if workspace_id != self._workspace_of(owner):
                 raise _Refusal(403, f"run {owner} may call {method} only in its own workspace")
@@ -475,13 +500,26 @@ class RunService:
             raise _Refusal(403, f"run {owner} may create only its own child runs (parent_id "
                                 f"{owner}), not a run with parent_id {info.parent_id!r}")
         run_id = args["run_id"]
+        if method == "add_properties":
+            reserved = sorted(k for k in args["properties"] if str(k).startswith(RESERVED_PROPERTY_PREFIX))
+            if reserved:
+                raise _Refusal(403, f"run {owner} may not add properties {reserved}: names starting "
+                                    f"with {RESERVED_PROPERTY_PREFIX!r} are amlocal's own")
         if run_id == owner:
+            if method == "update_run":
+                raise _Refusal(403, f"run {owner} may not call update_run on itself: a step's "
+                                    "status is set by its runner from the script's exit code "
+                                    "(run.complete()/fail() inside a job do not set it)")
             return
         target = self.store.get_run(run_id)
         if target is not None and target.parent_id == owner:
             return
+        if method in PARENT_WRITE_METHODS and run_id == self._parent_of(owner):
+            return
+        allowed = ", ".join(sorted(PARENT_WRITE_METHODS))
         raise _Refusal(403, f"run {owner} may not call {method} on run {run_id}: a step writes "
-                            "only to its own run and to its child runs")
+                            f"to its own run, to its child runs, and ({allowed}) to its parent "
+                            "run only")
 
     # -- file methods -----------------------------------------------------------------------
     def _spool(self) -> Path:
@@ -534,3 +572,18 @@ class RunService:
             request._send_tar(path)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _fetch_dataset(self, request, args) -> None:
+        """Copy a dataset's files for the token's workspace (see ``_datasets``) and send them
+        as a tar; the ``bound`` sources travel in a header."""
+        from ._datasets import copy_dataset
+        folder = self._spool()
+        try:
+            copied, bound = copy_dataset(self.store, args["workspace_id"], args["definition"], folder)
+            request._send_tar(copied, **{BOUND_HEADER: quote(json.dumps(bound))})
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fetch_dataset_signature(self, workspace_id: str, definition: dict, target_dir=None):
+    """The arguments of the run service's ``fetch_dataset`` (it is not a store method)."""

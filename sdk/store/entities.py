@@ -15,6 +15,17 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_utc(text: str | None) -> datetime | None:
+    """The datetime of a timestamp as :func:`utcnow` writes it (or any ISO-8601 text); None for
+    empty or unreadable text."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class WorkspaceInfo:
     id: str

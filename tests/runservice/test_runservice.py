@@ -107,8 +107,10 @@ def test_runs_tags_properties_round_trip(remote, store):
     assert isinstance(run, RunInfo) and run.workspace_id == "ws1" and run.parent_id == "pipe"
     assert remote.get_run("nope") is None
 
-    updated = remote.update_run("step", status="Running", started_at="2024-01-01T00:00:00.000000Z")
-    assert updated.status == "Running" and store.get_run("step").status == "Running"
+    # a step never sets its own status (its runner does, from the exit code)
+    with pytest.raises(UserErrorException, match="may not call update_run on itself"):
+        remote.update_run("step", status="Completed")
+    assert store.get_run("step").status == "NotStarted"
 
     remote.set_tags("step", {"a": "1", "b": "2"})
     remote.remove_tags("step", ["a"])
@@ -123,8 +125,10 @@ def test_runs_tags_properties_round_trip(remote, store):
     assert store.get_run("step").properties == {"p": "x"}
 
     # a host-side ValueError crosses as itself
+    remote.create_run(RunInfo(id="kid", workspace_id="ws1", experiment="exp", kind="script",
+                              parent_id="step"))
     with pytest.raises(ValueError, match="cannot update run fields"):
-        remote.update_run("step", bogus=1)
+        remote.update_run("kid", bogus=1)
 
     assert [r.id for r in remote.list_runs(parent_id="pipe")] == \
         [r.id for r in store.list_runs(parent_id="pipe")]
@@ -252,8 +256,8 @@ def test_other_runs_writes_are_403(service, remote, store, tmp_path):
     status, payload = _raw_post(service, "set_tags", service.grant("step"),
                                 {"run_id": "other", "tags": {"x": "1"}})
     assert status == 403 and "may not call set_tags on run other" in payload["error"]["message"]
-    with pytest.raises(UserErrorException, match="may not call log_metrics on run pipe"):
-        remote.log_metrics("pipe", [MetricRecord(name="m", kind="scalar", value=1)])
+    with pytest.raises(UserErrorException, match="may not call log_metrics on run other"):
+        remote.log_metrics("other", [MetricRecord(name="m", kind="scalar", value=1)])
     with pytest.raises(UserErrorException, match="may not call put_artifact on run other"):
         remote.put_artifact("other", "outputs/x.txt", _write(tmp_path / "x.txt", "x" * 300_000))
     with pytest.raises(UserErrorException, match="may create only its own child runs"):
@@ -266,6 +270,44 @@ def test_other_runs_writes_are_403(service, remote, store, tmp_path):
     assert store.list_artifacts("other") == [] and store.list_models("ws2") == []
     # reads of any run are fine
     assert remote.get_run("other").id == "other"
+
+
+def test_a_step_writes_metrics_tags_and_properties_to_its_parent(remote, store):
+    """``run.parent.log/tag/add_properties``: exactly these writes reach the parent run."""
+    remote.log_metrics("pipe", [MetricRecord(name="best", kind="scalar", value=0.9)])
+    remote.set_tags("pipe", {"winner": "step"})
+    remote.add_properties("pipe", {"trainer": "step"})
+    assert [r.value for r in store.get_metric_records("pipe")] == [0.9]
+    assert store.get_run("pipe").tags == {"winner": "step"}
+    assert store.get_run("pipe").properties == {"trainer": "step"}
+
+
+def test_a_step_may_not_change_its_parent_otherwise(service, remote, store, tmp_path):
+    for method, meta in [("update_run", {"run_id": "pipe", "fields": {"status": "Finished"}}),
+                         ("remove_tags", {"run_id": "pipe", "keys": ["x"]}),
+                         ("append_artifact", {"run_id": "pipe", "name": "logs/x.txt"})]:
+        status, payload = _raw_post(service, method, service.grant("step"), meta)
+        assert status == 403, (method, payload)
+        assert f"may not call {method} on run pipe" in payload["error"]["message"]
+        assert "log_metrics, set_tags" in payload["error"]["message"]  # says what is allowed
+    with pytest.raises(UserErrorException, match="may not call put_artifact on run pipe"):
+        remote.put_artifact("pipe", "outputs/x.txt", _write(tmp_path / "x.txt", "x"))
+    # nor its grandparent: only the direct parent
+    store.create_run(RunInfo(id="grand", workspace_id="ws1", experiment="exp", kind="script",
+                             parent_id="step"))
+    child_remote = RemoteStore(service.url, service.grant("grand"))
+    child_remote.set_tags("step", {"ok": "1"})
+    with pytest.raises(UserErrorException, match="may not call set_tags on run pipe"):
+        child_remote.set_tags("pipe", {"no": "1"})
+    assert store.get_run("pipe").status == "NotStarted" and store.get_run("pipe").tags == {}
+    assert store.list_artifacts("pipe") == []
+
+
+def test_amlocal_properties_are_reserved(remote, store):
+    for run_id in ("step", "pipe"):
+        with pytest.raises(UserErrorException, match="names starting with 'amlocal.'"):
+            remote.add_properties(run_id, {"amlocal.requested_status": "Canceled", "a": "1"})
+        assert store.get_run(run_id).properties == {}
 
 
 def test_workspace_and_admin_writes_are_403(service, remote, store):
@@ -362,3 +404,32 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def test_fetch_dataset_copies_files_of_the_own_workspace_only(store, remote, tmp_path):
+    """A step reads a dataset that is not one of its inputs: the host copies the files from the
+    step's workspace datastores; URL sources and other workspaces' datastores are refused."""
+    data = tmp_path / "lake"
+    (data / "labels").mkdir(parents=True)
+    (data / "labels" / "labels.txt").write_text("short\nlong\n")
+    (data / "labels" / "extra.csv").write_text("a\n")
+    for ws in ("ws1", "ws2"):
+        store.put_datastore(DatastoreInfo(workspace_id=ws, name="lake", kind="fsspec",
+                                          url=data.as_uri()))
+    definition = {"schema_version": 1, "type": "FileDataset", "transforms": [],
+                  "sources": [{"datastore": "lake", "path": "labels/*.txt"}]}
+    bound = remote.fetch_dataset("ws1", definition, tmp_path / "copy")
+    root = Path(bound["root"])
+    assert [p.name for p in root.rglob("*") if p.is_file()] == ["labels.txt"]
+    assert (root / "labels.txt").read_text() == "short\nlong\n"   # at its portable path
+    assert bound["sources"] == [{"base": "labels", "pattern": "*.txt"}]
+
+    with pytest.raises(UserErrorException, match="only in its own workspace"):
+        remote.fetch_dataset("ws2", definition, tmp_path / "copy2")
+    with pytest.raises(UserErrorException, match="datastores only"):
+        remote.fetch_dataset("ws1", {**definition, "sources": [{"url": "file:///etc"}]},
+                             tmp_path / "copy3")
+    with pytest.raises(UserErrorException, match="leav|outside|not valid"):
+        remote.fetch_dataset("ws1", {**definition, "sources": [{"datastore": "lake",
+                                                                 "path": "../../etc/*"}]},
+                             tmp_path / "copy4")

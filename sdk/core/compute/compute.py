@@ -8,7 +8,6 @@ tutorials' cluster name becomes a Docker target, with a notice, so scripts run u
 from __future__ import annotations
 
 import re
-import sys
 
 from ...errors import ComputeTargetException
 
@@ -21,6 +20,15 @@ class ComputeTarget:
     as on Azure (``ComputeTargetException``); ``AmlCompute(ws, name)`` creates it instead."""
 
     _kind_default = "docker"
+    _operation_pending = False  # True on the object ``create`` returned, until waited for
+
+    def __new__(cls, workspace=None, name=None, *args, _info=None, **kwargs):
+        """``ComputeTarget(ws, name)`` returns the subclass of the target's type (AmlCompute,
+        ComputeInstance), as on Azure."""
+        if cls is ComputeTarget and workspace is not None and name is not None:
+            info = _info or cls._lookup(workspace, name)
+            return object.__new__(_class_of(info))
+        return object.__new__(cls)
 
     def __init__(self, workspace, name: str, *, _info=None):
         self.workspace = workspace
@@ -40,7 +48,7 @@ class ComputeTarget:
 
     @classmethod
     def _from_info(cls, workspace, info) -> "ComputeTarget":
-        target = object.__new__(AmlCompute if info.config.get("type") == "AmlCompute" else ComputeTarget)
+        target = object.__new__(_class_of(info))
         target.workspace = workspace
         target._info = info
         return target
@@ -79,18 +87,45 @@ class ComputeTarget:
         config.setdefault("type", "AmlCompute")
         info = workspace._store.put_compute_target(
             ComputeTargetInfo(workspace_id=workspace._id, name=name, kind=kind, config=config))
-        return ComputeTarget._from_info(workspace, info)
+        target = ComputeTarget._from_info(workspace, info)
+        target._operation_pending = True
+        return target
 
     @staticmethod
     def list(workspace) -> list:
         return list(workspace.compute_targets.values())
 
-    def wait_for_completion(self, show_output: bool = False, min_node_count=None,
-                            timeout_in_minutes: int = 25, is_delete_operation: bool = False) -> None:
-        """Nothing to provision locally: returns at once."""
+    def wait_for_completion(self, show_output: bool = False, is_delete_operation: bool = False) -> None:
+        """Wait for the provisioning operation ``create`` started: locally it has already
+        Succeeded, so this prints Azure's closing line and returns. Like Azure, a target that
+        was looked up rather than created has no operation to wait for: ComputeTargetException."""
+        if not self._operation_pending:
+            raise ComputeTargetException("Long running operation information not known, unable "
+                                         f"to poll. Current state is {self.provisioning_state}")
+        self._finish_operation(show_output)
 
-    def get_status(self) -> str:
-        return "Succeeded"
+    def _finish_operation(self, show_output: bool) -> None:
+        if show_output:
+            print(self.provisioning_state)
+        print(f'Provisioning operation finished, operation "{self.provisioning_state}"')
+        self._operation_pending = False
+
+    def get_status(self):
+        """The provisioning state, a str (``Succeeded``: nothing is provisioned locally)."""
+        return self.provisioning_state
+
+    def serialize(self) -> dict:
+        """Azure's base shape: id, name, location, type, tags, description, created_on,
+        modified_on, provisioning_state, provisioning_errors."""
+        ws = self.workspace
+        config = self._info.config
+        return {"id": f"/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group}"
+                      f"/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}"
+                      f"/computes/{self.name}",
+                "name": self.name, "location": ws.location, "type": self.type,
+                "tags": dict(config.get("tags") or {}), "description": config.get("description"),
+                "created_on": self._info.created_at, "modified_on": self._info.created_at,
+                "provisioning_state": self.provisioning_state, "provisioning_errors": None}
 
     def delete(self) -> None:
         raise ComputeTargetException("deleting compute targets is not supported locally")
@@ -99,30 +134,15 @@ class ComputeTarget:
         return f"{type(self).__name__}(workspace={self.workspace.name!r}, name={self.name!r}, kind={self.kind!r})"
 
 
-class AmlCompute(ComputeTarget):
-    """``AmlCompute(ws, name)``: an unknown name becomes a local Docker target, with a notice."""
-
-    def __init__(self, workspace, name: str, **kwargs):
-        info = workspace._store.get_compute_target(workspace._id, name)
-        if info is None:
-            print(f"amlocal: compute target '{name}' does not exist; it runs steps in local "
-                  "Docker containers", file=sys.stderr)
-            info = ComputeTarget.create(workspace, name, AmlCompute.provisioning_configuration())._info
-        super().__init__(workspace, name, _info=info)
-
-    @staticmethod
-    def provisioning_configuration(vm_size: str = "", vm_priority: str = "dedicated",
-                                   min_nodes: int = 0, max_nodes: int | None = None,
-                                   idle_seconds_before_scaledown: int = 1800, **kwargs) -> dict:
-        """Accepted as on Azure and recorded; locally only ``kind`` ('docker'/'local') matters."""
-        return {"type": "AmlCompute", "vm_size": vm_size, "vm_priority": vm_priority,
-                "min_nodes": min_nodes, "max_nodes": max_nodes,
-                "idle_seconds_before_scaledown": idle_seconds_before_scaledown,
-                **{k: v for k, v in kwargs.items() if k == "kind"}}
-
-    @staticmethod
-    def supported_vmsizes(workspace, location=None) -> list:
-        return []
+def _class_of(info) -> type:
+    """The class for a stored target's type."""
+    kind = info.config.get("type")
+    if kind == "AmlCompute":
+        return AmlCompute
+    if kind == "ComputeInstance":
+        from .computeinstance import ComputeInstance
+        return ComputeInstance
+    return ComputeTarget
 
 
 def resolve_target(workspace, target) -> tuple[str, str]:
@@ -134,6 +154,9 @@ def resolve_target(workspace, target) -> tuple[str, str]:
         target = target[0]
     if isinstance(target, ComputeTarget):
         return target.name, target.kind
+    from ..compute_target import AbstractComputeTarget
+    if isinstance(target, AbstractComputeTarget):   # LocalTarget(), the legacy 'local' target
+        target = target.name
     if isinstance(target, str):
         if target == "local":
             return "local", "docker"
@@ -141,4 +164,8 @@ def resolve_target(workspace, target) -> tuple[str, str]:
         if info is None:
             ComputeTarget._lookup(workspace, target)  # raises with the known names
         return info.name, info.kind
-    raise ComputeTargetException(f"compute_target must be a ComputeTarget, a name or None, not {target!r}")
+    raise ComputeTargetException(f"compute_target must be a ComputeTarget, a name or None, not "
+                                 f"{target!r}")
+
+
+from .amlcompute import AmlCompute  # noqa: E402 - defined on top of ComputeTarget; re-exported here

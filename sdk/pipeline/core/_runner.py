@@ -5,6 +5,11 @@ talk to, runs independent steps side by side (at most ``AMLOCAL_MAX_PARALLEL_STE
 4: steps mostly wait on containers, so this is not bounded by cores), streams every step's output
 into the run's logs, and keeps ``outputs/`` and ``logs/`` as artifacts. Cancellation arrives as
 the status CancelRequested in the store (``run.cancel()``, ``amlocal run cancel``) or SIGTERM.
+
+A status set from outside is never overwritten: ``run.cancel()``, ``run.complete()`` and
+``run.fail()`` on a run this runner executes record the wanted status in the add-only property
+``amlocal.requested_status``; the runner then stops the running steps and ends the run with that
+status. A step run whose status someone else already made terminal keeps it.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from ... import _settings
 from ...errors import AmlocalError, EnvironmentBuildError, UserErrorException
+from ...core._run_lifecycle import REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL
 from ...store import open_store
 from ...store.entities import utcnow
 from .run import PIPELINE_LOG, STD_LOG
@@ -67,9 +73,35 @@ class Runner:
         lines = "".join(f"[{prefix}] {line}\n" for line in text.rstrip("\n").split("\n"))
         self.store.append_artifact(self.run_id, PIPELINE_LOG, lines.encode("utf-8", "replace"))
 
+    # -- statuses ---------------------------------------------------------------------------
+    def _requested(self, at_start: bool = False) -> str | None:
+        """The status asked for from outside (cancel/complete/fail), if any. At the start a
+        terminal status already set (e.g. canceled before this runner was known) counts too."""
+        info = self.store.get_run(self.run_id)
+        asked = info.properties.get(REQUESTED_STATUS)
+        if asked:
+            return asked
+        if info.status == "CancelRequested" or (at_start and info.status in TERMINAL):
+            return "Canceled" if info.status == "CancelRequested" else info.status
+        return None
+
+    def _set_status(self, run_id: str, status: str, **fields) -> str:
+        """Set a run's status unless it is already terminal or being canceled (someone else
+        decided); returns the status the run has afterwards."""
+        current = self.store.get_run(run_id)
+        if current.status in TERMINAL or current.status == "CancelRequested" \
+                or current.properties.get(REQUESTED_STATUS):
+            return current.status
+        self.store.update_run(run_id, status=status, **fields)
+        return status
+
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> str:
-        self.store.update_run(self.run_id, status="Running", started_at=utcnow())
+        decided = self._requested(at_start=True)
+        if decided:
+            self.canceled.set()
+        else:
+            self._set_status(self.run_id, "Running", started_at=utcnow())
         signal.signal(signal.SIGTERM, lambda *_: self.cancel())
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
@@ -87,7 +119,10 @@ class Runner:
             self.store.update_run(self.run_id, error={"message": str(exc)})
         finally:
             shutil.rmtree(sock_dir, ignore_errors=True)
-            self.store.update_run(self.run_id, status=status, ended_at=utcnow())
+            requested = self._requested() or decided
+            status = requested or status
+            ended = (self.store.get_run(self.run_id).ended_at if requested else None) or utcnow()
+            self.store.update_run(self.run_id, status=status, ended_at=ended)
             self.log("run" if self.is_script else "pipeline",
                      f"{'Run' if self.is_script else 'PipelineRun'} {self.run_id} {status}")
         return status
@@ -156,8 +191,11 @@ class Runner:
 
     def _watch_cancel(self) -> None:
         while not self.canceled.is_set():
-            if self.store.get_run(self.run_id).status == "CancelRequested":
-                self.log("pipeline", "cancel requested: stopping running steps")
+            requested = self._requested()
+            if requested:
+                self.log("run" if self.is_script else "pipeline",
+                         f"{'cancel' if requested == 'Canceled' else requested} requested from "
+                         "outside: stopping running steps")
                 self.cancel()
                 return
             self.canceled.wait(0.5)
@@ -197,11 +235,13 @@ class Runner:
                             stop = True
         return bool(bad)
 
-    def _finish(self, node_id: str, status: str, error: dict | None = None) -> None:
-        fields = {"status": status, "ended_at": utcnow()}
+    def _finish(self, node_id: str, status: str, error: dict | None = None) -> str:
+        """End a step run with ``status`` unless its status was decided elsewhere; returns the
+        status it ends with."""
+        fields = {"ended_at": utcnow()}
         if error:
             fields["error"] = error
-        self.store.update_run(self.step_runs[node_id].id, **fields)
+        return self._set_status(self.step_runs[node_id].id, status, **fields)
 
     # -- one step ---------------------------------------------------------------------------
     def _prepare(self, backend, node: dict):
@@ -227,15 +267,26 @@ class Runner:
         try:
             if self.canceled.is_set():
                 raise _Canceled()
-            self.store.update_run(step.id, status="Preparing", started_at=utcnow())
+            self._set_status(step.id, "Preparing", started_at=utcnow())
             backend = get_backend(node["compute"]["kind"])
             resolved = self._prepare(backend, node)
-            self.store.add_properties(step.id, {
+            properties = {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
-                "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"})
+                "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"}
+            if node.get("snapshot"):
+                properties[SNAPSHOT_PROPERTY] = node["snapshot"]
+            self.store.add_properties(step.id, properties)
+            # conda packages installed from PyPI (no conda here): recorded on the run
+            from amlocal.compute.environments import conda_substitutions
+            substitutions = conda_substitutions(resolved.lock_text)
+            if substitutions:
+                self.store.add_properties(step.id, {
+                    "amlocal.conda_substitutions": "; ".join(substitutions)})
             plan = plan_step(node, step, params=self.params, outputs=self.outputs,
                              datastore_info=self._datastore_info,
                              resolve_datastore=self._resolve_datastore, work=self.work)
+            for note in plan.notes:  # e.g. a data reference that names no file
+                self.log(name, note)
             record = decide(self.store, step, node, plan.components(node, resolved.digest),
                             regenerate=self.regenerate)
             definition = {**step.definition, "script": node["script_name"],
@@ -256,7 +307,7 @@ class Runner:
             handle = backend.submit(spec, resolved)
             with self._lock:
                 self.handles[node["id"]] = handle
-            self.store.update_run(step.id, status="Running")
+            self._set_status(step.id, "Running")
             for line in handle.lines():
                 data = (line if line.endswith("\n") else line + "\n")
                 self.store.append_artifact(step.id, STD_LOG, data.encode("utf-8", "replace"))
@@ -274,9 +325,9 @@ class Runner:
                 return False
             self._publish_outputs(step, plan, definition)
             self.store.update_run(step.id, reuse_key=record["key"], definition=definition)
-            self._finish(node["id"], self.done_status)
-            self.log(name, f"step {name} {self.done_status}")
-            return True
+            final = self._finish(node["id"], self.done_status)
+            self.log(name, f"step {name} {final}")
+            return final == self.done_status
         except _Canceled:
             self._finish(node["id"], "Canceled", {"message": "canceled"})
             return False

@@ -15,7 +15,7 @@ from ...errors import ActivityFailedException
 
 PIPELINE_LOG = "logs/amlocal/pipeline.log"
 STD_LOG = "logs/user_logs/std_log.txt"
-
+RUNNING_STATES = ["NotStarted", "Running", "Queued", "Unknown"]
 
 
 class PipelineRun(Run):
@@ -34,30 +34,13 @@ class PipelineRun(Run):
         """Follow the run until it ends and return its final status. With ``show_output`` the
         steps' output is printed live, prefixed with the step name. Raises
         ActivityFailedException when the run fails and ``raise_on_error``."""
-        deadline = time.monotonic() + timeout_seconds
-        offset = 0
-        pause = 0.02  # checks start often and back off to 0.25 s: short runs end promptly
         if show_output:
             print(f"PipelineRunId: {self._id}")
         try:
-            while True:
-                status = self.status
-                if show_output:
-                    chunk = self._store.read_artifact(self._id, PIPELINE_LOG, offset)
-                    if chunk:
-                        end = chunk.rfind(b"\n") + 1 if status not in TERMINAL else len(chunk)
-                        sys.stdout.write(chunk[:end].decode("utf-8", "replace"))
-                        sys.stdout.flush()
-                        offset += end
-                if status in TERMINAL:
-                    break
-                if self._runner_lost():
-                    self._mark_runner_lost()
-                    continue
-                if time.monotonic() > deadline:
-                    return status
-                time.sleep(pause)
-                pause = min(0.25, pause * 1.5)
+            status = self._follow(PIPELINE_LOG if show_output else None,
+                                  deadline=time.monotonic() + timeout_seconds, max_pause=0.25)
+            if status not in TERMINAL:
+                return status
         except KeyboardInterrupt:
             print(f"\nCanceling pipeline run {self._id} ...", file=sys.stderr)
             self.cancel()
@@ -93,20 +76,35 @@ class StepRun(Run):
 
     get_log = get_job_log
 
-    def get_output_data(self, name: str) -> "PortDataReference":
-        """The output ``name`` of this step run as a :class:`PortDataReference`. An
+    def _recorded_outputs(self) -> dict:
+        self._refresh()
+        return dict((self._info.definition or {}).get("outputs") or {})
+
+    def get_outputs(self) -> dict:
+        """``{output name: StepRunOutput}`` of every output this step run produced (empty
+        before the step has run)."""
+        pipeline_run_id = self.pipeline_run_id
+        return {name: StepRunOutput(self._experiment.workspace, pipeline_run_id, self, name, location)
+                for name, location in self._recorded_outputs().items()}
+
+    def get_output(self, name: str) -> "StepRunOutput":
+        """The output ``name`` as a :class:`StepRunOutput`. Raises KeyError for a name the step
+        has no output of (as on Azure); the message lists the outputs. An
         ExecutePythonScriptStep's outputs also answer to their short names ``result_dataset``
-        and ``python_device``. Raises UserErrorException for an unknown name (listing the
-        step's outputs)."""
-        from ...errors import UserErrorException
-        outputs = self._info.definition.get("outputs", {})
+        and ``python_device``."""
+        outputs = self.get_outputs()
         if name not in outputs:
             ending = [n for n in outputs if n.endswith(f"_{name}")]
             if len(ending) != 1:
-                raise UserErrorException(f"step '{self.name}' has no output {name!r}; its outputs: "
-                                         f"{', '.join(outputs) or '(none)'}")
+                known = ", ".join(outputs) or "(none: the step has not run, or declares no outputs)"
+                raise KeyError(f"step '{self.name}' has no output {name!r}; its outputs: {known}")
             name = ending[0]
-        return PortDataReference(outputs[name], self._experiment.workspace)
+        return outputs[name]
+
+    def get_output_data(self, name: str) -> "PortDataReference":
+        """``get_output(name).get_port_data_reference()``: where the output ``name`` lives.
+        Raises KeyError for an unknown name."""
+        return self.get_output(name).get_port_data_reference()
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
@@ -122,42 +120,98 @@ class StepRun(Run):
         return self._info.status
 
 
-class PortDataReference(dict):
-    """Where a step run's output lives (``azureml.pipeline.core.PortDataReference``): ``name``,
-    ``datastore_name``, ``path_on_datastore``, ``datastore`` and ``download``. Also the location
-    dict it was made from (``["local"]`` is the host folder on a ``file://`` datastore, else
-    None)."""
+class StepRunOutput:
+    """``StepRunOutput(context, pipeline_run_id, step_run, name, step_output)``: one output of a
+    step run. ``context`` is the workspace here (Azure passes its service context);
+    ``step_output`` is the output's recorded location."""
 
-    def __init__(self, location: dict, workspace):
-        super().__init__(location)
-        self._workspace = workspace
+    def __init__(self, context, pipeline_run_id: str, step_run, name: str, step_output):
+        self.context = context
+        self.pipeline_run_id = pipeline_run_id
+        self.step_run = step_run
+        self.name = name
+        self.step_output = step_output
+
+    def get_port_data_reference(self) -> "PortDataReference | None":
+        """The output's data as a PortDataReference (None when it has no location)."""
+        location = self.step_output or {}
+        if not location.get("datastore"):
+            return None
+        from ...core.datastore import Datastore
+        from ...data.data_reference import DataReference
+        dref = DataReference(Datastore(self.context, location["datastore"]),
+                             data_reference_name=self.name, path_on_datastore=location["path"])
+        return PortDataReference(self.context, self.pipeline_run_id, dref, self.step_run)
+
+    def __repr__(self) -> str:
+        return f"StepRunOutput(name={self.name!r}, pipeline_run_id={self.pipeline_run_id!r})"
+
+
+class PortDataReference:
+    """``PortDataReference(context, pipeline_run_id, data_reference, step_run=None)``: the data
+    of a step run's output (``azureml.pipeline.core.PortDataReference``).
+
+    ``download(local_path)`` copies its files to ``local_path/<path_on_datastore>/...`` and
+    returns how many were copied, as Azure does. ``as_mount()``, ``as_download()`` and
+    ``as_input(name)`` feed it to a step of a later pipeline. ``context`` is the workspace here.
+    """
+
+    def __init__(self, context, pipeline_run_id: str, data_reference, step_run=None):
+        self._context = context
+        self.pipeline_run_id = pipeline_run_id
+        self._data_reference = data_reference
+        self.data_reference_name = data_reference.data_reference_name
+        self._path_on_datastore = data_reference.path_on_datastore
+        self._step_run = step_run
 
     @property
     def name(self) -> str:
-        return self["name"]
-
-    @property
-    def datastore_name(self) -> str:
-        return self["datastore"]
-
-    @property
-    def path_on_datastore(self) -> str:
-        return self["path"]
+        return self.data_reference_name
 
     @property
     def datastore(self):
-        from ...core.datastore import Datastore
-        return Datastore.get(self._workspace, self.datastore_name)
+        return self._data_reference.datastore
 
-    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
-        """Copy the output's files through its datastore to ``local_path/<path_on_datastore>/``
-        (as Azure does) and return that folder. Files that exist locally are kept unless
-        ``overwrite``."""
-        import os
-        self.datastore.download(local_path, prefix=self.path_on_datastore.rstrip("/") + "/",
-                                overwrite=overwrite, show_progress=show_progress)
-        return os.path.join(local_path, self.path_on_datastore)
+    @property
+    def datastore_name(self) -> str:
+        return self.datastore.name
 
-    def __repr__(self) -> str:
-        return (f"PortDataReference(name={self.name!r}, datastore_name={self.datastore_name!r}, "
-                f"path_on_datastore={self.path_on_datastore!r})")
+    @property
+    def path_on_datastore(self) -> str:
+        return self._path_on_datastore
+
+    def download(self, local_path: str, overwrite: bool | None = None,
+                 show_progress: bool | None = None) -> int:
+        """Copy the output's files through its datastore to ``local_path/<path on the
+        datastore>/...`` and return how many files were copied. Files that exist locally are
+        kept (with a warning) unless ``overwrite``. As on Azure the path is a plain string
+        prefix, so an output ``.../out`` also matches ``.../out2/...``."""
+        return self.datastore.download(local_path, prefix=self._path_on_datastore,
+                                       overwrite=bool(overwrite),
+                                       show_progress=True if show_progress is None else show_progress)
+
+    def create_input_binding(self, input_name: str | None = None, mode: str | None = None,
+                             path_on_compute: str | None = None, overwrite: bool | None = None):
+        """An InputPortBinding feeding this output to a step (mode ``mount`` or ``download``).
+        Raises ValueError for another mode."""
+        from .builder import InputPortBinding
+        name = input_name or self.data_reference_name
+        mode = mode or "mount"
+        if mode not in ("mount", "download"):
+            raise ValueError(f"Input [{name}] has an invalid mode [{mode}]")
+        return InputPortBinding(self, name, mode, path_on_compute, overwrite)
+
+    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None,
+                    overwrite: bool | None = None):
+        return self.create_input_binding(input_name, "download", path_on_compute, overwrite)
+
+    def as_mount(self, input_name: str | None = None):
+        return self.create_input_binding(input_name, "mount")
+
+    def as_input(self, input_name: str):
+        return self.create_input_binding(input_name)
+
+    def __str__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"
+
+    __repr__ = __str__

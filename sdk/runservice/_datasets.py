@@ -1,0 +1,38 @@
+"""The run service's ``fetch_dataset``: a step reads a dataset that is not one of its inputs.
+
+v1 scoring scripts read registered datasets in ``init()`` (``Dataset.get_by_name(ws,
+name).download()``). The host copies the files on the step's behalf, from the datastores of the
+step's own workspace, so the step never holds a datastore's credentials. Only datastore-relative
+sources are served (the resolver refuses paths that leave their datastore); a step reads URL
+sources itself.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import NotFoundError, UserErrorException
+
+
+def copy_dataset(store, workspace_id: str, definition, folder: Path) -> tuple[Path, list]:
+    """Copy the files of ``definition`` into ``folder``; return (the copy's folder, the bound
+    sources that resolve the definition's files in it). Raises UserErrorException for sources
+    that are not datastore-relative and NotFoundError for an unknown datastore."""
+    from amlocal.datastores.materialize import bind_input
+    sources = definition.get("sources") if isinstance(definition, dict) else None
+    if not isinstance(sources, list) or not sources or not all(
+            isinstance(s, dict) and "datastore" in s and set(s) <= {"datastore", "path"}
+            for s in sources):
+        raise UserErrorException("fetch_dataset serves datasets over the workspace's datastores "
+                                 "only; a step reads URL sources itself")
+
+    def resolve(name: str):
+        info = store.get_datastore(workspace_id, name)
+        if info is None:
+            raise NotFoundError(f"datastore '{name}' is not registered in this workspace")
+        return info.url, dict(info.options)
+
+    files_only = {**{k: v for k, v in definition.items() if k != "bound"},
+                  "type": "FileDataset"}   # a table's files are copied as they are
+    binding = bind_input(files_only, "dataset", "download", None, resolve, folder)
+    return Path(folder) / "dataset", json.loads(binding.step_definition)["bound"]["sources"]
