@@ -34,6 +34,28 @@ PIP = "pip"
 PYTHON_PREFIX = "python"
 VERSION_REGEX = re.compile(r"(\d+)\.(\d+)(\.(\d+))?([ab](\d+))?$")
 
+# azureml's module constants, kept for scripts that import them. amlocal reads none of them:
+# its template is _default_structure(), and no framework packages are added for you.
+BASE_PROJECT_MODULE = "azureml._project"
+BASE_PROJECT_FILE_RELATIVE_PATH = "base_project_files/conda_dependencies.yml"
+CNTK_DEFAULT_VERSION = "2.7"
+LINUX_PLATFORM = "linux"
+WINDOWS_PLATFORM = "win32"
+TENSORFLOW_DEFAULT_VERSION = "2.2.0"
+PYTORCH_DEFAULT_VERSION = "1.6.0"
+TORCHVISION_DEFAULT_VERSION = "0.7.0"
+HOROVOD_DEFAULT_VERSION = "0.19.5"
+DEFAULT_CHAINER_VERSION = "7.7.0"
+CUPY_DEFAULT_VERSION = "cupy-cuda102"
+CPU = "cpu"
+GPU = "gpu"
+CNTK_PACKAGE_PREFIX = "cntk"
+TENSORFLOW_PACKAGE_PREFIX = "tensorflow"
+PYTORCH_PACKAGE_PREFIX = "torch"
+TORCHVISION_PACKAGE_PREFIX = "torchvision"
+CHAINER_PACKAGE_PREFIX = "chainer"
+INVALID_PATHON_MESSAGE = "Invalid python version {0}, only accept '3.8'"
+
 DEFAULT_HEADER = (
     "# Conda environment specification. The dependencies defined in this file will\n"
     "# be automatically provisioned for runs with userManagedDependencies=False.\n"

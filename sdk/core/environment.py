@@ -25,8 +25,9 @@ from .conda_dependencies import PYTHON_DEFAULT_VERSION, CondaDependencies
 
 module_logger = logging.getLogger(__name__)
 
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1"
-DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04:20250601.v1"
+# azureml-core 1.61's values: the GPU image has no tag (the SDK's tag table has no entry for it).
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20251130.v1"
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04"
 _DEFAULT_SHM_SIZE = "2g"
 _CONDA_DEPENDENCIES_FILE_NAME = "conda_dependencies.yml"
 _BASE_DOCKERFILE_FILE_NAME = "BaseDockerfile"
@@ -101,7 +102,7 @@ class DockerSection(_ConfigElement):
     mutually exclusive: setting one resets the other, with a warning (as azureml)."""
 
     def __init__(self, _skip_defaults: bool = False):
-        self.enabled = False
+        self._enabled = False
         self.shared_volumes = True
         self.arguments = []
         self.shm_size = None if _skip_defaults else _DEFAULT_SHM_SIZE
@@ -109,6 +110,20 @@ class DockerSection(_ConfigElement):
         self._base_dockerfile = None
         self.base_image_registry = ContainerRegistry()
         self._initialized = True
+
+    @property
+    def enabled(self) -> bool:
+        """DEPRECATED (as in azureml; setting it warns): use
+        ``DockerConfiguration(use_docker=...)``. Still honoured: a ScriptRunConfig given this
+        environment and no docker_runtime_config runs in Docker when it is True."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        module_logger.warning("'enabled' is deprecated. Please use the "
+                              "azureml.core.runconfig.DockerConfiguration object with the "
+                              "'use_docker' param instead.")
+        self._enabled = bool(value)
 
     @property
     def base_image(self) -> str | None:
@@ -416,7 +431,7 @@ class Environment(_ConfigElement):
                                              if inline else None)
         docker = data.get("docker") or {}
         if docker:
-            env.docker.enabled = bool(_get(docker, "enabled", False))
+            env.docker._enabled = bool(_get(docker, "enabled", False))
             env.docker.shared_volumes = bool(_get(docker, "sharedVolumes", True))
             env.docker.shm_size = _get(docker, "shmSize", _DEFAULT_SHM_SIZE)
             env.docker.arguments = list(_get(docker, "arguments") or [])
@@ -446,8 +461,17 @@ class Environment(_ConfigElement):
                 f"environment '{self.name}' is built from docker.base_dockerfile, which amlocal "
                 "cannot build yet; build and tag the image yourself (`docker build -t my-image .`) "
                 "and use Environment.from_docker_image(name, 'my-image', ...)")
+        registry = self.docker.base_image_registry
+        if getattr(registry, "username", None) or getattr(registry, "password", None):
+            module_logger.warning(
+                "environment '%s': docker.base_image_registry credentials are not used; the "
+                "Docker engine pulls %s with its own login (run `docker login %s` once)",
+                self.name, self.docker.base_image, getattr(registry, "address", None) or "REGISTRY")
         parts: dict = {}
-        if not self.python.user_managed_dependencies:
+        if self.python.user_managed_dependencies:  # run interpreter_path as it is
+            parts = {"user_managed": True,
+                     "interpreter_path": self.python.interpreter_path or "python"}
+        else:
             parts = (self.python.conda_dependencies or CondaDependencies())._to_spec_parts()
             if parts["python_version"] == PYTHON_DEFAULT_VERSION:
                 parts["python_version"] = None
@@ -474,5 +498,8 @@ def _with_runtime_packages(pip_packages: tuple) -> tuple:
     return tuple(pip_packages) + tuple(p for p in RUNTIME_PACKAGES if p not in names)
 
 
-# azureml.core.runconfig calls the environment section's class EnvironmentDefinition.
-EnvironmentDefinition = Environment
+# The rarer names of azureml.core.environment (deprecated aliases, references, R, build contexts).
+from ._environment_extras import (DockerBuildContext, DockerEnvironment,  # noqa: E402
+                                  DockerImageDetails, DockerImagePlatform, EnvironmentReference,
+                                  ImageBuildDetails, PythonEnvironment, RCranPackage,
+                                  RGitHubPackage, RSection, SparkEnvironment, SparkPackage)

@@ -3,9 +3,13 @@
 Kept: ``target``, ``node_count``, ``environment``, ``docker`` (:class:`DockerConfiguration`),
 ``history``, ``data``, ``output_data``, ``data_references``, ``environment_variables`` and the
 script/command fields, with azureml's defaults. The distributed-training sections (mpi,
-tensorflow, pytorch, spark, hdi, amlcompute ...) are not modelled: assigning them raises
-AttributeError. ``save``/``load`` write and read the YAML ``.runconfig`` files of azureml
-(camelCase keys; snake_case is also read).
+tensorflow, pytorch, spark, hdi, amlcompute ...) are not attributes of RunConfiguration:
+assigning them raises AttributeError. Their classes (MpiConfiguration, PyTorchConfiguration,
+DataReferenceConfiguration, Data, OutputData ...) live in ``_runconfig_sections`` and are
+importable from here, as are the names azureml re-exports for backward compatibility
+(Environment, PythonSection, DockerSection, CondaDependencies, DatasetConsumptionConfig ...).
+``save``/``load`` write and read the YAML ``.runconfig`` files of azureml (camelCase keys;
+snake_case is also read).
 
 Only the standard library is imported at module level; PyYAML only by ``save`` and ``load``.
 """
@@ -15,10 +19,26 @@ import json
 import os
 import re
 
+from ..data.dataset_consumption_config import DatasetConsumptionConfig
 from ..errors import UserErrorException
+from ._runconfig_sections import (SUPPORTED_DATAREF_MODES, SUPPORTED_DELIVERY_MECHANISM,
+                                  SUPPORTED_PYTORCH_BACKENDS, AmlComputeConfiguration,
+                                  ApplicationEndpointConfiguration, AzureContainerRegistry,
+                                  ContainerRegistry, Data, DatacacheConfiguration, DataLocation,
+                                  DataPath, DataReferenceConfiguration, Dataset,
+                                  DatasetRegistrationOptions, EnvironmentDefinition, GlobsOptions,
+                                  HdiConfiguration, KubernetesComputeConfiguration, MountOptions,
+                                  MpiConfiguration, OutputData, OutputOptions,
+                                  ParallelTaskConfiguration, PyTorchConfiguration,
+                                  RegistrationOptions, SparkConfiguration,
+                                  TensorflowConfiguration, UploadOptions, Uri)
 from .conda_dependencies import CondaDependencies
-from .environment import _DEFAULT_SHM_SIZE, Environment, _ConfigElement, _get
+from .environment import (_DEFAULT_SHM_SIZE, DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE,
+                          DockerEnvironment, DockerSection, Environment, PythonEnvironment,
+                          PythonSection, SparkEnvironment, SparkSection, _ConfigElement, _get)
 
+MPI_CPU_IMAGE = DEFAULT_CPU_IMAGE
+MPI_GPU_IMAGE = DEFAULT_GPU_IMAGE
 LOCAL_RUNCONFIG_NAME = "local"
 _RUNCONFIG_EXTENSION = ".runconfig"
 
@@ -360,3 +380,18 @@ def _plain(value):
         if callable(getattr(value, method, None)):
             return _plain(getattr(value, method)())
     return str(value)
+
+
+__all__ = ["AmlComputeConfiguration", "ApplicationEndpointConfiguration", "AzureContainerRegistry",
+           "CondaDependencies", "ContainerRegistry", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE",
+           "Data", "DataLocation", "DataPath", "DataReferenceConfiguration",
+           "DatacacheConfiguration", "Dataset", "DatasetConsumptionConfig",
+           "DatasetRegistrationOptions", "DockerConfiguration", "DockerEnvironment",
+           "DockerSection", "Environment", "EnvironmentDefinition", "GlobsOptions",
+           "HdiConfiguration", "HistoryConfiguration", "KubernetesComputeConfiguration",
+           "LOCAL_RUNCONFIG_NAME", "MPI_CPU_IMAGE", "MPI_GPU_IMAGE", "MountOptions",
+           "MpiConfiguration", "OutputData", "OutputOptions", "ParallelTaskConfiguration",
+           "PyTorchConfiguration", "PythonEnvironment", "PythonSection", "RegistrationOptions",
+           "RunConfiguration", "SUPPORTED_DATAREF_MODES", "SUPPORTED_DELIVERY_MECHANISM",
+           "SUPPORTED_PYTORCH_BACKENDS", "SparkConfiguration", "SparkEnvironment", "SparkSection",
+           "TensorflowConfiguration", "UploadOptions", "Uri"]

@@ -303,4 +303,20 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
     return service
 
 
-__all__ = ["InferenceConfig", "LocalWebservice", "Webservice"]
+# Azure's hosted service types: cloud-only (CloudOnlyError when used), LocalWebservice instead.
+from .._cloud_only import cloud_only_class  # noqa: E402
+
+_LOCAL = ("Model.deploy(ws, name, models, inference_config, "
+          "LocalWebservice.deploy_configuration(port=...)) serves the model in a local container")
+AciWebservice = cloud_only_class("azureml.core.webservice", "AciWebservice",
+                                 "Azure Container Instances exist only in Azure", _LOCAL)
+AksWebservice = cloud_only_class("azureml.core.webservice", "AksWebservice",
+                                 "AKS web services exist only in Azure", _LOCAL)
+AksEndpoint = cloud_only_class("azureml.core.webservice", "AksEndpoint",
+                               "AKS endpoints (controlled rollout) exist only in Azure", _LOCAL)
+UnknownWebservice = cloud_only_class(
+    "azureml.core.webservice", "UnknownWebservice",
+    "it stands for a service type the Azure SDK does not know", "Webservice(ws, name)")
+
+__all__ = ["AciWebservice", "AksEndpoint", "AksWebservice", "InferenceConfig", "LocalWebservice",
+           "UnknownWebservice", "Webservice"]

@@ -16,6 +16,7 @@ from ..errors import NotFoundError, UserErrorException
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{2,32}$")
 DEFAULT_DATASTORE = "workspaceblobstore"
+WORKSPACE_DEFAULT_BLOB_STORE_NAME = DEFAULT_DATASTORE  # azureml's name for it
 
 
 def _check_name(name: str) -> None:

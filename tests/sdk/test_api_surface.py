@@ -76,8 +76,8 @@ def test_cloud_only_names_are_documented_and_raise_when_used():
 def test_readme_states_the_coverage_figure():
     real, cloud, missing = _census()
     total = len(real) + len(cloud) + len(missing)
-    figure = (f"{len(real)} of {total} public names work locally; the other {len(cloud)} exist "
-              "only in the cloud")
+    figure = (f"{len(real)} of {total} public names work locally; the other {len(cloud)} import "
+              "and raise a clear error when used")
     assert figure in (ROOT / "README.md").read_text(), f"README.md must say: {figure}"
 
 

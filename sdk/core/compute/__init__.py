@@ -1,4 +1,16 @@
-"""Compute targets (``azureml.core.compute``): where steps run."""
-from .compute import AmlCompute, ComputeTarget
+"""Compute targets (``azureml.core.compute``): where steps run.
 
-__all__ = ["AmlCompute", "ComputeTarget"]
+``AmlCompute``, ``ComputeInstance`` and ``ComputeTarget`` name local targets (Docker containers
+or local processes); the other target classes exist only in Azure and raise CloudOnlyError when
+used (``_cloud``)."""
+from .. import VERSION  # azureml.core.compute re-exports the SDK version
+from ._cloud import (AdlaCompute, AksCompute, BatchCompute, DatabricksCompute,
+                     DataFactoryCompute, DsvmCompute, HDInsightCompute, KubernetesCompute,
+                     KustoCompute, RemoteCompute, SynapseCompute)
+from .compute import AmlCompute, ComputeTarget
+from .computeinstance import ComputeInstance
+
+__all__ = ["AdlaCompute", "AksCompute", "AmlCompute", "BatchCompute", "ComputeInstance",
+           "ComputeTarget", "DataFactoryCompute", "DatabricksCompute", "DsvmCompute",
+           "HDInsightCompute", "KubernetesCompute", "KustoCompute", "RemoteCompute",
+           "SynapseCompute"]
