@@ -22,13 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cases
 import loadgen
+import parallel_cases
 import studio_cases
 from harness import BenchError, Result, check_docker, machine
 
-BENCHMARKS = {**cases.BENCHMARKS, **studio_cases.BENCHMARKS}
+BENCHMARKS = {**cases.BENCHMARKS, **studio_cases.BENCHMARKS, **parallel_cases.BENCHMARKS}
 NO_DOCKER = {"frame-bridge"}        # measured on the host: our code, no container
 DEFAULT_REPEATS = {"overhead": 5, "resubmit": 3, "parallel": 3, "mount-read": 5,
-                   "frame-bridge": 5, "webservice": 3}
+                   "frame-bridge": 5, "webservice": 3, "parallel-run-step": 3}
 WHAT = {
     "overhead": ("1-step pipeline, script `pass`", "s", "ratio <= 1.2"),
     "resubmit": ("unchanged resubmit, 5 steps", "s", "< 0.5 s, 0 containers"),
@@ -37,6 +38,7 @@ WHAT = {
     "frame-bridge": ("1M x 10 frame through azureml_main", "s", "ratio <= 1.5"),
     "webservice": ("one-row requests to a pipeline service", "ms",
                    "p50 < 5 ms, >= 500 req/s, ahead of mlflow"),
+    "parallel-run-step": ("ParallelRunStep, 10,000 files, 2 processes", "s", "ratio <= 1.5"),
 }
 
 
@@ -60,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mlflow-workers", type=int, default=studio_cases.MLFLOW_WORKERS,
                    help="uvicorn workers of the mlflow baseline (default "
                         f"{studio_cases.MLFLOW_WORKERS}, mlflow's own default)")
+    p.add_argument("--files", type=int, default=parallel_cases.FILES,
+                   help="files of the parallel-run-step dataset (default "
+                        f"{parallel_cases.FILES:,})")
     p.add_argument("--json", metavar="FILE", help="also write the results, with every sample, "
                                                    "to FILE")
     args = p.parse_args(argv)
@@ -67,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--repeats must be 1 or more")
     if args.size_mb < 8:
         p.error("--size-mb must be 8 or more (the file is read in 8 MB chunks)")
-    for name in ("rows", "requests", "concurrency", "mlflow_workers"):
+    for name in ("rows", "requests", "concurrency", "mlflow_workers", "files"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be 1 or more")
     return args
@@ -78,6 +83,7 @@ def run_one(name: str, args: argparse.Namespace) -> Result:
     kwargs = {"mount-read": {"size_mb": args.size_mb}, "frame-bridge": {"rows": args.rows},
               "webservice": {"requests": args.requests, "concurrency": args.concurrency,
                              "mlflow_workers": args.mlflow_workers},
+              "parallel-run-step": {"files": args.files},
               }.get(name, {})
     start = time.perf_counter()
     try:

@@ -16,6 +16,7 @@ sys.path.insert(0, str(BENCH))
 import cases
 import harness
 import loadgen
+import parallel_cases
 import run as bench_run
 import studio_cases
 
@@ -38,7 +39,8 @@ def test_unknown_benchmark_name_lists_the_valid_ones(capsys):
 
 def test_every_benchmark_has_defaults_and_a_description():
     assert set(bench_run.DEFAULT_REPEATS) == set(bench_run.BENCHMARKS) == set(bench_run.WHAT)
-    assert set(cases.BENCHMARKS) | set(studio_cases.BENCHMARKS) == set(bench_run.BENCHMARKS)
+    assert set(cases.BENCHMARKS) | set(studio_cases.BENCHMARKS) | set(parallel_cases.BENCHMARKS) \
+        == set(bench_run.BENCHMARKS)
 
 
 def test_store_timestamps_convert_to_the_host_clock():
@@ -175,3 +177,21 @@ def test_webservice_row_shows_its_figures_in_the_table():
                             details={"cells": {"amlocal": "p50 2.00 ms, 900 req/s"}})
     (row,) = bench_run.rows([result])
     assert row[1] == "p50 2.00 ms, 900 req/s" and row[2] == "9.00 ms"
+
+
+def test_pool_baseline_processes_every_file(tmp_path):
+    parallel_cases.make_files(tmp_path / "docs", 250)
+    script = harness.write_script(tmp_path / "src", "score.py", parallel_cases.ENTRY_SCRIPT)
+    seconds, lines = parallel_cases.pool_once(tmp_path / "docs", script, tmp_path / "out.txt")
+    assert seconds > 0 and lines == 250
+    sizes = sorted(int(x) for x in (tmp_path / "out.txt").read_text().split())
+    assert sizes == sorted(64 + i % 128 for i in range(250))
+
+
+@pytest.mark.skipif(not _docker_answers(), reason="no Docker engine answers")
+def test_parallel_run_step_measures_both_sides_on_few_files():
+    result = parallel_cases.parallel_run_step(repeats=1, files=200)
+    assert result.error is None and result.met in (True, False)
+    assert len(result.samples["amlocal_s"]) == len(result.samples["baseline_s"]) == 1
+    assert result.ratio == pytest.approx(result.amlocal / result.baseline)
+    assert 0 < result.details["driver_median_s"] < result.amlocal

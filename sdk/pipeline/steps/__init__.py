@@ -1,5 +1,15 @@
-"""Pipeline steps, as ``azureml.pipeline.steps``."""
+"""Pipeline steps, as ``azureml.pipeline.steps``. The steps only Azure can run (``_cloud``)
+import and raise CloudOnlyError when used."""
+from ._cloud import (AdlaStep, AutoMLStep, AutoMLStepRun, AzureBatchStep, CommandStep,
+                     DatabricksStep, DataTransferStep, EstimatorStep, HyperDriveStep,
+                     HyperDriveStepRun, KustoStep, ModuleStep, MpiStep, RScriptStep,
+                     SynapseSparkStep)
 from .execute_python_script_step import ExecutePythonScriptStep
+from .parallel_run_config import ParallelRunConfig
+from .parallel_run_step import ParallelRunStep
 from .python_script_step import PythonScriptStep
 
-__all__ = ["ExecutePythonScriptStep", "PythonScriptStep"]
+__all__ = ["AdlaStep", "AutoMLStep", "AutoMLStepRun", "AzureBatchStep", "CommandStep",
+           "DataTransferStep", "DatabricksStep", "EstimatorStep", "ExecutePythonScriptStep",
+           "HyperDriveStep", "HyperDriveStepRun", "KustoStep", "ModuleStep", "MpiStep",
+           "ParallelRunConfig", "ParallelRunStep", "PythonScriptStep", "RScriptStep", "SynapseSparkStep"]
