@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 HEAVY = ["pandas", "yaml", "fsspec", "sqlalchemy", "alembic", "docker", "rich", "click",
-         "pathspec", "filelock", "conda_lock", "numpy", "requests"]
+         "pathspec", "filelock", "conda_lock", "numpy", "requests", "IPython", "ipywidgets"]
 
 
 def test_sdk_modules_import_with_stdlib_only(tmp_path):
@@ -24,6 +24,7 @@ def test_sdk_modules_import_with_stdlib_only(tmp_path):
         import amlocal.pipeline.steps.python_script_step, amlocal._runtime.entry
         import amlocal.runservice.client, amlocal._runtime.studio, amlocal._runtime.scoring
         import amlocal.pipeline.steps.execute_python_script_step, amlocal.core.webservice
+        import amlocal.widgets, amlocal.widgets.run_details, amlocal.widgets._render
         from amlocal.core import Run
         run = Run.get_context()
         run.log('x', 1)
