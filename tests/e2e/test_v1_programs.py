@@ -1,0 +1,92 @@
+"""Azure ML v1 programs, written the way the public v1 samples are written, run unchanged through
+``python -m amlocal.compat``: their ``azureml`` imports, notebooks' habits (config.json, a
+ComputeTargetException to create a cluster, RunDetails, ``source_directory='.'``) and all.
+
+Each program lives in ``tests/e2e/v1_programs/<name>/`` and runs in a copy of its folder with
+a fresh AMLOCAL_HOME; the test checks its exit status and the lines it prints.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROGRAMS = Path(__file__).resolve().parent / "v1_programs"
+
+
+def _run(name: str, tmp_path: Path, timeout: int = 900) -> str:
+    work = tmp_path / name
+    shutil.copytree(PROGRAMS / name, work)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AMLOCAL_STORE_URL")}
+    env["AMLOCAL_HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "amlocal.compat", "program.py"], cwd=work,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    return output
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_getting_started_pipelines(tmp_path):
+    out = _run("getting_started", tmp_path)
+    assert "SDK version: 1.61.0" in out
+    assert "creating new compute target" in out
+    assert "'currentNodeCount'" in out                      # get_status().serialize()
+    assert "Script: train_step status: Finished" in out
+    assert "ORDER ['train_step', 'compare_step', 'extract_step']" in out
+    assert "DONE Finished Finished" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_manage_runs(tmp_path):
+    out = _run("manage_runs", tmp_path)
+    assert "AFTER COMPLETE Completed" in out
+    assert "Is it still running? Running" in out and "Has it completed? Completed" in out
+    assert "Hello Azure ML!" in out and "SCRIPT STATUS Completed" in out
+    assert "PROPERTY KEPT:" in out
+    assert "FOUND BY DICT True" in out and "FOUND BY NAME True" in out
+    assert "CHILDREN 5 Completed" in out
+    assert "CHILD STATUSES ['Completed']" in out
+    assert "Did the run cancel? Canceled" in out
+    assert "FAILED Failed" in out
+    assert "SNAPSHOT HAS hello.py True True" in out
+
+
+def test_logging_api(tmp_path):
+    out = _run("logging_api", tmp_path, timeout=300)
+    assert "SIGMOID COUNT 20 MAGIC 42" in out
+    assert "'Cosine Wave'" in out and "'Sine Wave'" in out and "'Hyperbolic Tangent'" in out
+    assert "myfile_in_the_cloud.txt" in out
+    assert "DOWNLOADED" in out and "myfile_in_the_cloud.txt" in out.split("DOWNLOADED", 1)[1]
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_datapath_parameters_and_data_references(tmp_path):
+    out = _run("datapath_parameters", tmp_path)
+    assert "Sample string argument  : sample_string1" in out
+    assert "Sample string argument  : sample_string2" in out
+    assert "DATAPATH FILES ['news.txt']" in out
+    assert "PUBLISHED DataPath_Pipeline Active" in out
+    assert "compared 2 lines" in out
+    assert "DONE Finished Finished Finished" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_dataset_parameters(tmp_path):
+    out = _run("dataset_parameters", tmp_path)
+    assert "ROWS 3 COLUMNS ['PassengerId', 'Survived', 'Name']" in out
+    assert "ROWS 2 COLUMNS ['sepal_length', 'sepal_width', 'species']" in out
+    assert "DONE Finished Finished" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_batch_scoring_with_parallel_run_step(tmp_path):
+    out = _run("batch_scoring", tmp_path)
+    assert "Prediction has  25  rows" in out
+    assert "img_000.txt" in out and "short" in out
+    assert "PUBLISHED 1.0" in out

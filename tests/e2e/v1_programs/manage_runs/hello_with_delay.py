@@ -1,0 +1,5 @@
+import time
+
+print("Sleeping for a while")
+time.sleep(60)
+print("Done sleeping")
