@@ -66,6 +66,18 @@ class _OfflineRun:
     def log_image(self, name, path=None, plot=None, description=""):
         self._say("image", name, path or plot)
 
+    def log_accuracy_table(self, name, value, description=""):
+        self._say("accuracy table", name, value)
+
+    def log_confusion_matrix(self, name, value, description=""):
+        self._say("confusion matrix", name, value)
+
+    def log_predictions(self, name, value, description=""):
+        self._say("predictions", name, value)
+
+    def log_residuals(self, name, value, description=""):
+        self._say("residuals", name, value)
+
     def tag(self, key, value=None):
         print(f"Attempted to add tag {key} with value {value}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
-from .._cloud_only import cloud_only_class
+from .._cloud_only import cloud_only_class, cloud_only_function
 from .environment import DockerSection, Environment, PythonSection, SparkSection, _ConfigElement
 
 module_logger = logging.getLogger("amlocal.core.environment")
@@ -131,7 +131,19 @@ DockerBuildContext = cloud_only_class(
     "amlocal cannot build an environment from a Docker build context yet",
     "build and tag the image yourself (`docker build -t my-image <folder>`) and use "
     "Environment.from_docker_image(name, 'my-image')")
-ImageBuildDetails = cloud_only_class(
-    _MODULE, "ImageBuildDetails",
-    "it reports an image build in the workspace's Azure container registry",
-    "`amlocal env build NAME` builds a registered environment's image locally")
+from ._environment_build import ImageBuildDetails  # noqa: E402,F401 - azureml's import path
+
+_NOT_BUILT = "amlocal cannot build an environment from a Docker build context yet"
+_BUILD_YOURSELF = ("build and tag the image yourself (`docker build -t my-image <folder>`) and "
+                   "use Environment.from_docker_image(name, 'my-image')")
+_ENV = "azureml.core.environment.Environment"
+Environment.from_docker_build_context = staticmethod(cloud_only_function(
+    _ENV, "from_docker_build_context", _NOT_BUILT, _BUILD_YOURSELF))
+Environment.label = staticmethod(cloud_only_function(
+    _ENV, "label", "environment labels are kept by Azure's environment registry; amlocal's "
+    "store keeps numbered versions only", "Environment.get(ws, name, version=N)"))
+Environment.add_private_pip_wheel = staticmethod(cloud_only_function(
+    _ENV, "add_private_pip_wheel", "it uploads the wheel to the workspace's Azure storage; "
+    "installing private wheels into amlocal's images is not built yet",
+    "publish the wheel to a package index you control and add it with "
+    "conda_dependencies.set_pip_option('--extra-index-url URL') and add_pip_package(name)"))

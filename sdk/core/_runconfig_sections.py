@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import warnings
 
+from .._cloud_only import cloud_only_function
 from ..errors import RunConfigurationException, UserErrorException
 from .environment import ContainerRegistry as _ContainerRegistry
 from .environment import Environment, _ConfigElement
@@ -331,6 +332,14 @@ class DatacacheConfiguration(_Section):
         self.replica = replica
         self.failure_fallback = failure_fallback
         self._initialized = True
+
+
+# DatacacheConfiguration.create(data) reads an Azure DatacacheConsumptionConfig: cloud-only.
+DatacacheConfiguration.create = staticmethod(cloud_only_function(
+    "azureml.core.runconfig.DatacacheConfiguration", "create",
+    "it reads a DatacacheConsumptionConfig of an Azure datacache store (DatacacheStore), which "
+    "exists only in Azure",
+    "consume the dataset directly: dataset.as_named_input(name).as_mount()"))
 
 
 class DatasetRegistrationOptions(_Section):

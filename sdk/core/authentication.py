@@ -37,6 +37,15 @@ class AbstractAuthentication:
     def get_token(self, *scopes, **kwargs):
         return "amlocal"
 
+    def signed_session(self, session=None):
+        """``session`` (a ``requests.Session``; a new one when None) with this authentication's
+        header persisted on it, as Azure does. Local endpoints ignore the placeholder token."""
+        if session is None:
+            import requests
+            session = requests.Session()
+        session.headers.update(self.get_authentication_header())
+        return session
+
 
 class InteractiveLoginAuthentication(AbstractAuthentication):
     def __init__(self, force: bool = False, tenant_id: str | None = None, cloud: str | None = None):

@@ -299,6 +299,55 @@ class CondaDependencies:
         section = self._pip_section()
         section[:] = [x for x in section if self._is_option(x) or self._get_package_name(x) != name]
 
+    # -- framework helpers, as azureml's ----------------------------------------------------
+    @staticmethod
+    def _check_core_type(core_type: str) -> None:
+        if core_type not in (CPU, GPU):
+            raise UserErrorException(f"Invalid core type {core_type}. Only accept 'cpu' or 'gpu'")
+
+    def add_cntk_package(self, core_type: str = CPU) -> None:
+        """Add CNTK (``cntk==2.7``, or ``cntk-gpu==2.7`` for ``core_type='gpu'``) as a pip
+        package, replacing any ``cntk*`` entry."""
+        self._check_core_type(core_type)
+        self._drop_pip_prefix(CNTK_PACKAGE_PREFIX)
+        suffix = "-gpu" if core_type == GPU else ""
+        self.add_pip_package(f"{CNTK_PACKAGE_PREFIX}{suffix}=={CNTK_DEFAULT_VERSION}")
+
+    def add_tensorflow_pip_package(self, core_type: str = CPU, version: str | None = None) -> None:
+        """Add ``tensorflow==<version>`` (``tensorflow-gpu`` for gpu; default 2.2.0) as a pip
+        package, replacing any ``tensorflow*`` pip entry."""
+        self._check_core_type(core_type)
+        self._drop_pip_prefix(TENSORFLOW_PACKAGE_PREFIX)
+        suffix = "-gpu" if core_type == GPU else ""
+        self.add_pip_package(f"{TENSORFLOW_PACKAGE_PREFIX}{suffix}=="
+                             f"{version or TENSORFLOW_DEFAULT_VERSION}")
+
+    def add_tensorflow_conda_package(self, core_type: str = CPU, version: str | None = None) -> None:
+        """Add ``tensorflow=<version>`` (``tensorflow-gpu`` for gpu; default 2.2.0) as a conda
+        package, replacing any ``tensorflow*`` conda entry."""
+        self._check_core_type(core_type)
+        for item in [x for x in self._conda_dependencies.get(PACKAGES, [])
+                     if isinstance(x, str) and x.startswith(TENSORFLOW_PACKAGE_PREFIX)]:
+            self.remove_conda_package(item)
+        suffix = "-gpu" if core_type == GPU else ""
+        self.add_conda_package(f"{TENSORFLOW_PACKAGE_PREFIX}{suffix}="
+                               f"{version or TENSORFLOW_DEFAULT_VERSION}")
+
+    def _drop_pip_prefix(self, prefix: str) -> None:
+        section = self._pip_section()
+        section[:] = [x for x in section if self._is_option(x) or not str(x).startswith(prefix)]
+
+    def get_default_number_of_packages(self) -> tuple[int, int]:
+        """``(conda packages, pip packages)`` of the default template (azureml's: the python
+        entry counts as a conda package; pip options do not count)."""
+        conda = pip = 0
+        for item in _default_structure()[PACKAGES]:
+            if isinstance(item, dict) and PIP in item:
+                pip = len([x for x in item[PIP] if not self._is_option(x)])
+            elif not isinstance(item, dict):
+                conda += 1
+        return conda, pip
+
     def set_pip_requirements(self, pip_requirements: list[str]) -> None:
         """Replace the whole pip section (packages and options)."""
         lines = [str(x).strip() for x in pip_requirements]

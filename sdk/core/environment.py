@@ -299,6 +299,10 @@ class Environment(_ConfigElement):
         info = store.get_environment(workspace._id, name, number)
         if info is not None:
             return Environment._from_info(info)
+        from ._curated import curated_environment
+        curated = curated_environment(name)   # Azure's AzureML-* names, approximated from PyPI
+        if curated is not None:
+            return curated
         known = store.list_environments(workspace._id)
         versions = sorted(i.version for i in known if i.name == name)
         if versions:
@@ -479,6 +483,32 @@ class Environment(_ConfigElement):
         variables = {str(k): str(v) for k, v in (self.environment_variables or {}).items()}
         return EnvironmentSpec(name=self.name or "default", base_image=self.docker.base_image,
                                environment_variables=variables, **parts)
+
+    # -- building on this machine (see _environment_build) ---------------------------------
+    def build(self, workspace, image_build_compute=None):
+        """Register the environment and build its image with this machine's Docker engine, in
+        the background; returns an :class:`ImageBuildDetails` (``wait_for_completion``)."""
+        from ._environment_build import build
+        return build(self, workspace, image_build_compute)
+
+    def build_local(self, workspace, platform=None, **kwargs) -> None:
+        """Build the registered environment here: its image with ``useDocker=True``, else the
+        virtualenv a host run uses. Prints the build output."""
+        from ._environment_build import build_local
+        return build_local(self, workspace, platform, **kwargs)
+
+    def get_image_details(self, workspace):
+        """The environment's image as a DockerImageDetails dict (tag, built or not, Dockerfile,
+        interpreter path)."""
+        from ._environment_build import get_image_details
+        return get_image_details(self, workspace)
+
+    @staticmethod
+    def from_existing_conda_environment(name: str, conda_environment_name: str) -> "Environment":
+        """The environment of an existing conda environment (``conda env export``); needs a
+        conda executable."""
+        from ._environment_build import from_existing_conda_environment
+        return from_existing_conda_environment(name, conda_environment_name)
 
     def __str__(self) -> str:
         return f"Environment(Name: {self.name},\nVersion: {self.version})"

@@ -11,8 +11,8 @@ _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 
 
 class ViewType:
-    """Which experiments ``Experiment.list`` shows. amlocal has no archived experiments, so
-    ``ActiveOnly`` and ``All`` show every experiment and ``ArchivedOnly`` none."""
+    """Which experiments ``Experiment.list`` shows: active ones (the default), all, or only
+    archived ones (:meth:`Experiment.archive`)."""
 
     ActiveOnly = "ActiveOnly"
     All = "All"
@@ -34,6 +34,15 @@ def _run_filter(field: str, value):
     raise ValueError(f"Unknown filter type for run {field}: {type(value)}")
 
 
+def _docs_url(cls) -> str:
+    """The documentation page of the azureml class ``cls`` mirrors, built as Azure's
+    ``get_docs_url`` builds it (azureml.core and azureml.data pages are azureml-core's)."""
+    full = cls.__module__.replace("amlocal", "azureml", 1) + "." + cls.__name__
+    suffix = (f"azureml-core/{full}" if full.startswith(("azureml.core", "azureml.data"))
+              else "overview/azure/ml/intro")
+    return f"https://docs.microsoft.com/en-us/python/api/{suffix}?view=azure-ml-py"
+
+
 def _matches(values: dict, wanted: dict | None) -> bool:
     """Whether a run's tags/properties pass a filter from :func:`_run_filter`."""
     if not wanted:
@@ -42,7 +51,12 @@ def _matches(values: dict, wanted: dict | None) -> bool:
 
 
 class Experiment:
-    """``Experiment(workspace, name)``; created in the store when missing, as on Azure."""
+    """``Experiment(workspace, name)``; created in the store when missing, as on Azure.
+
+    Deliberate difference: an experiment is one name in its workspace, so writing to an
+    archived experiment (a new run, a tag) keeps using it, archived until ``reactivate()``
+    (Azure creates a new active experiment of the same name).
+    """
 
     def __init__(self, workspace, name: str, _skip_name_validation: bool = False, _id=None,
                  _archived_time=None, _create_in_cloud: bool = True, _experiment_dto=None,
@@ -53,12 +67,103 @@ class Experiment:
                 "starting with a letter or digit")
         self._workspace = workspace
         self._name = name
-        if not _skip_create:
-            workspace._store.ensure_experiment(workspace._id, name)
+        self._info = None if _skip_create else workspace._store.ensure_experiment(workspace._id, name)
 
     @property
     def name(self) -> str:
         return self._name
+
+    def _loaded(self):
+        if self._info is None:
+            self.refresh()
+        return self._info
+
+    @property
+    def tags(self) -> dict:
+        """The experiment's tags (``{key: value}``, a value may be None)."""
+        return dict(self._loaded().tags or {})
+
+    @property
+    def archived_time(self) -> str | None:
+        """When the experiment was archived (ISO-8601 UTC), None while it is active."""
+        return self._loaded().archived_time
+
+    def refresh(self) -> None:
+        """Read the experiment's tags and archived state again from the workspace."""
+        info = self._workspace._store.get_experiment(self._workspace._id, self._name)
+        if info is None:
+            raise UserErrorException(f"experiment {self._name!r} no longer exists in workspace "
+                                     f"'{self._workspace.name}' (was it deleted?)")
+        self._info = info
+
+    def _update(self, **change) -> None:
+        self._info = self._workspace._store.update_experiment(self._workspace._id, self._name,
+                                                              **change)
+
+    def tag(self, key: str, value=None) -> None:
+        """Tag the experiment with ``key`` and an optional value; tags can be changed later."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict) -> None:
+        """Add or change these tags; tags not named are left as they are."""
+        if not isinstance(tags, dict):
+            raise UserErrorException(f"set_tags takes a dict of tags, not {type(tags).__name__}")
+        self._update(set_tags={str(k): (None if v is None else str(v)) for k, v in tags.items()})
+
+    def remove_tags(self, tags) -> None:
+        """Remove the tags with these keys."""
+        if isinstance(tags, str):
+            raise UserErrorException("remove_tags takes a list of tag keys, e.g. ['stage']")
+        self._update(remove_tags=[str(k) for k in tags])
+
+    def archive(self) -> None:
+        """Archive the experiment: ``Experiment.list`` no longer shows it by default (its runs
+        stay readable). Undo with :meth:`reactivate`."""
+        self._update(archived=True)
+
+    def reactivate(self, new_name: str | None = None) -> None:
+        """Make an archived experiment active again. ``new_name`` is refused, as on Azure."""
+        if new_name is not None:
+            raise UserErrorException(
+                "Cannot rename an experiment: reactivate() takes no new_name. If the name "
+                "conflicts with an active experiment, delete that one first")
+        self._update(archived=False)
+
+    @staticmethod
+    def delete(workspace, experiment_id: str) -> None:
+        """Delete an experiment with all its runs, their metrics and files.
+        ``experiment_id`` is ``experiment.id`` (the experiment's name is accepted too). Refused
+        while one of its runs has not finished. Registered models keep their files."""
+        prefix = f"{workspace._id}/"
+        name = experiment_id[len(prefix):] if str(experiment_id).startswith(prefix) else experiment_id
+        if workspace._store.get_experiment(workspace._id, name) is None:
+            raise UserErrorException(f"no experiment with id {experiment_id!r} in workspace "
+                                     f"'{workspace.name}'; list them with Experiment.list(ws)")
+        workspace._store.delete_experiment(workspace._id, name)
+
+    @staticmethod
+    def from_directory(path, auth=None) -> "Experiment":
+        """(Deprecated on Azure) The experiment of a project folder: the workspace from its
+        ``config.json`` (found as ``Workspace.from_config(path)`` finds it) and the experiment
+        named by the config's ``experiment_name`` key, else by the folder's name."""
+        import json
+        import os
+        from .workspace import Workspace
+        ws = Workspace.from_config(path=path, auth=auth)
+        name = None
+        for folder in (".azureml", "aml_config", "."):
+            config = os.path.join(path, folder, "config.json")
+            if os.path.isfile(config):
+                with open(config, encoding="utf-8") as f:
+                    name = json.load(f).get("experiment_name")
+                break
+        name = name or os.path.basename(os.path.abspath(path))
+        return Experiment(ws, name)
+
+    @classmethod
+    def get_docs_url(cls) -> str:
+        """The URL of this class's documentation (Azure's v1 reference page)."""
+        return _docs_url(cls)
 
     @property
     def workspace(self):
@@ -146,10 +251,22 @@ class Experiment:
         if view_type not in (ViewType.ActiveOnly, ViewType.All, ViewType.ArchivedOnly):
             raise UserErrorException(f"view_type {view_type!r} is not valid: use ViewType.ActiveOnly, "
                                      "ViewType.All or ViewType.ArchivedOnly")
-        if view_type == ViewType.ArchivedOnly:
-            return []
-        return [e for name, e in workspace.experiments.items()
-                if experiment_name is None or name == experiment_name]
+        wanted = _run_filter("tags", tags)
+        found = []
+        for info in workspace._store.list_experiments(workspace._id):
+            archived = info.archived_time is not None
+            if ((view_type == ViewType.ActiveOnly and archived)
+                    or (view_type == ViewType.ArchivedOnly and not archived)):
+                continue
+            if experiment_name is not None and info.name != experiment_name:
+                continue
+            if not _matches(info.tags or {}, wanted):
+                continue
+            experiment = Experiment(workspace, info.name, _skip_name_validation=True,
+                                    _skip_create=True)
+            experiment._info = info
+            found.append(experiment)
+        return found
 
     def __repr__(self) -> str:
         return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"

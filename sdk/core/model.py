@@ -6,12 +6,13 @@ Mirrors ``azureml.core.model.Model`` (registration, lookup, listing, download an
 * the files live in the amlocal store (``AMLOCAL_HOME/models``), so ``url`` is a ``file://`` URI
   of the stored copy on the host (``aml://model/<name>:<version>/<entry>`` when the store is
   reached through the run service);
-* ``datasets``, ``sample_input_dataset``, ``sample_output_dataset`` and
-  ``resource_configuration`` are accepted by :meth:`Model.register` and kept on the returned
-  object, but not recorded in the store, so a model read back has none of them, and
+* ``datasets`` (at registration or with ``add_dataset_references``) are recorded; a model read
+  back rebuilds them. ``sample_input_dataset``, ``sample_output_dataset`` and
+  ``resource_configuration`` are kept on the returned object only, and
   ``Model.list(dataset_id=...)`` raises;
-* tags and properties are set at registration only: ``add_tags``, ``remove_tags``,
-  ``add_properties``, ``update`` and ``delete`` raise UserErrorException for now.
+* tags can be added and removed and properties added (``update_tags_properties``, ``add_tags``,
+  ``remove_tags``, ``add_properties``); ``update`` and ``delete`` raise UserErrorException for
+  now.
 """
 from __future__ import annotations
 
@@ -23,9 +24,15 @@ import tempfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from .._cloud_only import cloud_only_class, cloud_only_function
 from ..errors import ModelNotFoundException, UserErrorException, WebserviceException
-from .webservice import InferenceConfig  # noqa: F401 - Azure's import path: azureml.core.model
 from ..store.entities import parse_utc
+from ._model_extras import _record_datasets, _recorded_datasets, print_configuration
+from .webservice import InferenceConfig  # noqa: F401 - Azure's import path: azureml.core.model
+
+_PACKAGE = "model packages are images built in the workspace's Azure container registry"
+_LOCALLY = ("Model.deploy(..., deployment_config=LocalWebservice.deploy_configuration()) builds "
+            "and serves the model's image locally")
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 MODELS_DIR_NAME = "azureml-models"
@@ -118,6 +125,8 @@ class Model:
                     f"ModelNotFound: Model with {details} not found in provided workspace "
                     f"'{workspace.name}'. Its models: {', '.join(known) or '(none)'}; list them "
                     "with Model.list(ws)")
+        if self._info is not None:
+            self.datasets = _recorded_datasets(workspace, self._info)
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
@@ -201,9 +210,8 @@ class Model:
                                 model_framework=model_framework,
                                 model_framework_version=model_framework_version,
                                 child_paths=child_paths)
-        model.datasets = {}
-        for scenario, dataset in datasets or []:
-            model.datasets.setdefault(scenario, []).append(dataset)
+        if datasets:
+            _record_datasets(model, datasets, inside_job=ctx is not None)
         model.sample_input_dataset = sample_input_dataset
         model.sample_output_dataset = sample_output_dataset
         model.resource_configuration = resource_configuration
@@ -426,7 +434,8 @@ class Model:
             "frameworkVersion": self.model_framework_version, "tags": self.tags,
             "properties": self.properties, "unpack": self.unpack, "url": self.url,
             "version": self.version, "experimentName": self.experiment_name,
-            "runId": self.run_id, "runDetails": str(self.run), "datasets": [],
+            "runId": self.run_id, "runDetails": str(self.run),
+            "datasets": [{"name": r["scenario"], "id": r["id"]} for r in self._info.datasets or []],
             "resourceConfiguration": None, "sampleInputDatasetId": None,
             "sampleOutputDatasetId": None}
 
@@ -435,14 +444,73 @@ class Model:
         """The model ``model_payload['id']`` of ``workspace`` (read back from the store)."""
         return Model(workspace, id=model_payload["id"])
 
+    def update_tags_properties(self, add_tags: dict | None = None, remove_tags=None,
+                               add_properties: dict | None = None) -> None:
+        """Add and remove tags and add properties of this model version, in the workspace and
+        on this object. Properties are add-only: changing an existing one raises
+        WebserviceException, as Azure does."""
+        add_tags = _check_dict(add_tags, "Tags") if add_tags is not None else None
+        add_properties = (_check_dict(add_properties, "Properties")
+                          if add_properties is not None else None)
+        for key, value in (add_properties or {}).items():
+            if key in self.properties and self.properties[key] != value:
+                raise WebserviceException(f"Error, properties are immutable: property {key!r} "
+                                          f"is already {self.properties[key]!r}")
+        for key, value in (add_tags or {}).items():
+            if key in self.tags:
+                print(f"Replacing tag {key} -> {self.tags[key]} with {key} -> {value}")
+        if remove_tags is not None and not isinstance(remove_tags, list):
+            remove_tags = [remove_tags]
+        for key in remove_tags or []:
+            if key not in self.tags:
+                print(f"Tag with key {key} not found.")
+        self._info = self.workspace._store.update_model(
+            self._info.workspace_id, self.name, self.version, add_tags=add_tags,
+            remove_tags=remove_tags, add_properties=add_properties)
+
     def add_tags(self, tags: dict) -> None:
-        raise _unsupported("Model.add_tags")
+        self.update_tags_properties(add_tags=tags)
+        print("Model tag add operation complete.")
 
     def remove_tags(self, tags: list) -> None:
-        raise _unsupported("Model.remove_tags")
+        self.update_tags_properties(remove_tags=tags)
+        print("Model tag remove operation complete.")
 
     def add_properties(self, properties: dict) -> None:
-        raise _unsupported("Model.add_properties")
+        self.update_tags_properties(add_properties=properties)
+        print("Model properties add operation complete.")
+
+    def add_dataset_references(self, datasets) -> None:
+        """Record ``[(scenario, dataset), ...]`` as datasets of this model version (e.g.
+        ``[('training', train_ds)]``); they are read back with the model (``model.datasets``)."""
+        from .dataset import Dataset
+        references = []
+        for pair in datasets or []:
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                    and isinstance(pair[1], Dataset)):
+                raise WebserviceException(
+                    f"Invalid dataset reference {pair!r}: give (scenario name, Dataset) pairs, "
+                    "e.g. [('training', dataset)]")
+            scenario, dataset = pair
+            references.append({"scenario": str(scenario), "id": dataset.id,
+                               "name": dataset.name, "version": dataset.version,
+                               "definition": dataset._to_definition()})
+        self._info = self.workspace._store.update_model(
+            self._info.workspace_id, self.name, self.version, add_datasets=references)
+        for scenario, dataset in datasets or []:
+            self.datasets.setdefault(str(scenario), []).append(dataset)
+
+    print_configuration = staticmethod(print_configuration)
+    package = staticmethod(cloud_only_function("azureml.core.model.Model", "package", _PACKAGE,
+                                               _LOCALLY))
+    profile = staticmethod(cloud_only_function(
+        "azureml.core.model.Model", "profile",
+        "model profiling runs the model on Azure's profiling service to recommend CPU and memory",
+        "deploy locally (LocalWebservice) and time service.run(...) calls"))
+    get_sas_urls = cloud_only_function(
+        "azureml.core.model.Model", "get_sas_urls",
+        "SAS URLs are signed links to the model's files in Azure Blob storage",
+        "model.download(target_dir) copies the files; model.url is their file:// location")
 
     def update(self, tags=None, description=None, sample_input_dataset=None,
                sample_output_dataset=None, resource_configuration=None) -> None:
@@ -489,13 +557,6 @@ def _stage_children(source: Path, child_paths: list, staging: Path) -> Path:
 # read when the module is imported, as azureml does); Model.get_model_path reads it afresh.
 MODELS_DIR = _models_dir()
 
-# Model.package() builds a model image in the workspace's registry: cloud-only.
-from .._cloud_only import cloud_only_class  # noqa: E402
-
-ModelPackage = cloud_only_class(
-    "azureml.core.model", "ModelPackage",
-    "model packages are images built in the workspace's Azure container registry",
-    "Model.deploy(..., deployment_config=LocalWebservice.deploy_configuration()) builds and "
-    "serves the model's image locally")
+ModelPackage = cloud_only_class("azureml.core.model", "ModelPackage", _PACKAGE, _LOCALLY)
 
 __all__ = ["InferenceConfig", "MODELS_DIR", "Model", "ModelPackage"]

@@ -4,8 +4,9 @@ Inside a job, ``Run.get_context()`` returns the job's own run (``_SubmittedRun``
 run service that stands in for the store (see ``amlocal._context``). Outside a job it returns an
 offline run that prints what it would have logged, as Azure's ``_OfflineRun`` does.
 
-``Run`` is split in two: this module holds lookups, metrics, tags, properties and artifacts;
-``_run_lifecycle`` holds status changes, ``with run:``, waiting, children and snapshots.
+``Run`` is split in three: this module holds lookups, metrics, tags, properties and artifacts;
+``_run_lifecycle`` holds status changes, ``with run:``, waiting, children and snapshots;
+``_run_extras`` the rarer methods (submit_child, chart metrics, logs, environment, secrets).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from .._cloud_only import cloud_only_class
 from ..errors import NotFoundError, RunEnvironmentException, UserErrorException
 from ._metrics import MetricBuffer, shape_metrics
+from ._run_extras import RunExtras
 from ._run_lifecycle import TERMINAL, RunLifecycle
 
 RUNNING = ("NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
@@ -50,7 +52,7 @@ class ArtifactUpload:
                 "errors": {}}
 
 
-class Run(RunLifecycle):
+class Run(RunLifecycle, RunExtras):
     """``Run(experiment, run_id)``: a run of an experiment, read from the store."""
 
     def __init__(self, experiment, run_id: str, outputs=None, _info=None, **kwargs):
@@ -142,7 +144,9 @@ class Run(RunLifecycle):
 
     @property
     def status(self) -> str:
-        return self._refresh().status
+        self._refresh()
+        self._settle_if_runner_lost()  # a dead runner's run reads Failed, not Running for ever
+        return self._info.status
 
     @property
     def tags(self) -> dict:

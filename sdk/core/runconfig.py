@@ -156,6 +156,12 @@ class HistoryConfiguration(_ConfigElement):
         self._initialized = True
 
 
+def _deprecated_auto_prepare() -> None:
+    import logging
+    logging.getLogger("amlocal.core.runconfig").warning(
+        "'auto_prepare_environment' is deprecated and unused. It will be removed in a future release.")
+
+
 class RunConfiguration(_ConfigElement):
     """``RunConfiguration(script=None, arguments=None, framework=None, communicator=None,
     conda_dependencies=None, _history_enabled=None, _path=None, _name=None, command=None)``.
@@ -190,6 +196,19 @@ class RunConfiguration(_ConfigElement):
         self.environment = Environment(name="default-environment")
         self.history = HistoryConfiguration()
         self.docker = DockerConfiguration()
+        # Azure's other sections, kept as data (distributed training, Spark, HDInsight and
+        # Kubernetes settings only matter on Azure compute; amlocal runs one process)
+        self.spark = SparkConfiguration()
+        self.hdi = HdiConfiguration()
+        self.tensorflow = TensorflowConfiguration()
+        self.mpi = MpiConfiguration()
+        self.pytorch = PyTorchConfiguration()
+        self.paralleltask = ParallelTaskConfiguration()
+        self.amlcompute = AmlComputeConfiguration()
+        self.kubernetescompute = KubernetesComputeConfiguration()
+        self.datacaches = []
+        self.services = {}
+        self.auto_cluster_compute_specification = None
         self.data_references = {}
         self.data = {}
         self.output_data = {}
@@ -200,6 +219,17 @@ class RunConfiguration(_ConfigElement):
             self.history.output_collection = _history_enabled
         self.environment.python.conda_dependencies = conda_dependencies or CondaDependencies()
         self._initialized = True
+
+    @property
+    def auto_prepare_environment(self) -> bool:
+        """Deprecated and unused, as in azureml: reads True, setting it does nothing (both
+        warn)."""
+        _deprecated_auto_prepare()
+        return True
+
+    @auto_prepare_environment.setter
+    def auto_prepare_environment(self, _value) -> None:
+        _deprecated_auto_prepare()
 
     @property
     def target(self) -> str:
@@ -354,6 +384,20 @@ class RunConfiguration(_ConfigElement):
             raise UserErrorException(f"{found} is not a run configuration (expected a YAML mapping)")
         return RunConfiguration._deserialize(data, base_dir=os.path.dirname(found),
                                              _name=name, _path=path)
+
+    @staticmethod
+    def delete(path: str | os.PathLike, name: str) -> None:
+        """Delete the run configuration ``name`` saved in project folder ``path``
+        (``.azureml/<name>.runconfig`` and the legacy ``aml_config/<name>.runconfig``).
+        Raises UserErrorException when neither exists."""
+        stem = name if name.endswith(_RUNCONFIG_EXTENSION) else name + _RUNCONFIG_EXTENSION
+        candidates = [os.path.join(os.fspath(path), sub, stem) for sub in ("aml_config", ".azureml")]
+        found = [c for c in candidates if os.path.isfile(c)]
+        if not found:
+            raise UserErrorException(f"Run config {name} not found in {os.fspath(path)} (looked "
+                                     f"for {' and '.join(candidates)})")
+        for candidate in found:
+            os.remove(candidate)
 
     def __repr__(self) -> str:
         return json.dumps(self._serialize_to_dict(), indent=4)

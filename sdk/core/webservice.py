@@ -6,7 +6,10 @@ script once, calls ``init()`` once and ``run(raw_data)`` per ``POST /score`` (re
 16): app root ``/var/azureml-app`` holding the source directory and the models under
 ``azureml-models/<name>/<version>/``, ``AZUREML_MODEL_DIR`` set for a single model, and
 ``Model.get_model_path`` working inside. It keeps running after the deploying process exits,
-until ``delete()``; it is found again by its container labels (``Webservice(ws, name)``).
+until ``delete()``; it is found again by its container labels (``Webservice(ws, name)``). Like
+Azure's LocalWebservice it needs no key; its request limits (``AMLOCAL_SERVICE_MAX_BODY``,
+``AMLOCAL_SERVICE_READ_TIMEOUT`` at deploy; see :mod:`amlocal._runtime.scoring`) are those of the
+pipeline services.
 
 Pipelines are served too (Studio's request/response services): ``Webservice.deploy_pipeline``
 runs the pipeline once as a batch run, starts one warm worker container per
@@ -28,7 +31,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._cloud_only import cloud_only_class, cloud_only_function
 from ..errors import UserErrorException, WebserviceException
+
+_PAYLOAD = ("it builds the request body of Azure's model management service (container images "
+            "and profiling)")
 
 APP_ROOT = "/var/azureml-app"
 CONTAINER_PORT = 5001
@@ -46,6 +53,23 @@ class InferenceConfig:
         self.source_directory = source_directory
         self.environment = environment
         self.conda_file = conda_file
+
+    def validate_configuration(self) -> None:
+        """Check the entry script exists and parses (WebserviceException/UserErrorException)."""
+        from ._model_extras import validate_configuration
+        validate_configuration(self)
+
+    def validation_script_content(self) -> None:
+        """Check the entry script's text is valid Python (UserErrorException)."""
+        from ._model_extras import validation_script_content
+        validation_script_content(self)
+
+    # the request bodies of Azure's model management service (images and profiling)
+    build_create_payload = cloud_only_function(
+        "azureml.core.model.InferenceConfig", "build_create_payload", _PAYLOAD,
+        "Model.deploy(..., deployment_config=LocalWebservice.deploy_configuration())")
+    build_profile_payload = cloud_only_function(
+        "azureml.core.model.InferenceConfig", "build_profile_payload", _PAYLOAD, None)
 
 
 class LocalWebserviceDeploymentConfiguration:
@@ -251,6 +275,7 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
            deployment_config=None, overwrite: bool = False, show_output: bool = False) -> LocalWebservice:
     """Build (or reuse) the inference environment's image and start the service container."""
     from amlocal._runtime import package_tree
+    from amlocal._runtime.http_guard import Limits
     from amlocal.compute import Mount, get_backend
     from amlocal.compute.services import remove_service, start_service
     from .. import _settings
@@ -258,6 +283,10 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
 
     if inference_config is None or not inference_config.entry_script:
         raise UserErrorException("Model.deploy needs inference_config=InferenceConfig(entry_script=...)")
+    try:
+        limits = Limits.from_env()       # the request limits of the scoring server
+    except ValueError as exc:
+        raise UserErrorException(str(exc)) from None
     source = Path(inference_config.source_directory or ".").resolve()
     if not (source / inference_config.entry_script).is_file():
         raise UserErrorException(f"entry script '{inference_config.entry_script}' was not found in "
@@ -284,7 +313,8 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
         model.download(str(app / "azureml-models" / model.name / str(model.version)), exist_ok=True)
     env = {"AML_APP_ROOT": APP_ROOT, "PYTHONPATH": "/amlocal/runtime:/amlocal/runtime/amlocal/_runtime/shim",
            "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
-           **{str(k): str(v) for k, v in (environment.environment_variables or {}).items()}}
+           **{str(k): str(v) for k, v in (environment.environment_variables or {}).items()},
+           **limits.to_env()}
     if len(models) == 1:
         env["AZUREML_MODEL_DIR"] = f"azureml-models/{models[0].name}/{models[0].version}"
     if existing:
@@ -304,7 +334,6 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
 
 
 # Azure's hosted service types: cloud-only (CloudOnlyError when used), LocalWebservice instead.
-from .._cloud_only import cloud_only_class  # noqa: E402
 
 _LOCAL = ("Model.deploy(ws, name, models, inference_config, "
           "LocalWebservice.deploy_configuration(port=...)) serves the model in a local container")

@@ -29,6 +29,9 @@ def _check_name(name: str) -> None:
 class Workspace:
     """``Workspace(subscription_id, resource_group, workspace_name, auth=None)``."""
 
+    DEFAULT_CPU_CLUSTER_NAME = "cpu-cluster"
+    DEFAULT_GPU_CLUSTER_NAME = "gpu-cluster"
+
     def __init__(self, subscription_id: str, resource_group: str, workspace_name: str, auth=None,
                  _location: str | None = None, _disable_service_check: bool = False,
                  _workspace_id: str | None = None, sku: str = "basic", tags: dict | None = None,
@@ -187,7 +190,7 @@ class Workspace:
     @property
     def experiments(self) -> dict:
         from .experiment import Experiment
-        return {e.name: Experiment(self, e.name) for e in self._store.list_experiments(self._id)}
+        return {e.name: e for e in Experiment.list(self)}  # active ones, as on Azure
 
     @property
     def compute_targets(self) -> dict:
@@ -228,6 +231,40 @@ class Workspace:
                 "subscriptionId": self.subscription_id, "resourceGroup": self.resource_group,
                 "creationTime": self._info.created_at, "sku": "local"}
 
+    def get_default_compute_target(self, type: str):
+        """Deprecated on Azure: the compute target named ``cpu-cluster`` (type 'CPU') or
+        ``gpu-cluster`` ('GPU'), or None when there is none."""
+        print("'get_default_compute_target' is deprecated; use ws.compute_targets['name']",
+              file=sys.stderr)
+        kinds = {"cpu": self.DEFAULT_CPU_CLUSTER_NAME, "gpu": self.DEFAULT_GPU_CLUSTER_NAME}
+        if str(type).lower() not in kinds:
+            raise ValueError("Invalid compute type. Accepted values are CPU and GPU")
+        return self.compute_targets.get(kinds[str(type).lower()])
+
+    def delete(self, delete_dependent_resources: bool = False, no_wait: bool = False) -> None:
+        """Delete this local workspace and everything recorded in it: runs (metrics, logs,
+        files), experiments, registered models and their files, environments, datasets,
+        datastore registrations, published pipelines and compute targets.
+
+        As on Azure, the workspace's storage is kept unless ``delete_dependent_resources=True``:
+        then the folder behind its default datastore (``workspaceblobstore``) is deleted too.
+        Other datastores' data is never touched. Refused while a run of the workspace has not
+        finished. ``no_wait`` is accepted; deletion is immediate."""
+        import shutil
+        from .. import _settings
+        self._store.delete_workspace(self._id)
+        if delete_dependent_resources:
+            shutil.rmtree(_settings.current().datastores / self._id, ignore_errors=True)
+
+    @staticmethod
+    def setup() -> "Workspace":
+        """Deprecated on Azure: the workspace of ``config.json`` (``Workspace.from_config()``).
+        Azure then prompts for a new workspace's parameters; amlocal raises instead, naming how
+        to create one."""
+        print("setup() is deprecated: use Workspace.create() for a new workspace, or "
+              "Workspace.get()/from_config() for an existing one", file=sys.stderr)
+        return Workspace.from_config()
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Workspace) and other._id == self._id
 
@@ -254,3 +291,37 @@ def _find_config(path: str | None, file_name: str | None) -> Path:
         f"We could not find config.json in: {start} or in its parent directories. Write one with "
         "`ws.write_config()` or `amlocal workspace create -w NAME -g GROUP --write-config`, or "
         "pass the workspace's subscription, resource group and name explicitly")
+
+
+def _azure_only(name: str, reason: str, alternative: str | None = None):
+    from .._cloud_only import cloud_only_function
+    return cloud_only_function("azureml.core.workspace.Workspace", name, reason, alternative)
+
+
+_KEYS = "the keys of a workspace's Azure storage account, container registry and App Insights"
+_CONNECTIONS = "workspace connections are credentials kept by the Azure workspace service"
+_ENDPOINTS = "private endpoints are Azure networking"
+for _name, _reason, _alternative in (
+        ("update", "friendly name, description, tags, image build compute, identities and "
+                   "network access are settings of the Azure workspace resource; a local "
+                   "workspace has none of them", None),
+        ("sync_keys", _KEYS + " exist only in Azure", None),
+        ("list_keys", _KEYS + " exist only in Azure", None),
+        ("diagnose_workspace", "it diagnoses the Azure resources behind a workspace",
+         "`amlocal workspace show` and `amlocal env base` show the local set-up"),
+        ("get_default_keyvault", "workspace secrets live in the workspace's Azure Key Vault",
+         "run.get_secret(name) reads the environment variable `name`; pass it to steps with "
+         "runconfig.environment_variables"),
+        ("update_dependencies", "it replaces the Azure resources (container registry, storage, "
+                                "Key Vault) a workspace depends on", None),
+        ("add_private_endpoint", _ENDPOINTS, None),
+        ("delete_private_endpoint_connection", _ENDPOINTS, None),
+        ("set_connection", _CONNECTIONS, "pass credentials to steps as environment variables"),
+        ("get_connection", _CONNECTIONS, "pass credentials to steps as environment variables"),
+        ("list_connections", _CONNECTIONS, "pass credentials to steps as environment variables"),
+        ("delete_connection", _CONNECTIONS, None),
+        ("get_mlflow_tracking_uri", "amlocal has no MLflow tracking server yet (it comes with "
+                                    "amlocal's server); this is not built yet",
+         "log with run.log(...) and read with run.get_metrics()")):
+    setattr(Workspace, _name, _azure_only(_name, _reason, _alternative))
+del _name, _reason, _alternative

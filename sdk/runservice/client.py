@@ -349,6 +349,9 @@ class RemoteStore(Store):
         return self._call("find_workspaces", name=name, resource_group=resource_group,
                           subscription_id=subscription_id)
 
+    def delete_workspace(self, workspace_id):
+        return self._call("delete_workspace", workspace_id=workspace_id)
+
     def set_default_datastore(self, workspace_id, name):
         return self._call("set_default_datastore", workspace_id=workspace_id, name=name)
 
@@ -371,6 +374,16 @@ class RemoteStore(Store):
 
     def list_experiments(self, workspace_id):
         return self._call("list_experiments", workspace_id=workspace_id)
+
+    def get_experiment(self, workspace_id, name):
+        return self._call("get_experiment", workspace_id=workspace_id, name=name)
+
+    def update_experiment(self, workspace_id, name, set_tags=None, remove_tags=None, archived=None):
+        return self._call("update_experiment", workspace_id=workspace_id, name=name,
+                          set_tags=set_tags, remove_tags=remove_tags, archived=archived)
+
+    def delete_experiment(self, workspace_id, name):
+        return self._call("delete_experiment", workspace_id=workspace_id, name=name)
 
     def create_run(self, info):
         return self._call("create_run", info=info)
@@ -475,21 +488,33 @@ class RemoteStore(Store):
     def list_models(self, workspace_id, name=None):
         return self._call("list_models", workspace_id=workspace_id, name=name)
 
+    def update_model(self, workspace_id, name, version, add_tags=None, remove_tags=None,
+                     add_properties=None, description=None, add_datasets=None):
+        return self._call("update_model", workspace_id=workspace_id, name=name, version=version,
+                          add_tags=add_tags, remove_tags=remove_tags,
+                          add_properties=add_properties, description=description,
+                          add_datasets=add_datasets)
+
     def fetch_model(self, info, target_dir):
-        """Download the model's tar and extract it into ``target_dir`` (members that would land
-        outside it are refused); return the path of the model's entry."""
+        """Download the files of model ``info.name`` version ``info.version`` of
+        ``info.workspace_id`` (the host looks it up; nothing else of ``info`` is sent) as a tar
+        and extract it into ``target_dir`` (members that would land outside it are refused);
+        return the path of the model's entry."""
         target_dir = Path(target_dir)
-        conn, response = self._request("fetch_model", {"info": info})
+        conn, response = self._request("fetch_model", {
+            "workspace_id": info.workspace_id, "name": info.name, "version": info.version})
         try:
-            entry = response.getheader(ENTRY_HEADER) or info.path
             with tarfile.open(fileobj=response, mode="r|", bufsize=BLOCK) as tar:
-                safe_extract(tar, target_dir)
+                tops = safe_extract(tar, target_dir)
         except (tarfile.TarError, http.client.HTTPException, ConnectionError, socket.timeout) as exc:
             raise StoreError(f"the download of model {info.name}:{info.version} from the run "
                              f"service at {self.service_url} broke off: {exc}") from exc
         finally:
             conn.close()
-        return target_dir / entry
+        if len(tops) != 1:
+            raise StoreError(f"the run service at {self.service_url} sent model "
+                             f"{info.name}:{info.version} as {tops}, not as one file or folder")
+        return target_dir / tops[0]
 
     def fetch_dataset(self, workspace_id, definition, target_dir) -> dict:
         """Have the host copy the files of ``definition`` (datastore sources in this run's
@@ -536,6 +561,13 @@ class RemoteStore(Store):
 
     def list_datasets(self, workspace_id):
         return self._call("list_datasets", workspace_id=workspace_id)
+
+    def update_dataset(self, workspace_id, name, version, description, tags):
+        return self._call("update_dataset", workspace_id=workspace_id, name=name, version=version,
+                          description=description, tags=tags)
+
+    def unregister_datasets(self, workspace_id, name):
+        return self._call("unregister_datasets", workspace_id=workspace_id, name=name)
 
     # -- published pipelines ----------------------------------------------------------------
     def put_pipeline(self, info):

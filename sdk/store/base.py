@@ -34,6 +34,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_default_datastore(self, workspace_id: str, name: str) -> None: ...
 
+    @abc.abstractmethod
+    def delete_workspace(self, workspace_id: str) -> None:
+        """Delete a workspace and everything recorded in it (runs with their metrics and files,
+        experiments, models with their files, environments, datasets, datastore registrations,
+        published pipelines, compute targets); the data behind its datastores is not touched.
+        Refused (UserErrorException) while one of its runs has not finished."""
+
     # -- datastores -------------------------------------------------------------------------
     @abc.abstractmethod
     def put_datastore(self, info: DatastoreInfo, overwrite: bool = False) -> DatastoreInfo:
@@ -54,6 +61,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_experiments(self, workspace_id: str) -> list[ExperimentInfo]: ...
+
+    @abc.abstractmethod
+    def get_experiment(self, workspace_id: str, name: str) -> ExperimentInfo | None: ...
+
+    @abc.abstractmethod
+    def update_experiment(self, workspace_id: str, name: str, set_tags: dict | None = None,
+                          remove_tags: list[str] | None = None,
+                          archived: bool | None = None) -> ExperimentInfo:
+        """Merge ``set_tags`` into the experiment's tags, drop ``remove_tags``; ``archived``
+        True records the archive time (kept if already archived), False clears it."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, workspace_id: str, name: str) -> list[str]:
+        """Delete the experiment with its runs, their metrics and artifacts; return the ids of
+        the deleted runs. Refused (UserErrorException) while any of its runs is not finished."""
 
     @abc.abstractmethod
     def create_run(self, info: RunInfo) -> RunInfo: ...
@@ -130,6 +152,14 @@ class Store(abc.ABC):
     def list_models(self, workspace_id: str, name: str | None = None) -> list[ModelInfo]: ...
 
     @abc.abstractmethod
+    def update_model(self, workspace_id: str, name: str, version: int,
+                     add_tags: dict | None = None, remove_tags: list[str] | None = None,
+                     add_properties: dict | None = None, description: str | None = None,
+                     add_datasets: list[dict] | None = None) -> ModelInfo:
+        """Change a registered model version's metadata (its files never change). Properties
+        are add-only: changing an existing one raises UserErrorException."""
+
+    @abc.abstractmethod
     def fetch_model(self, info: ModelInfo, target_dir: Path) -> Path:
         """Copy the model's files into ``target_dir``; return the path of the copied entry."""
 
@@ -174,6 +204,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_datasets(self, workspace_id: str) -> list[DatasetInfo]: ...
+
+    @abc.abstractmethod
+    def update_dataset(self, workspace_id: str, name: str, version: int,
+                       description: str | None, tags: dict) -> DatasetInfo:
+        """Replace the description and tags of one registered dataset version (its definition
+        never changes); return it. Raises NotFoundError for an unknown name or version."""
+
+    @abc.abstractmethod
+    def unregister_datasets(self, workspace_id: str, name: str) -> int:
+        """Remove every version registered under ``name`` (the data stays); return how many."""
 
     # -- compute targets --------------------------------------------------------------------
     @abc.abstractmethod

@@ -52,6 +52,8 @@ class ExperimentInfo:
     workspace_id: str
     name: str
     created_at: str = field(default_factory=utcnow)
+    tags: dict = field(default_factory=dict)
+    archived_time: str | None = None  # set while the experiment is archived
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class ModelInfo:
     framework: str | None = None
     framework_version: str | None = None
     created_at: str = field(default_factory=utcnow)
+    # dataset references: [{"scenario": str, "id": str, "name": str | None, "version": int | None}]
+    datasets: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,35 @@ from ..errors import UserErrorException
 
 
 def safe_relpath(name: str) -> str:
-    """Normalise an artifact name; refuse absolute paths and ``..`` (they would escape the run)."""
+    """Normalise an artifact name; refuse absolute paths, ``..`` and NUL (they would escape the
+    run or cut the name short)."""
+    if not isinstance(name, str):
+        raise UserErrorException(f"artifact name must be a string, not {type(name).__name__}")
     path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or not path.parts:
+    if path.is_absolute() or ".." in path.parts or not path.parts or "\x00" in name:
         raise UserErrorException(
             f"artifact name {name!r} must be a relative path inside the run, "
             "such as 'outputs/model.pkl'")
     return str(path)
+
+
+def _component(value, what: str) -> str:
+    """One folder name made from an identifier (a run id, a workspace id, a model name)."""
+    text = str(value)
+    if (not text or text in (".", "..") or "/" in text or "\\" in text or "\x00" in text
+            or text != text.strip()):
+        raise UserErrorException(f"{what} {value!r} cannot name a folder of the store: it must "
+                                 "not be empty, '.', '..' or hold '/', '\\' or NUL")
+    return text
+
+
+def inside(root: Path, path: Path, what: str) -> Path:
+    """``path`` when it resolves (symbolic links followed) to a place under ``root``; else
+    UserErrorException. Every file the store reads or writes passes through this."""
+    resolved_root = Path(root).resolve()
+    if not Path(path).resolve().is_relative_to(resolved_root):
+        raise UserErrorException(f"{what} resolves outside its folder of the store; refusing it")
+    return Path(path)
 
 
 def atomic_copy(source: Path, destination: Path) -> None:
@@ -44,10 +66,15 @@ class LocalFiles:
         self.models_root = models_root
 
     def run_dir(self, run_id: str) -> Path:
-        return self.artifacts_root / run_id
+        return inside(self.artifacts_root, self.artifacts_root / _component(run_id, "run id"),
+                      f"the files of run {run_id!r}")
+
+    def _artifact(self, run_id: str, name: str) -> Path:
+        root = self.run_dir(run_id)
+        return inside(root, root / safe_relpath(name), f"artifact {name!r} of run {run_id}")
 
     def put_artifact(self, run_id: str, name: str, source: Path) -> None:
-        atomic_copy(Path(source), self.run_dir(run_id) / safe_relpath(name))
+        atomic_copy(Path(source), self._artifact(run_id, name))
 
     def list_artifacts(self, run_id: str) -> list[str]:
         root = self.run_dir(run_id)
@@ -57,7 +84,7 @@ class LocalFiles:
                       if p.is_file() and not p.name.startswith(".tmp-"))
 
     def fetch_artifact(self, run_id: str, name: str, destination: Path) -> Path:
-        source = self.run_dir(run_id) / safe_relpath(name)
+        source = self._artifact(run_id, name)
         if not source.is_file():
             raise UserErrorException(
                 f"run {run_id} has no file {name!r}; its files are: "
@@ -66,13 +93,13 @@ class LocalFiles:
         return Path(destination)
 
     def append_artifact(self, run_id: str, name: str, data: bytes) -> None:
-        target = self.run_dir(run_id) / safe_relpath(name)
+        target = self._artifact(run_id, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "ab") as f:
             f.write(data)
 
     def read_artifact(self, run_id: str, name: str, offset: int = 0) -> bytes:
-        target = self.run_dir(run_id) / safe_relpath(name)
+        target = self._artifact(run_id, name)
         try:
             with open(target, "rb") as f:
                 f.seek(offset)
@@ -81,7 +108,9 @@ class LocalFiles:
             return b""
 
     def model_dir(self, workspace_id: str, name: str, version: int) -> Path:
-        return self.models_root / workspace_id / name / str(version)
+        folder = (self.models_root / _component(workspace_id, "workspace id")
+                  / _component(name, "model name") / str(int(version)))
+        return inside(self.models_root, folder, f"model {name}:{version}")
 
     def store_model_files(self, workspace_id: str, name: str, version: int, source: Path) -> str:
         """Copy a model file or folder in; return its path relative to the version folder."""
@@ -98,7 +127,8 @@ class LocalFiles:
 
     def copy_model_out(self, workspace_id: str, name: str, version: int, rel: str,
                        target_dir: Path) -> Path:
-        source = self.model_dir(workspace_id, name, version) / rel
+        folder = self.model_dir(workspace_id, name, version)
+        source = inside(folder, folder / safe_relpath(rel), f"the files of model {name}:{version}")
         target_dir = Path(target_dir)
         target_dir.mkdir(parents=True, exist_ok=True)
         destination = target_dir / source.name

@@ -34,6 +34,8 @@ experiments = Table(
     Column("workspace_id", String(64), primary_key=True),
     Column("name", String(255), primary_key=True),
     Column("created_at", String(32), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("archived_time", String(32)),
 )
 
 runs = Table(
@@ -81,6 +83,7 @@ models = Table(
     Column("framework", String(64)),
     Column("framework_version", String(64)),
     Column("created_at", String(32), nullable=False),
+    Column("datasets", JSON, nullable=False),
 )
 
 environments = Table(

@@ -23,7 +23,8 @@ from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, Environmen
 from .files import LocalFiles
 from . import schema as t
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
+_FINISHED = ("Completed", "Failed", "Canceled", "Finished")  # statuses a run never leaves
 _RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
                "reuse_key", "reused_from"}
 
@@ -38,7 +39,9 @@ def _canonical(value: dict) -> str:
 
 class SqlStore(Store):
     def __init__(self, url: str, artifacts_root: Path, models_root: Path):
+        from .. import _settings
         self.url = url
+        _settings.secure_home(Path(artifacts_root).parent)  # the home: 0700 (secrets inside)
         self.files = LocalFiles(artifacts_root, models_root)
         self._engine = self._make_engine(url)
         self._migrate()
@@ -50,7 +53,9 @@ class SqlStore(Store):
             return sa.create_engine(url, pool_pre_ping=True)
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
+            from .. import _settings
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _settings.private_file(Path(path))  # 0600: datastore credentials are inside
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
                                   connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -150,6 +155,28 @@ class SqlStore(Store):
             q = q.where(t.workspaces.c.subscription_id == subscription_id)
         return self._all(q, WorkspaceInfo)
 
+    def delete_workspace(self, workspace_id):
+        import shutil
+        tables = (t.datastores, t.experiments, t.runs, t.models, t.environments,
+                  t.published_pipelines, t.compute_targets, t.datasets)
+        with self._engine.begin() as conn:
+            rows = conn.execute(sa.select(t.runs.c.id, t.runs.c.status)
+                                .where(t.runs.c.workspace_id == workspace_id)).all()
+            active = sorted(r.id for r in rows if r.status not in _FINISHED)
+            if active:
+                raise UserErrorException(
+                    f"the workspace has runs that have not finished ({', '.join(active)}); "
+                    "cancel them (`amlocal run cancel ID`) or wait for them, then delete it")
+            ids = [r.id for r in rows]
+            if ids:
+                conn.execute(t.metrics.delete().where(t.metrics.c.run_id.in_(ids)))
+            for table in tables:
+                conn.execute(table.delete().where(table.c.workspace_id == workspace_id))
+            conn.execute(t.workspaces.delete().where(t.workspaces.c.id == workspace_id))
+        for run_id in ids:
+            shutil.rmtree(self.files.run_dir(run_id), ignore_errors=True)
+        shutil.rmtree(self.files.models_root / workspace_id, ignore_errors=True)
+
     def set_default_datastore(self, workspace_id, name):
         with self._engine.begin() as conn:
             conn.execute(t.workspaces.update().where(t.workspaces.c.id == workspace_id)
@@ -197,6 +224,53 @@ class SqlStore(Store):
     def list_experiments(self, workspace_id):
         return self._all(t.experiments.select().where(t.experiments.c.workspace_id == workspace_id)
                          .order_by(t.experiments.c.name), ExperimentInfo)
+
+    def get_experiment(self, workspace_id, name):
+        return self._one(t.experiments.select().where(
+            (t.experiments.c.workspace_id == workspace_id) & (t.experiments.c.name == name)),
+            ExperimentInfo)
+
+    def update_experiment(self, workspace_id, name, set_tags=None, remove_tags=None, archived=None):
+        key = (t.experiments.c.workspace_id == workspace_id) & (t.experiments.c.name == name)
+        with self._engine.begin() as conn:
+            row = conn.execute(t.experiments.select().where(key)).first()
+            if row is None:
+                raise UserErrorException(f"no experiment {name!r} in this workspace")
+            current = _entity(ExperimentInfo, row)
+            tags = {**(current.tags or {}), **(set_tags or {})}
+            for k in remove_tags or []:
+                tags.pop(k, None)
+            archived_time = current.archived_time
+            if archived is True and archived_time is None:
+                archived_time = utcnow()
+            elif archived is False:
+                archived_time = None
+            conn.execute(t.experiments.update().where(key).values(
+                tags=tags, archived_time=archived_time))
+        return self.get_experiment(workspace_id, name)
+
+    def delete_experiment(self, workspace_id, name):
+        key = (t.experiments.c.workspace_id == workspace_id) & (t.experiments.c.name == name)
+        runs_of = (t.runs.c.workspace_id == workspace_id) & (t.runs.c.experiment == name)
+        with self._engine.begin() as conn:
+            if conn.execute(t.experiments.select().where(key)).first() is None:
+                raise UserErrorException(f"no experiment {name!r} in this workspace")
+            rows = conn.execute(sa.select(t.runs.c.id, t.runs.c.status).where(runs_of)).all()
+            active = sorted(r.id for r in rows if r.status not in _FINISHED)
+            if active:
+                raise UserErrorException(
+                    f"experiment {name!r} has runs that have not finished ({', '.join(active)}); "
+                    "cancel them (run.cancel() or `amlocal run cancel ID`) or wait for them, "
+                    "then delete the experiment")
+            ids = [r.id for r in rows]
+            if ids:
+                conn.execute(t.metrics.delete().where(t.metrics.c.run_id.in_(ids)))
+                conn.execute(t.runs.delete().where(t.runs.c.id.in_(ids)))
+            conn.execute(t.experiments.delete().where(key))
+        import shutil
+        for run_id in ids:  # the rows first: a run never exists without its files
+            shutil.rmtree(self.files.run_dir(run_id), ignore_errors=True)
+        return ids
 
     def create_run(self, info):
         self.ensure_experiment(info.workspace_id, info.experiment)
@@ -307,6 +381,33 @@ class SqlStore(Store):
             q = q.where(t.models.c.name == name)
         return self._all(q.order_by(t.models.c.name, t.models.c.version.desc()), ModelInfo)
 
+    def update_model(self, workspace_id, name, version, add_tags=None, remove_tags=None,
+                     add_properties=None, description=None, add_datasets=None):
+        key = ((t.models.c.workspace_id == workspace_id) & (t.models.c.name == name)
+               & (t.models.c.version == int(version)))
+        with self._engine.begin() as conn:
+            row = conn.execute(t.models.select().where(key)).first()
+            if row is None:
+                raise UserErrorException(f"no model {name}:{version} in this workspace")
+            current = _entity(ModelInfo, row)
+            tags = {**current.tags, **(add_tags or {})}
+            for k in remove_tags or []:
+                tags.pop(k, None)
+            properties = dict(current.properties)
+            for k, v in (add_properties or {}).items():
+                if k in properties and properties[k] != v:
+                    raise UserErrorException(
+                        f"property {k!r} of model {name}:{version} is already {properties[k]!r}; "
+                        "properties cannot be changed once added (use tags for values that change)")
+                properties[k] = v
+            datasets = list(current.datasets or [])
+            datasets += [d for d in add_datasets or [] if d not in datasets]
+            values = {"tags": tags, "properties": properties, "datasets": datasets}
+            if description is not None:
+                values["description"] = description
+            conn.execute(t.models.update().where(key).values(**values))
+        return self.get_model(workspace_id, name, version)
+
     def fetch_model(self, info, target_dir):
         return self.files.copy_model_out(info.workspace_id, info.name, info.version, info.path,
                                          Path(target_dir))
@@ -371,6 +472,22 @@ class SqlStore(Store):
     def list_datasets(self, workspace_id):
         return self._all(t.datasets.select().where(t.datasets.c.workspace_id == workspace_id)
                          .order_by(t.datasets.c.name, t.datasets.c.version.desc()), DatasetInfo)
+
+    def update_dataset(self, workspace_id, name, version, description, tags):
+        from ..errors import NotFoundError
+        key = ((t.datasets.c.workspace_id == workspace_id) & (t.datasets.c.name == name)
+               & (t.datasets.c.version == version))
+        with self._engine.begin() as conn:
+            found = conn.execute(t.datasets.update().where(key).values(
+                description=description, tags=dict(tags or {}))).rowcount
+        if not found:
+            raise NotFoundError(f"dataset {name}:{version} is not registered")
+        return self.get_dataset(workspace_id, name, version)
+
+    def unregister_datasets(self, workspace_id, name):
+        with self._engine.begin() as conn:
+            return conn.execute(t.datasets.delete().where(
+                (t.datasets.c.workspace_id == workspace_id) & (t.datasets.c.name == name))).rowcount
 
     # -- compute targets --------------------------------------------------------------------
     def put_compute_target(self, info):

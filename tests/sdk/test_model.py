@@ -187,6 +187,6 @@ def test_serialize_and_unsupported_updates(ws):
     assert data["id"] == "m:1" and data["name"] == "m" and data["version"] == 1
     assert data["tags"] == {"t": "1"} and data["runId"] is None and data["createdTime"]
     assert Model.deserialize(ws, data) == model
-    with pytest.raises(UserErrorException, match="Model.add_tags is not supported"):
-        model.add_tags({"x": "y"})
+    with pytest.raises(UserErrorException, match="Model.update is not supported"):
+        model.update(description="d")
     assert "Model(workspace=" in repr(model) and "id=m:1" in repr(model)

@@ -179,9 +179,11 @@ def test_offline_run_context_manager(capsys, monkeypatch):
     from amlocal.core import Run
     with Run.get_context() as run:
         run.log("x", 1)
+        run.log_confusion_matrix("cm", {"schema_type": "confusion_matrix"})
     out = capsys.readouterr().out
     assert f"[START] Run {run.id} context" in out and f"[STOP] Run {run.id} context" in out
     assert "Attempted to log scalar metric x:\n1" in out
+    assert "Attempted to log confusion matrix metric cm:" in out
 
 
 def test_register_model_accepts_dot_slash_and_refuses_escapes(exp):

@@ -173,13 +173,13 @@ def test_docker_image_details_reads_the_service_answer():
 
 
 def test_environment_names_amlocal_cannot_build_raise_with_the_alternative():
-    from amlocal.core.environment import DockerBuildContext, ImageBuildDetails, RSection
+    from amlocal.core.environment import DockerBuildContext, Environment, RSection
     with pytest.raises(CloudOnlyError, match="Python environments only.*Rscript"):
         RSection()
     with pytest.raises(CloudOnlyError, match="docker build -t my-image"):
         DockerBuildContext.from_local_directory
-    with pytest.raises(CloudOnlyError, match="amlocal env build"):
-        ImageBuildDetails()
+    with pytest.raises(CloudOnlyError, match="docker build -t my-image"):
+        Environment.from_docker_build_context("e", None)
 
 
 def test_conda_dependencies_constants():
