@@ -196,3 +196,33 @@ def _clean(exc: Exception) -> str:
     """The first line of an exception's message, with signatures and keys masked."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return _SIG.sub(lambda m: m.group(0).split("=", 1)[0] + "=***", first)[:300]
+
+
+AZURE_DATA_LAKE_GEN2 = "AzureDataLakeGen2"
+
+
+def gen2_datastore(filesystem: str, account_name: str, tenant_id: str | None = None,
+                   client_id: str | None = None, client_secret: str | None = None,
+                   protocol: str | None = None, endpoint: str | None = None) -> tuple[str, dict]:
+    """``(url, storage_options)`` of an Azure Data Lake Storage Gen2 filesystem, read through
+    adlfs (``abfs://<filesystem>``, over the account's blob API, which Gen2 accounts serve).
+
+    Credentials: a service principal (``tenant_id``, ``client_id``, ``client_secret``: all three
+    or none); none means anonymous access (Azure would use the workspace's identity).
+    ``endpoint``: the storage suffix (default ``core.windows.net``) or, an amlocal addition, the
+    blob service's URL (an emulator's, read anonymously). Raises UserErrorException.
+    """
+    url, options = blob_datastore(filesystem, account_name, None, None, protocol, endpoint)
+    principal = {"tenant_id": tenant_id, "client_id": client_id, "client_secret": client_secret}
+    given = [k for k, v in principal.items() if v]
+    if given and len(given) != 3:
+        raise UserErrorException(
+            f"a service principal needs tenant_id, client_id and client_secret; only "
+            f"{', '.join(given)} given")
+    if given:
+        if "connection_string" in options:
+            host = parse_connection_string(options.pop("connection_string"))["blobendpoint"]
+            options["account_host"] = host.split("://", 1)[-1]
+        options.pop("anon", None)
+        options.update(principal)
+    return "abfs://" + url.split("://", 1)[1], options

@@ -24,6 +24,12 @@ bind mounts and environment variables (Azure's job runtime contract, reference s
   packages that needs). A direct input whose sources match nothing is not an error here (Azure
   raises only when the step reads it); reading it raises, naming the source.
 
+A FileDataset's file selections (``take``, ``skip``, ``take_sample``, ``random_split``,
+``filter``: its definition's ``"transforms"``) are applied here in mount and download modes: only
+the selected files are bound, file by file, and the step's definition says so (``"selected"`` in
+its ``"bound"`` entry) so the step does not select again. In direct mode the step applies them
+to what it is given.
+
 The location is ``path_on_compute`` when given (a relative one is below the working directory,
 as in Azure), else ``/amlocal/inputs/<name>``. A single-file dataset's value is the file's path.
 """
@@ -96,6 +102,12 @@ def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | No
             f"input '{name}': {kind} does not support {mode}. Only FileDataset supports {mode}")
     dataset_id = definition_id(definition)
     res = resolve_sources(definition.get("sources", []), resolve_datastore)
+    # A FileDataset's file selections (take, filter ...): mount and download bind only the
+    # selected files; in direct mode the step selects from what it is given.
+    selected = kind == "FileDataset" and mode != "direct" and bool(definition.get("transforms"))
+    if selected:
+        from amlocal.data._transforms import select_files
+        res = select_files(res, definition["transforms"])
     if mode != "direct":
         try:
             res.require_files("Check the path (and that the step producing it ran), or upload "
@@ -120,8 +132,10 @@ def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | No
     else:
         mounts, fetched = _mounts(res, range(len(res.sources)), name, mode, location,
                                   staging_dir, cache_dir, show_progress)
-        step_definition = json.dumps(_step_definition(definition, res, range(len(res.sources)),
-                                                      location))
+        step = _step_definition(definition, res, range(len(res.sources)), location)
+        if selected:
+            step["bound"]["selected"] = True
+        step_definition = json.dumps(step)
         value = location
         if res.single_file:
             value = f"{location.rstrip('/')}{res.matches[0].portable}"

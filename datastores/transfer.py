@@ -277,18 +277,36 @@ def common_prefix(rels: list[str]) -> str:
 
 
 def _select(src: Path, source_globs) -> list[Path]:
-    """Files below ``src`` matching ``source_globs`` (every file when None), sorted."""
-    if source_globs is None:
-        return sorted(p for p in src.rglob("*") if p.is_file())
-    globs = [source_globs] if isinstance(source_globs, str) else list(source_globs)
+    """Files below ``src`` matching ``source_globs`` (every file when None), sorted. Symbolic
+    links are never followed (a step writes these folders: a link to a host file must bring
+    nothing in); each one left out is named in a warning."""
+    links: set[Path] = set()
+
+    def files_below(folder: Path):
+        for p in folder.rglob("*"):
+            if p.is_symlink():
+                links.add(p)
+            elif p.is_file():
+                yield p
+
     found: set[Path] = set()
-    for pattern in globs:
-        rel = safe_relpath(str(pattern), "source_globs pattern")
-        for path in (src.glob(rel) if has_magic(rel) else [src / rel]):
-            if path.is_dir():
-                found.update(p for p in path.rglob("*") if p.is_file())
-            elif path.is_file():
-                found.add(path)
+    if source_globs is None:
+        found.update(files_below(src))
+    else:
+        globs = [source_globs] if isinstance(source_globs, str) else list(source_globs)
+        for pattern in globs:
+            rel = safe_relpath(str(pattern), "source_globs pattern")
+            for path in (src.glob(rel) if has_magic(rel) else [src / rel]):
+                if path.is_symlink():
+                    links.add(path)
+                elif path.is_dir():
+                    found.update(files_below(path))
+                elif path.is_file():
+                    found.add(path)
+    if links:
+        shown = ", ".join(str(p.relative_to(src)) for p in sorted(links)[:5])
+        warnings.warn(f"left out {len(links)} symbolic link(s) of the output folder (links are "
+                      f"never followed): {shown}{' ...' if len(links) > 5 else ''}")
     return sorted(found)
 
 

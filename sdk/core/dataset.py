@@ -31,6 +31,7 @@ from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from ..errors import UserErrorException
+from ._dataset_legacy import LegacyDatasetMethods
 
 SCHEMA_VERSION = 1
 # The environment variable prefix of the definitions of a step's dataset inputs, as the step
@@ -38,9 +39,11 @@ SCHEMA_VERSION = 1
 _STEP_DEFINITION = "AMLOCAL_DATASET_DEFINITION_"
 
 
-class Dataset:
+class Dataset(LegacyDatasetMethods):
     """Base class; build datasets with ``Dataset.File.from_files(...)`` or
-    ``Dataset.Tabular.from_delimited_files(...)``."""
+    ``Dataset.Tabular.from_delimited_files(...)``. Azure's ``AbstractDataset``
+    (``amlocal.data.abstract_dataset``); the deprecated methods of Azure's pre-2019 ``Dataset``
+    come from :class:`._dataset_legacy.LegacyDatasetMethods`."""
 
     File: "type[FileDatasetFactory]"
     Tabular: "type[TabularDatasetFactory]"
@@ -167,6 +170,71 @@ class Dataset:
                 latest[info.name] = info
         return {name: Dataset._from_info(workspace, info) for name, info in sorted(latest.items())}
 
+    # -- registration metadata --------------------------------------------------------------
+    def update(self, description: str | None = None, tags: dict | None = None) -> "Dataset":
+        """Replace the description and/or tags of this registered version (None keeps the
+        current one; ``''`` / ``{}`` clear it); return the updated dataset, and update this
+        object too. Deliberate difference: Azure *returns* an exception object for a dataset
+        that is not registered; here it is raised."""
+        workspace = self._registered_workspace("update")
+        if description is not None and not isinstance(description, str):
+            raise UserErrorException("description must be a string or None")
+        new_tags = self._tags if tags is None else _check_tags(tags)
+        return self._save_metadata(workspace, self._description if description is None
+                                   else description, new_tags)
+
+    def add_tags(self, tags: dict | None = None) -> "Dataset":
+        """Add ``tags`` to this registered version. Raises UserErrorException, as Azure, when a
+        key already has a different value (use ``update`` to change it)."""
+        workspace = self._registered_workspace("add tags to")
+        tags = _check_tags(tags)
+        clash = sorted(k for k in tags if k in self._tags and self._tags[k] != tags[k])
+        if clash:
+            raise UserErrorException(
+                f"Dataset already contains different values for tags with the following keys "
+                f"{clash}")
+        return self._save_metadata(workspace, self._description, {**self._tags, **tags})
+
+    def remove_tags(self, tags=None) -> "Dataset":
+        """Remove the tag keys ``tags`` (a list; unknown keys are ignored, as in Azure)."""
+        workspace = self._registered_workspace("remove tags from")
+        keys = [tags] if isinstance(tags, str) else list(tags or [])
+        return self._save_metadata(workspace, self._description,
+                                   {k: v for k, v in self._tags.items() if k not in keys})
+
+    def unregister_all_versions(self) -> None:
+        """Remove every registered version of this dataset's name from the workspace (the data
+        itself is untouched); this object is no longer registered. Nothing happens for a
+        dataset that is not registered, as in Azure."""
+        if self._name is None or self._workspace is None:
+            return
+        self._workspace._store.unregister_datasets(self._workspace._id, self._name)
+        self._name = self._version = self._registered_at = None
+
+    @property
+    def data_changed_time(self):
+        """The most recent modification time (UTC, a ``datetime``) of the dataset's files, or
+        None when their store does not tell."""
+        from ..data._transforms import _metadata
+        res = self._resolve()
+        if not res.matches:
+            return None
+        latest = _metadata(res, res.matches)["LastModifiedTime"].max()
+        return None if latest != latest or latest is None else latest.to_pydatetime(warn=False)
+
+    def _registered_workspace(self, what: str):
+        if self._name is None or self._workspace is None:
+            raise UserErrorException(
+                f"To {what} this dataset it must be registered: "
+                "dataset.register(ws, name) first")
+        return self._workspace
+
+    def _save_metadata(self, workspace, description, tags) -> "Dataset":
+        info = workspace._store.update_dataset(workspace._id, self._name, self._version,
+                                               description, dict(tags))
+        self._description, self._tags = info.description, dict(info.tags or {})
+        return Dataset._from_info(workspace, info)
+
     @staticmethod
     def _from_info(workspace, info) -> "Dataset":
         dataset = Dataset._from_definition(info.definition, workspace)
@@ -257,7 +325,12 @@ class Dataset:
         bound = None
         if _context.job_context() is not None:   # host side, a "bound" entry means nothing
             bound = self._definition.get("bound") or self._bound_copy()
-        return resolve_sources(self._definition["sources"], self._resolver(), bound)
+        return self._select(resolve_sources(self._definition["sources"], self._resolver(), bound),
+                            bound)
+
+    def _select(self, res, bound):
+        """The files of ``res`` the dataset keeps (FileDataset applies its file selections)."""
+        return res
 
     def _bound_copy(self) -> dict | None:
         """Inside a step: the ``bound`` entry of a step input over the same sources (the same
@@ -278,6 +351,9 @@ class Dataset:
                 other = json.loads(text)
                 same = isinstance(other, dict) and bool(other.get("bound")) \
                     and check_sources(other.get("sources")) == self._definition["sources"]
+                # a copy holding only the files selected for another dataset will not do
+                if same and other["bound"].get("selected"):
+                    same = other.get("transforms") == self._definition.get("transforms")
             except (ValueError, UserErrorException):
                 continue
             if same:

@@ -179,6 +179,33 @@ class Datastore:
         return Datastore._put(workspace, datastore_name, url, AZURE_BLOB, options, overwrite)
 
     @staticmethod
+    def register_azure_data_lake_gen2(workspace, datastore_name: str, filesystem: str,
+                                      account_name: str, tenant_id: str | None = None,
+                                      client_id: str | None = None,
+                                      client_secret: str | None = None,
+                                      resource_url: str | None = None,
+                                      authority_url: str | None = None,
+                                      protocol: str | None = None, endpoint: str | None = None,
+                                      overwrite: bool = False, subscription_id: str | None = None,
+                                      resource_group: str | None = None,
+                                      grant_workspace_access: bool = False):
+        """Register an Azure Data Lake Storage Gen2 filesystem (read and written through adlfs,
+        ``abfs://``); ``datastore_type`` is ``"AzureDataLakeGen2"``.
+
+        With ``tenant_id``, ``client_id`` and ``client_secret`` the files are reached as that
+        service principal; without them anonymously (Azure would use the workspace's identity).
+        ``endpoint`` is the storage suffix or, an amlocal addition, a blob service URL.
+        ``resource_url``, ``authority_url``, ``subscription_id``, ``resource_group`` and
+        ``grant_workspace_access`` are accepted and have no effect locally. Nothing is checked
+        against the service at registration (Azure does not check either)."""
+        from amlocal.datastores.azure import AZURE_DATA_LAKE_GEN2, gen2_datastore
+        _check_name(datastore_name)
+        url, options = gen2_datastore(filesystem, account_name, tenant_id, client_id,
+                                      client_secret, protocol, endpoint)
+        return Datastore._put(workspace, datastore_name, url, AZURE_DATA_LAKE_GEN2, options,
+                              overwrite)
+
+    @staticmethod
     def _put(workspace, name: str, url: str, kind: str, options: dict, overwrite: bool):
         from ..store.entities import DatastoreInfo
         store = workspace._store
@@ -311,3 +338,52 @@ class Datastore:
             info = _lookup(workspace, name)
             return info.url, dict(info.options)
         return resolve
+
+
+# Datastore kinds amlocal does not run: registering one raises CloudOnlyError naming the local
+# alternative; each function's docstring ends with Azure's signature.
+from .._cloud_only import cloud_only_function  # noqa: E402
+
+_QUAL = "azureml.core.datastore.Datastore"
+_AZURE_SIGNATURES = {
+    "register_azure_file_share": "(workspace, datastore_name, file_share_name, account_name, "
+    "sas_token=None, account_key=None, protocol=None, endpoint=None, overwrite=False, "
+    "create_if_not_exists=False, skip_validation=False)",
+    "register_azure_data_lake": "(workspace, datastore_name, store_name, tenant_id=None, "
+    "client_id=None, client_secret=None, resource_url=None, authority_url=None, "
+    "subscription_id=None, resource_group=None, overwrite=False, grant_workspace_access=False)",
+    "register_dbfs": "(workspace, datastore_name)",
+    "register_hdfs": "(workspace, datastore_name, protocol, namenode_address, "
+    "hdfs_server_certificate, kerberos_realm, kerberos_kdc_address, kerberos_principal, "
+    "kerberos_keytab=None, kerberos_password=None, overwrite=False)",
+    "register_azure_sql_database": "(workspace, datastore_name, server_name, database_name, "
+    "tenant_id=None, client_id=None, client_secret=None, resource_url=None, authority_url=None, "
+    "endpoint=None, overwrite=False, username=None, password=None, subscription_id=None, "
+    "resource_group=None, grant_workspace_access=False, **kwargs)",
+    "register_azure_postgre_sql": "(workspace, datastore_name, server_name, database_name, "
+    "user_id, user_password, port_number=None, endpoint=None, overwrite=False, enforce_ssl=True, "
+    "**kwargs)",
+    "register_azure_my_sql": "(workspace, datastore_name, server_name, database_name, user_id, "
+    "user_password, port_number=None, endpoint=None, overwrite=False, **kwargs)"}
+_FOLDER = "Datastore.register(ws, name, url) for a local folder or any fsspec URL"
+_SQL = "not built yet: SQL datastores come with a later amlocal release"
+for _name, _reason, _alternative in (
+        ("register_azure_file_share",
+         "Azure Files shares are reached through Azure's file share service, for which amlocal "
+         "has no storage driver",
+         "Datastore.register_azure_blob_container(...) or " + _FOLDER),
+        ("register_azure_data_lake",
+         "Azure Data Lake Storage Gen1 is retired by Azure",
+         "Datastore.register_azure_data_lake_gen2(...) or " + _FOLDER),
+        ("register_dbfs", "DBFS is the file system of Azure Databricks clusters", _FOLDER),
+        ("register_hdfs", "HDFS datastores serve Azure Synapse / HDInsight Spark compute",
+         _FOLDER),
+        ("register_azure_sql_database", _SQL,
+         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe"),
+        ("register_azure_postgre_sql", _SQL,
+         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe"),
+        ("register_azure_my_sql", _SQL,
+         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe")):
+    _function = cloud_only_function(_QUAL, _name, _reason, _alternative)
+    _function.__doc__ += f"\n\nAzure's signature: Datastore.{_name}{_AZURE_SIGNATURES[_name]}"
+    setattr(Datastore, _name, staticmethod(_function))

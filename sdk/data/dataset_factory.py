@@ -18,6 +18,7 @@ quoted multi-line values are always read (``support_multi_line`` is recorded onl
 """
 from __future__ import annotations
 
+from .._cloud_only import cloud_only_function
 from ..core.dataset import _definition, _parse_paths
 from ..errors import UserErrorException
 
@@ -176,6 +177,63 @@ class TabularDatasetFactory:
         if validate:
             dataset._validate()
         return dataset
+
+    @staticmethod
+    def from_json_lines_files(path, validate: bool = True, include_path: bool = False,
+                              set_column_types: dict | None = None,
+                              partition_format: str | None = None, invalid_lines: str = "error",
+                              encoding: str = "utf8"):
+        """A TabularDataset read from JSON Lines files (one JSON object per line; nested
+        values stay Python objects). ``invalid_lines='error'`` raises on a line that is not
+        JSON, ``'drop'`` skips it. ``encoding``: Azure's names (``utf8``, ``iso88591``,
+        ``latin1``, ``ascii``, ``utf16``, ``utf32``, ``utf8bom``, ``windows1252``) or Python's."""
+        from .tabular_dataset import TabularDataset, reader_types
+        if invalid_lines not in ("error", "drop"):
+            raise UserErrorException(f"invalid_lines must be 'error' or 'drop', not {invalid_lines!r}")
+        sources, workspace = _parse_paths(path)
+        _check_partition_format(partition_format)
+        reader = {"format": "json_lines", "include_path": bool(include_path),
+                  "set_column_types": reader_types(set_column_types),
+                  "invalid_lines": invalid_lines, "encoding": encoding}
+        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
+                                             partition_format=partition_format, transforms=[]),
+                                 workspace)
+        if validate:
+            dataset._validate()
+        return dataset
+
+    @staticmethod
+    def register_pandas_dataframe(dataframe, target, name: str, description: str | None = None,
+                                  tags: dict | None = None, show_progress: bool = True,
+                                  row_group_size: int | None = None,
+                                  make_target_path_unique: bool = True):
+        """Write ``dataframe`` as ``dataframe.parquet`` to ``target`` (a DataPath, a Datastore
+        or ``(datastore, 'folder')``; below a new ``<guid>/`` folder unless
+        ``make_target_path_unique=False``) and register a TabularDataset of it as a new version
+        of ``name``; return the registered dataset. Column names become text, as in Azure."""
+        from ._conversions import register_pandas
+        return register_pandas(dataframe, target, name, description, tags, show_progress,
+                               row_group_size, make_target_path_unique)
+
+    @staticmethod
+    def register_dask_dataframe(dataframe, target, name: str, description: str | None = None,
+                                tags: dict | None = None, show_progress: bool = True):
+        """Write the dask ``dataframe`` as Parquet to ``target``/<guid>/ and register a
+        TabularDataset of it as a new version of ``name`` (needs ``pip install dask``)."""
+        from ._conversions import register_dask
+        return register_dask(dataframe, target, name, description, tags, show_progress)
+
+
+_SPARK = "writing a Spark DataFrame needs the Spark compute of Azure (Synapse / Databricks)"
+_SQL = "not built yet: SQL datastores come with a later amlocal release"
+TabularDatasetFactory.register_spark_dataframe = staticmethod(cloud_only_function(
+    "azureml.data.dataset_factory.TabularDatasetFactory", "register_spark_dataframe", _SPARK,
+    "df.toPandas() then Dataset.Tabular.register_pandas_dataframe(frame, (datastore, 'folder'), "
+    "name)"))
+TabularDatasetFactory.from_sql_query = staticmethod(cloud_only_function(
+    "azureml.data.dataset_factory.TabularDatasetFactory", "from_sql_query", _SQL,
+    "read the query with pandas.read_sql(query, connection) and register the frame with "
+    "Dataset.Tabular.register_pandas_dataframe(frame, (datastore, 'folder'), name)"))
 
 
 def _check_partition_format(partition_format) -> None:

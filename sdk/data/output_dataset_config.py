@@ -194,23 +194,34 @@ class OutputTabularDatasetConfig(OutputFileDatasetConfig):
         for key, value in vars(source).items():
             setattr(self, key, copy.deepcopy(value) if isinstance(value, (dict, list)) else value)
 
-    def _unsupported(self, what: str):
-        return UserErrorException(
-            f"OutputTabularDatasetConfig.{what} is not supported by amlocal yet; apply it to the "
-            f"TabularDataset in the consuming step, e.g. "
-            f"run.input_datasets['{self.name}'].to_pandas_dataframe() and select columns there")
+    def keep_columns(self, columns) -> "OutputTabularDatasetConfig":
+        """The output read with only ``columns`` (a name or a list) by the consuming step."""
+        from ._transforms import check_columns
+        return self._with_transform({"keep_columns": check_columns(columns, "keep_columns")})
 
-    def keep_columns(self, columns):
-        """Raises UserErrorException (not supported yet; see the class docstring)."""
-        raise self._unsupported("keep_columns")
+    def drop_columns(self, columns) -> "OutputTabularDatasetConfig":
+        """The output read without ``columns`` (a name or a list) by the consuming step."""
+        from ._transforms import check_columns
+        return self._with_transform({"drop_columns": check_columns(columns, "drop_columns")})
 
-    def drop_columns(self, columns):
-        """Raises UserErrorException (not supported yet; see the class docstring)."""
-        raise self._unsupported("drop_columns")
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple:
+        """Two tables read from the output: about ``percentage`` of its rows and the others
+        (seeded, so the two partition the rows; give each its own input name with
+        ``as_input(name)``)."""
+        from ._transforms import check_probability, check_seed
+        spec = {"percentage": check_probability(percentage, "percentage"),
+                "seed": check_seed(seed)}
+        return (self._with_transform({"random_split": {**spec, "part": 0}}),
+                self._with_transform({"random_split": {**spec, "part": 1}}))
 
-    def random_split(self, percentage, seed=None):
-        """Raises UserErrorException (not supported yet; see the class docstring)."""
-        raise self._unsupported("random_split")
+    def _with_transform(self, step: dict) -> "OutputTabularDatasetConfig":
+        """A copy read with ``step`` applied after the others. The transformations travel in
+        the reader settings (``reader["transforms"]``), the part of the table that reaches the
+        consuming step (see ``TabularDataset._transforms``)."""
+        clone = self._clone()
+        clone._reader = copy.deepcopy(self._reader)
+        clone._reader.setdefault("transforms", []).append(step)
+        return clone
 
     def __repr__(self) -> str:
         return "OutputTabularDatasetConfig" + super().__repr__()[len("OutputFileDatasetConfig"):]

@@ -14,11 +14,15 @@ import copy
 
 from ..core.dataset import Dataset
 from ..errors import UserErrorException
+from ._transforms import apply_to_frame, row_limit
 
 _TYPE_NAMES = {int: "Int64", float: "float64", str: "string", bool: "boolean"}
 _ALIASES = {"int": "Int64", "integer": "Int64", "long": "Int64", "float": "float64",
             "double": "float64", "str": "string", "string": "string", "bool": "boolean",
             "boolean": "boolean", "datetime": "datetime", "date": "datetime"}
+_NO_STREAMS = ("TabularDataset.{what}({column!r}) needs a stream column, and amlocal's "
+               "TabularDatasets have none (DataType.to_stream is not read locally). To get the "
+               "files themselves use a FileDataset: Dataset.File.from_files(path).{what}(...)")
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
@@ -72,12 +76,7 @@ class TabularDataset(Dataset):
             rows += len(frame)
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         frame = _apply_types(pd, frame, reader.get("set_column_types") or {}, on_error)
-        for step in self._definition.get("transforms", []):
-            if "skip" in step:
-                frame = frame.iloc[step["skip"]:]
-            if "take" in step:
-                frame = frame.head(step["take"])
-        return frame.reset_index(drop=True)
+        return apply_to_frame(frame, self._transforms()).reset_index(drop=True)
 
     def take(self, count: int) -> "TabularDataset":
         """A new TabularDataset of the first ``count`` rows."""
@@ -86,6 +85,176 @@ class TabularDataset(Dataset):
     def skip(self, count: int) -> "TabularDataset":
         """A new TabularDataset without the first ``count`` rows."""
         return self._with_transform({"skip": _count(count, "skip")})
+
+    def take_sample(self, probability: float, seed: int | None = None) -> "TabularDataset":
+        """A new TabularDataset keeping each row with ``probability`` (seeded: the same seed
+        gives the same rows; see :mod:`._transforms` for a None seed)."""
+        from ._transforms import check_probability, check_seed
+        return self._with_transform({"take_sample": {
+            "probability": check_probability(probability, "probability"),
+            "seed": check_seed(seed)}})
+
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple:
+        """Two new TabularDatasets: about ``percentage`` of the rows, and the others. Together
+        they hold every row exactly once."""
+        from ._transforms import check_probability, check_seed
+        spec = {"percentage": check_probability(percentage, "percentage"),
+                "seed": check_seed(seed)}
+        return (self._with_transform({"random_split": {**spec, "part": 0}}),
+                self._with_transform({"random_split": {**spec, "part": 1}}))
+
+    def keep_columns(self, columns, validate: bool = False) -> "TabularDataset":
+        """A new TabularDataset with only ``columns`` (a name or a list). A timestamp column
+        not kept is no longer a timestamp column, as in Azure. With ``validate`` the data is
+        read now and a missing column raises UserErrorException (otherwise when it is read)."""
+        from ._timeseries import timestamp_columns
+        from ._transforms import check_columns
+        names = check_columns(columns, "keep_columns")
+        result = self._with_transform({"keep_columns": names})
+        fine, coarse = timestamp_columns(self._definition)
+        if fine and fine not in names:
+            result = result.with_timestamp_columns(None)
+        elif coarse and coarse not in names:
+            result = result.with_timestamp_columns(fine)
+        if validate:
+            result.take(1).to_pandas_dataframe()
+        return result
+
+    def drop_columns(self, columns) -> "TabularDataset":
+        """A new TabularDataset without ``columns`` (a name or a list); reading it raises
+        UserErrorException naming a column the data does not have. A dropped timestamp column
+        is no longer a timestamp column, as in Azure."""
+        from ._timeseries import timestamp_columns
+        from ._transforms import check_columns
+        names = check_columns(columns, "drop_columns")
+        result = self._with_transform({"drop_columns": names})
+        fine, coarse = timestamp_columns(self._definition)
+        if fine and fine in names:
+            result = result.with_timestamp_columns(None)
+        elif coarse and coarse in names:
+            result = result.with_timestamp_columns(fine)
+        return result
+
+    def __getitem__(self, column: str):
+        """The expression of ``column`` for :meth:`filter` (``dataset['age'] > 30``)."""
+        from ._expressions import column as make
+        return make(column)
+
+    def filter(self, expression) -> "TabularDataset":
+        """A new TabularDataset of the rows where ``expression`` holds, e.g.
+        ``ds.filter((ds['age'] > 30) & ds['name'].starts_with('A'))``; the operations
+        supported are listed in :mod:`amlocal.data._expressions`."""
+        from ._expressions import expression_node
+        return self._with_transform({"filter": expression_node(expression)})
+
+    # -- time series ------------------------------------------------------------------------
+    @property
+    def timestamp_columns(self) -> tuple:
+        """``(timestamp, partition_timestamp)`` column names, None where undefined."""
+        from ._timeseries import timestamp_columns
+        return timestamp_columns(self._definition)
+
+    def with_timestamp_columns(self, timestamp: str | None = None,
+                               partition_timestamp: str | None = None, validate: bool = False,
+                               **kwargs) -> "TabularDataset":
+        """A new TabularDataset with these timestamp columns (None clears them), which the
+        ``time_*`` filters read. ``fine_grain_timestamp``/``coarse_grain_timestamp`` are the
+        deprecated names of the two arguments, as in Azure. With ``validate`` the columns must
+        exist and hold datetimes."""
+        import warnings
+        from ._timeseries import check_columns_exist, with_columns
+        fine, coarse = kwargs.pop("fine_grain_timestamp", None), kwargs.pop("coarse_grain_timestamp", None)
+        if kwargs:
+            raise UserErrorException(f"unexpected arguments {sorted(kwargs)}")
+        if fine:
+            warnings.warn("fine_grain_timestamp is deprecated, use timestamp.", DeprecationWarning)
+        if coarse:
+            warnings.warn("coarse_grain_timestamp is deprecated, use partition_timestamp.",
+                          DeprecationWarning)
+        if (timestamp or partition_timestamp) and (fine or coarse):
+            raise UserErrorException(
+                "fine_grain_timestamp and coarse_grain_timestamp have been replaced by timestamp "
+                "and partition_timestamp parameters and cannot be used together.")
+        if not timestamp:
+            timestamp, partition_timestamp = fine, partition_timestamp or coarse
+        if validate:
+            check_columns_exist(self, [timestamp, partition_timestamp])
+        result = TabularDataset(with_columns(self._definition, timestamp, partition_timestamp),
+                                self._workspace)
+        return result
+
+    def time_before(self, end_time, include_boundary: bool = True,
+                    validate: bool = True) -> "TabularDataset":
+        """The rows whose timestamp columns are before ``end_time`` (a datetime)."""
+        return self._time("time_before", None, end_time, include_boundary, validate)
+
+    def time_after(self, start_time, include_boundary: bool = True,
+                   validate: bool = True) -> "TabularDataset":
+        """The rows whose timestamp columns are after ``start_time`` (a datetime)."""
+        return self._time("time_after", start_time, None, include_boundary, validate)
+
+    def time_between(self, start_time, end_time, include_boundary: bool = True,
+                     validate: bool = True) -> "TabularDataset":
+        """The rows whose timestamp columns are between ``start_time`` and ``end_time``."""
+        return self._time("time_between", start_time, end_time, include_boundary, validate)
+
+    def time_recent(self, time_delta, include_boundary: bool = True,
+                    validate: bool = True) -> "TabularDataset":
+        """The rows whose timestamp columns are within ``time_delta`` (a timedelta) of now
+        (local time, as Azure's ``datetime.now()``)."""
+        import datetime
+        if not isinstance(time_delta, datetime.timedelta):
+            raise UserErrorException(f"time_delta must be a datetime.timedelta, not {time_delta!r}")
+        return self._time("time_recent", datetime.datetime.now() - time_delta, None,
+                          include_boundary, validate)
+
+    def _time(self, method: str, lower, upper, include_boundary: bool, validate: bool):
+        from ._expressions import expression_node
+        from ._timeseries import check_columns_exist, time_filter
+        condition = time_filter(self._definition, method, lower, upper, include_boundary)
+        if validate:
+            check_columns_exist(self, list(self.timestamp_columns))
+        return self._with_transform({"filter": expression_node(condition)})
+
+    # -- conversions ------------------------------------------------------------------------
+    def to_csv_files(self, separator: str = ","):
+        """The rows written as CSV and returned as a FileDataset of that file (see
+        :func:`amlocal.data._conversions.materialize` for where it is written)."""
+        from ._conversions import materialize
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise UserErrorException(f"separator must be one character, not {separator!r}")
+        return materialize(self, "csv", separator)
+
+    def to_parquet_files(self):
+        """The rows written as Parquet and returned as a FileDataset of that file (see
+        :func:`amlocal.data._conversions.materialize`)."""
+        from ._conversions import materialize
+        return materialize(self, "parquet", ",")
+
+    def to_dask_dataframe(self, sample_size: int = 10000, dtypes=None, on_error: str = "null",
+                          out_of_range_datetime: str = "null"):
+        """A dask DataFrame of the rows (needs ``pip install dask``). Deliberate difference:
+        the rows are read with pandas first and handed to dask in partitions (Azure streams
+        them); ``sample_size`` and ``dtypes`` are checked as Azure's and ``dtypes`` applied."""
+        from ._conversions import to_dask
+        return to_dask(self, sample_size, dtypes, on_error, out_of_range_datetime)
+
+    def to_spark_dataframe(self):
+        """A Spark DataFrame of the rows, in the active (or a new local) Spark session; needs
+        pyspark (``pip install pyspark`` and a Java runtime)."""
+        from ._conversions import to_spark
+        return to_spark(self)
+
+    # -- stream columns ---------------------------------------------------------------------
+    def download(self, stream_column, target_path=None, overwrite=False, ignore_not_found=True):
+        """Raises UserErrorException, as Azure does for a column that is not a stream column:
+        amlocal's TabularDatasets have no stream columns (DataType.to_stream is not read
+        locally). Use a FileDataset: ``Dataset.File.from_files(path).download(target_path)``."""
+        raise UserErrorException(_NO_STREAMS.format(what="download", column=stream_column))
+
+    def mount(self, stream_column, mount_point=None):
+        """Raises UserErrorException (see :meth:`download`); use ``FileDataset.mount()``."""
+        raise UserErrorException(_NO_STREAMS.format(what="mount", column=stream_column))
 
     def as_mount(self, path_on_compute: str | None = None):
         """Raises UserErrorException: only FileDataset can be mounted (as in Azure)."""
@@ -122,15 +291,14 @@ class TabularDataset(Dataset):
 
     def _row_limit(self) -> int | None:
         """Rows that must be read to apply the transforms, None for all."""
-        needed: int | None = None
-        for step in self._definition.get("transforms", []):
-            if "skip" in step and needed is not None:
-                return None
-            if "take" in step:
-                needed = step["take"] if needed is None else min(needed, step["take"])
-            elif "skip" in step:
-                return None
-        return needed
+        return row_limit(self._transforms())
+
+    def _transforms(self) -> list[dict]:
+        """The transformations to apply after reading: those of the reader settings (an
+        output read as a table carries them there, see ``PipelineOutputTabularDataset``),
+        then the dataset's own."""
+        reader = self._definition.get("reader") or {}
+        return list(reader.get("transforms") or []) + list(self._definition.get("transforms") or [])
 
     @staticmethod
     def _read_one(pd, fs, path: str, reader: dict):
@@ -141,6 +309,8 @@ class TabularDataset(Dataset):
                     # alive at interpreter exit and abort it (apache/arrow#34314).
                     return pd.read_parquet(handle, engine="pyarrow", use_threads=False,
                                            pre_buffer=False)
+                if reader["format"] == "json_lines":
+                    return _read_json_lines(pd, handle, path, reader)
                 return pd.read_csv(
                     handle, sep=reader.get("separator", ","),
                     header=0 if reader.get("header", True) else None,
@@ -154,6 +324,35 @@ class TabularDataset(Dataset):
                 f"reading Parquet files needs pyarrow: pip install pyarrow ({exc})") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise UserErrorException(f"cannot read {path} as {reader['format']}: {exc}") from exc
+
+
+_ENCODINGS = {"utf8": "utf-8", "iso88591": "iso-8859-1", "latin1": "latin-1", "ascii": "ascii",
+              "utf16": "utf-16", "utf32": "utf-32", "utf8bom": "utf-8-sig",
+              "windows1252": "cp1252"}
+
+
+def _read_json_lines(pd, handle, path: str, reader: dict):
+    """One JSON object per line (blank lines skipped); a line that is not a JSON object raises
+    naming it, or is skipped with ``invalid_lines='drop'``."""
+    import json
+    encoding = reader.get("encoding") or "utf8"
+    text = handle.read().decode(_ENCODINGS.get(encoding.replace("-", "").lower(), encoding))
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if reader.get("invalid_lines") == "drop":
+                continue
+            raise UserErrorException(
+                f"line {number} of {path} is not a JSON object ({exc}); fix it or pass "
+                "invalid_lines='drop'") from None
+        rows.append(row)
+    return pd.DataFrame.from_records(rows)
 
 
 def _name_columns(frame, reader: dict):
@@ -210,3 +409,15 @@ def _count(count, what: str) -> int:
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise UserErrorException(f"{what}(count) needs a whole number >= 0, not {count!r}")
     return count
+
+
+from .._cloud_only import cloud_only_function  # noqa: E402
+
+_PROFILE = "data profiles are computed by Azure ML's profiling service"
+_PROFILE_ALT = "ds.to_pandas_dataframe().describe(include='all') (or ydata-profiling on that frame)"
+TabularDataset.get_profile = cloud_only_function(
+    "azureml.data.tabular_dataset.TabularDataset", "get_profile", _PROFILE, _PROFILE_ALT)
+TabularDataset.get_profile_runs = cloud_only_function(
+    "azureml.data.tabular_dataset.TabularDataset", "get_profile_runs", _PROFILE, _PROFILE_ALT)
+TabularDataset.submit_profile_run = cloud_only_function(
+    "azureml.data.tabular_dataset.TabularDataset", "submit_profile_run", _PROFILE, _PROFILE_ALT)

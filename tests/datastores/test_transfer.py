@@ -183,3 +183,28 @@ def test_a_bar_on_a_terminal_and_none_when_switched_off(ws, tmp_path, capsys, mo
     monkeypatch.setenv("AMLOCAL_PROGRESS", "off")
     Datastore(ws).upload(str(_many_files(tmp_path / "quiet", 3)), show_progress=True)
     assert capsys.readouterr().err == ""
+
+
+def test_an_output_upload_never_follows_symbolic_links(tmp_path):
+    """A step writes its output folders: a link in one to a host file (or folder) uploads
+    nothing of it, and the warning names the link."""
+    from amlocal.datastores import upload_output
+    canary = tmp_path / "host-secret.txt"
+    canary.write_text("CANARY-8c1f")
+    secret_dir = tmp_path / "host-dir"
+    secret_dir.mkdir()
+    (secret_dir / "inner.txt").write_text("CANARY-8c1f")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "result.txt").write_text("ok")
+    (out / "leak.txt").symlink_to(canary)
+    (out / "leakdir").symlink_to(secret_dir, target_is_directory=True)
+    store = tmp_path / "store"
+    store.mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upload_output(out, store.as_uri(), {}, "dest", overwrite=True)
+    uploaded = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
+    assert uploaded == ["dest/result.txt"]
+    assert not any("CANARY" in p.read_text() for p in store.rglob("*") if p.is_file())
+    assert any("leak.txt" in str(w.message) and "never followed" in str(w.message) for w in caught)

@@ -41,12 +41,18 @@ def test_tabular_config_is_made_from_an_output_only():
         OutputTabularDatasetConfig(output_file_dataset_config=OutputFileDatasetConfig("x"))
 
 
-def test_column_transformations_raise_with_the_way_to_do_it():
+def test_column_transformations_are_copies_recorded_for_the_consuming_step():
     table = OutputFileDatasetConfig("table").read_delimited_files()
-    for call in (lambda: table.keep_columns(["a"]), lambda: table.drop_columns("a"),
-                 lambda: table.random_split(0.8)):
-        with pytest.raises(UserErrorException, match="input_datasets\\['table'\\]"):
-            call()
+    kept = table.keep_columns(["a"])
+    dropped = table.drop_columns("a")
+    first, second = table.random_split(0.8, seed=7)
+    assert kept is not table and table._reader.get("transforms", []) == []
+    assert kept._reader["transforms"] == [{"keep_columns": ["a"]}]
+    assert dropped._reader["transforms"] == [{"drop_columns": ["a"]}]
+    assert [t["random_split"]["part"] for t in (first._reader["transforms"][0],
+                                                second._reader["transforms"][0])] == [0, 1]
+    with pytest.raises(UserErrorException):
+        table.random_split(1.5)
     with pytest.raises(UserErrorException, match="header must be True"):
         OutputFileDatasetConfig("t").read_delimited_files(header="all_files_have_same_headers")
 

@@ -142,3 +142,34 @@ class PipelineOutputTabularDataset(PipelineOutputAbstractDataset):
         return binding
 
     create_input_binding = _binding
+
+    def keep_columns(self, columns) -> "PipelineOutputTabularDataset":
+        """The output read with only ``columns`` (a name or a list) by the consuming step."""
+        from ...data._transforms import check_columns
+        return self._with_transform({"keep_columns": check_columns(columns, "keep_columns")})
+
+    def drop_columns(self, columns) -> "PipelineOutputTabularDataset":
+        """The output read without ``columns`` (a name or a list) by the consuming step."""
+        from ...data._transforms import check_columns
+        return self._with_transform({"drop_columns": check_columns(columns, "drop_columns")})
+
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple:
+        """Two tables read from the output: about ``percentage`` of its rows and the others
+        (seeded, so the two partition the rows; give each its own name with
+        ``as_named_input``)."""
+        from ...data._transforms import check_probability, check_seed
+        spec = {"percentage": check_probability(percentage, "percentage"),
+                "seed": check_seed(seed)}
+        return (self._with_transform({"random_split": {**spec, "part": 0}}),
+                self._with_transform({"random_split": {**spec, "part": 1}}))
+
+    def _with_transform(self, step: dict) -> "PipelineOutputTabularDataset":
+        """A copy read with ``step`` applied after the others. The transformations travel in
+        the reader settings (``reader["transforms"]``), the part of the table that reaches the
+        consuming step."""
+        import copy
+        result = object.__new__(type(self))
+        result.__dict__.update(self.__dict__)
+        result._reader = copy.deepcopy(self._reader)
+        result._reader.setdefault("transforms", []).append(step)
+        return result
