@@ -2,8 +2,8 @@
 
 Deliberate differences from az ml v1:
 
-* ``-y/--pipeline-yaml`` is refused (not supported yet) with a message saying what to do
-  instead;
+* ``-y/--pipeline-yaml FILE`` (with ``-n``, required as on az) builds the pipeline with
+  ``Pipeline.load_yaml`` and submits it; ``-i`` and ``-y`` together are refused;
 * ``-f/--output_file`` (also spelled ``--output-file``) is created when missing, where az
   requires the file to exist; it holds ``Run.get_details()`` plus ``_experiment_name``;
 * ``--wait`` is new: it follows the run's live log, then prints the final status and every
@@ -64,7 +64,7 @@ def _datapath(ws, name: str, text: str):
 @click.option("-i", "--pipeline-id", default=None, metavar="ID",
               help="Id of the published pipeline to run (see `amlocal pipeline list`).")
 @click.option("-y", "--pipeline-yaml", default=None, metavar="FILE",
-              help="Pipeline YAML file (not supported yet: publish from Python and use -i).")
+              help="Pipeline YAML file (Azure's schema; see Pipeline.load_yaml). Needs -n.")
 @click.option("-n", "--experiment-name", default=None, metavar="NAME",
               help="Experiment to run in (default: the pipeline's name, other characters than "
                    "letters, digits, '_' and '-' replaced by '_').")
@@ -79,24 +79,33 @@ def _datapath(ws, name: str, text: str):
 @workspace_options
 def submit_pipeline(pipeline_id, pipeline_yaml, experiment_name, parameters, datapaths,
                     output_file, wait, selector) -> None:
-    """Submit a published pipeline for execution."""
-    if pipeline_yaml:
-        raise UserErrorException(
-            "-y/--pipeline-yaml is not supported yet: build the pipeline in Python, publish it "
-            "(pipeline.publish(name=...)) and submit its id with -i/--pipeline-id")
-    if not pipeline_id:
+    """Submit a published pipeline (-i) or a pipeline YAML file (-y) for execution."""
+    if pipeline_yaml and pipeline_id:
+        raise UserErrorException("give either -i/--pipeline-id or -y/--pipeline-yaml, not both")
+    if pipeline_yaml and not experiment_name:
+        raise UserErrorException("-y/--pipeline-yaml needs the experiment to run in: add "
+                                 "-n/--experiment-name NAME")
+    if not pipeline_id and not pipeline_yaml:
         raise UserErrorException("give the published pipeline's id with -i/--pipeline-id (list "
-                                 "them with `amlocal pipeline list`)")
+                                 "them with `amlocal pipeline list`) or a pipeline YAML file "
+                                 "with -y/--pipeline-yaml FILE -n EXPERIMENT")
     values = parse_pairs(parameters, "-p/--parameters", '"a=1,b=x"')
     paths = parse_pairs(datapaths, "-d/--datapaths", '"p=datastore/path,q=other/folder"')
     both = sorted(set(values) & set(paths))
     if both:
         raise UserErrorException(f"{', '.join(both)} is given with both -p and -d; give each "
                                  "parameter once")
-    ws, published = resolve_published(selector, pipeline_id)
-    values.update({name: _datapath(ws, name, text) for name, text in paths.items()})
-    experiment = experiment_name or published.default_experiment_name()
-    r = published.submit(ws, experiment, pipeline_parameters=values or None)
+    if pipeline_yaml:
+        from ..pipeline.core.pipeline import Pipeline
+        ws = selector.resolve()
+        values.update({name: _datapath(ws, name, text) for name, text in paths.items()})
+        experiment = experiment_name
+        r = Pipeline.load_yaml(ws, pipeline_yaml).submit(experiment, pipeline_parameters=values or None)
+    else:
+        ws, published = resolve_published(selector, pipeline_id)
+        values.update({name: _datapath(ws, name, text) for name, text in paths.items()})
+        experiment = experiment_name or published.default_experiment_name()
+        r = published.submit(ws, experiment, pipeline_parameters=values or None)
     click.echo(f"Pipeline was submitted with run ID {r.id}")
     if output_file:
         _write_output_file(output_file, r, experiment)

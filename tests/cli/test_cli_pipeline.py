@@ -102,7 +102,12 @@ def test_parse_pairs_keeps_strings_and_splits_on_first_equals():
 
 def test_unsupported_flags_are_refused_clearly(amlocal, published, tmp_path):
     yaml = amlocal("run", "submit-pipeline", "-y", str(tmp_path / "p.yml"), *WS)
-    assert yaml.exit_code == 1 and "-y/--pipeline-yaml is not supported yet" in yaml.stderr
+    assert yaml.exit_code == 1 and "add -n/--experiment-name" in yaml.stderr
+    both = amlocal("run", "submit-pipeline", "-y", str(tmp_path / "p.yml"), "-i", published,
+                   "-n", "e", *WS)
+    assert both.exit_code == 1 and "not both" in both.stderr
+    missing = amlocal("run", "submit-pipeline", "-y", str(tmp_path / "p.yml"), "-n", "e", *WS)
+    assert missing.exit_code == 1 and "p.yml does not exist" in missing.stderr
     datapaths = amlocal("run", "submit-pipeline", "-i", published, "-d", "p=store/path", *WS)
     assert datapaths.exit_code == 1 and "no datastore named 'store'" in datapaths.stderr
     no_path = amlocal("run", "submit-pipeline", "-i", published, "-d", "p=store", *WS)

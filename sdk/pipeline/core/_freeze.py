@@ -146,6 +146,7 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
 
     default_store = _default_datastore(pipeline)
     nodes, parameters = [], {}
+    pipeline_outputs: dict[str, dict] = {}   # PipelineData(pipeline_output_name=...)
     for step in steps:
         source = step._source_dir(pipeline._default_source_directory)
         if not source.is_dir():
@@ -251,6 +252,13 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                                 "datastore": out.datastore_name or default_store,
                                 "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode,
                                 "registration": out._registration})
+                if out.pipeline_output_name is not None:
+                    if out.pipeline_output_name in pipeline_outputs:
+                        errors.append(f"Duplicate pipeline output with name "
+                                      f"{out.pipeline_output_name}: give each PipelineData its own "
+                                      "pipeline_output_name")
+                    pipeline_outputs[out.pipeline_output_name] = {"node": ids[id(step)],
+                                                                  "output": out.name}
             elif _is_output_config(out):
                 d = out._to_definition()
                 outputs.append({"name": out.name, "kind": "output_dataset",
@@ -312,6 +320,8 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         nodes.sort(key=lambda n: order.index(n["id"]))
     graph = {"format": GRAPH_FORMAT, "description": pipeline._description,
              "parameters": parameters, "steps": nodes}
+    if pipeline_outputs:
+        graph["pipeline_outputs"] = pipeline_outputs
     if web_inputs or web_outputs:
         graph["webservice"] = {"inputs": web_inputs,
                                "outputs": _web_outputs(web_outputs, ids, errors)}

@@ -45,11 +45,73 @@ class PipelineStep:
         from ._inputs import process_step_io
         return process_step_io(self, arguments, inputs, outputs, fix_port_name_collisions)
 
+    # -- Azure's step-building hooks ----------------------------------------------------------
+    # A custom Azure step overrides create_node and builds its service graph node with the
+    # helpers below. amlocal freezes every step itself (Pipeline.submit / publish turn a step's
+    # script, arguments, inputs and outputs into plain data), so the hooks that only build
+    # Azure's graph objects refuse with a message saying so; the two that check or resolve a
+    # step's files and arguments work.
     def create_node(self, graph, default_datastore, context):
-        """Azure builds its service graph here; amlocal freezes steps into plain data instead."""
-        raise NotImplementedError(
-            "amlocal freezes pipelines itself (Pipeline.submit / publish); create_node is part "
-            "of Azure's graph service and is not used locally")
+        """Azure builds its service graph here; amlocal freezes steps into plain data instead.
+        Raises UserErrorException."""
+        _not_built_locally("create_node")
+
+    def create_module_def(self, execution_type, input_bindings, output_bindings, param_defs=None,
+                          create_sequencing_ports=True, allow_reuse=True, version=None,
+                          module_type=None, arguments=None, runconfig=None, cloud_settings=None):
+        """Azure's module definition of the step. Raises UserErrorException: amlocal freezes
+        steps itself."""
+        _not_built_locally("create_module_def")
+
+    def create_input_output_bindings(self, inputs, outputs, default_datastore, resource_inputs=None):
+        """Azure's port bindings of the step's graph node. Raises UserErrorException: amlocal
+        freezes steps itself (its inputs and outputs are read from ``inputs``/``outputs``)."""
+        _not_built_locally("create_input_output_bindings")
+
+    @staticmethod
+    def resolve_input_arguments(arguments, inputs, outputs, params):
+        """Azure's annotated argument list of a graph node. Raises UserErrorException: amlocal
+        resolves arguments itself when it freezes the step (``$AZUREML_DATAREFERENCE_<name>``,
+        ``$AML_PARAMETER_<name>``)."""
+        _not_built_locally("resolve_input_arguments")
+
+    @staticmethod
+    def validate_arguments(arguments, inputs, outputs) -> None:
+        """Check that every input and output used in ``arguments`` is in ``inputs`` or
+        ``outputs``; raises ValueError naming the first one that is not (as Azure does)."""
+        from ._inputs import _check_arguments
+
+        declared = {id(o) for o in outputs or []}
+        for arg in arguments or []:
+            if isinstance(arg, OutputPortBinding) and id(arg) not in declared:
+                raise ValueError(f"Output {arg.name} appears in arguments list but is not in the "
+                                 "output list")
+
+        class _Unnamed:
+            name = "(validate_arguments)"
+        _check_arguments(_Unnamed(), list(arguments or []), list(inputs or []), list(outputs or []))
+
+    def get_source_directory(self, context, source_directory, script_name):
+        """The step's source directory (``source_directory``, else the pipeline's
+        ``default_source_directory`` when ``context`` is the Pipeline, else the current folder),
+        checked to hold ``script_name``. Raises ValueError when the script is not there."""
+        import os
+        folder = source_directory or getattr(context, "_default_source_directory", None) or os.getcwd()
+        script = os.path.join(folder, script_name)
+        if not os.path.isfile(script):
+            raise ValueError(f"Step [{self.name}]: script not found at: {os.path.abspath(script)}. "
+                             "Make sure to specify an appropriate source_directory on the Step or "
+                             "default_source_directory on the Pipeline.")
+        return folder
+
+
+def _not_built_locally(method: str):
+    from ...errors import UserErrorException
+    raise UserErrorException(
+        f"PipelineStep.{method} builds Azure's pipeline service graph, which amlocal does not "
+        "use: Pipeline.submit / publish freeze every step themselves. A custom step subclasses "
+        "PythonScriptStep (script, arguments, inputs, outputs, runconfig) instead of overriding "
+        "create_node")
 
 
 class StepSequence:
@@ -130,6 +192,13 @@ class PipelineData:
         self._output_mode = output_mode
         self._output_path_on_compute = output_path_on_compute
         self._output_overwrite = output_overwrite
+        self._data_type = data_type
+        self._is_directory = is_directory
+        if pipeline_output_name is not None and not _WORD.match(str(pipeline_output_name)):
+            raise ValueError(f"PipelineData pipeline_output_name {pipeline_output_name!r} is not "
+                             "valid: use letters, digits and '_' only")
+        self._pipeline_output_name = pipeline_output_name
+        self._training_output = training_output
         self._producer = None
         self._registration: dict | None = None
 
@@ -150,6 +219,16 @@ class PipelineData:
     def output_mode(self) -> str:
         return self._output_mode
 
+    @property
+    def data_type(self) -> str | None:
+        """The data type given at construction (amlocal needs none: outputs are folders)."""
+        return self._data_type
+
+    @property
+    def pipeline_output_name(self) -> str | None:
+        """The name under which ``PipelineRun.get_pipeline_output(name)`` finds this output."""
+        return self._pipeline_output_name
+
     def get_env_variable_name(self) -> str:
         return f"AZUREML_DATAREFERENCE_{self._name}"
 
@@ -166,15 +245,26 @@ class PipelineData:
         ``as_download``, or ``register`` it when the producing step completes."""
         return PipelineOutputFileDataset(self)
 
+    def create_input_binding(self, input_name: str | None = None, mode: str | None = None,
+                             path_on_compute: str | None = None,
+                             overwrite: bool | None = None) -> "InputPortBinding":
+        """An InputPortBinding feeding this output to a step (``mode`` mount, the default, or
+        download). Raises ValueError for another mode."""
+        name = input_name or self._name
+        mode = mode or "mount"
+        if mode not in ("mount", "download"):
+            raise ValueError(f"Input [{name}] has an invalid mode [{mode}]")
+        return InputPortBinding(self, name, mode, path_on_compute, overwrite)
+
     def as_input(self, input_name: str | None = None) -> "InputPortBinding":
-        return InputPortBinding(self, input_name or self._name, "mount")
+        return self.create_input_binding(input_name)
 
     def as_mount(self, input_name: str | None = None) -> "InputPortBinding":
-        return InputPortBinding(self, input_name or self._name, "mount")
+        return self.create_input_binding(input_name, "mount")
 
     def as_download(self, input_name: str | None = None, path_on_compute: str | None = None,
                     overwrite: bool | None = None) -> "InputPortBinding":
-        return InputPortBinding(self, input_name or self._name, "download", path_on_compute)
+        return self.create_input_binding(input_name, "download", path_on_compute, overwrite)
 
 
 class OutputPortBinding(PipelineData):
@@ -223,15 +313,48 @@ class InputPortBinding:
         self.bind_mode = bind_mode or mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite
+        self.is_resource = bool(kwargs.get("is_resource", False))
+        self.additional_transformations = kwargs.get("additional_transformations")
         self._dataset_like = False
 
     @property
     def name(self) -> str:
         return self.input_name
 
+    @property
+    def data_reference_name(self) -> str:
+        return self.input_name
+
+    @property
+    def data_type(self) -> str | None:
+        return self.get_bind_object_data_type()
+
     def get_bind_object_name(self) -> str:
         obj = self.bind_object
         return getattr(obj, "data_reference_name", None) or obj.name
+
+    def get_bind_object_data_type(self) -> str | None:
+        """The data type of what is bound: a PipelineData's ``data_type``, ``AzureMLDataset``
+        for a dataset, None otherwise (as Azure)."""
+        from ._inputs import PipelineDataset
+        from .pipeline_output_dataset import PipelineOutputAbstractDataset
+        obj = self.bind_object
+        if isinstance(obj, (PipelineDataset, PipelineOutputAbstractDataset)) or self._dataset_like:
+            return "AzureMLDataset"
+        if isinstance(obj, PipelineData):
+            return obj.data_type
+        return None
+
+    def as_resource(self) -> "InputPortBinding":
+        """A copy of this binding marked ``is_resource`` (Azure's resource inputs). Locally it
+        is bound like any other input."""
+        copy = InputPortBinding(self.bind_object, self.input_name, self.bind_mode,
+                                self.path_on_compute, self.overwrite, is_resource=True,
+                                additional_transformations=self.additional_transformations)
+        copy._dataset_like = self._dataset_like
+        if hasattr(self, "_reader"):
+            copy._reader = self._reader
+        return copy
 
     def __str__(self) -> str:
         return f"$AZUREML_DATAREFERENCE_{self.input_name}"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ...errors import UserErrorException
 
+SERVICE_ENDPOINT = "amlocal://local"
+
 
 class Pipeline:
     """``Pipeline(workspace, steps, description=None, default_datastore=None,
@@ -26,6 +28,36 @@ class Pipeline:
     @property
     def workspace(self):
         return self._workspace
+
+    @property
+    def graph(self) -> dict:
+        """The pipeline as amlocal freezes it (plain data: steps with their scripts, arguments,
+        inputs, outputs, environments and dependencies; parameters), without taking snapshots.
+        Deliberate difference: Azure returns its service ``Graph`` object; amlocal's graph is
+        the dict ``PipelineRun.get_graph()`` and ``PublishedPipeline.get_graph()`` return.
+        Raises ValidationError listing every problem when the pipeline is not valid."""
+        from ...errors import ValidationError
+        from ._freeze import freeze
+        graph, errors = freeze(self, take_snapshots=False)
+        if errors:
+            raise ValidationError(errors)
+        return graph
+
+    def service_endpoint(self) -> str:
+        """Where the pipeline is run: ``amlocal://local`` (the value steps see as
+        ``AZUREML_SERVICE_ENDPOINT``), as Azure returns its pipelines service URL."""
+        return SERVICE_ENDPOINT
+
+    @staticmethod
+    def load_yaml(workspace, filename, _workflow_provider=None, _service_endpoint=None) -> "Pipeline":
+        """A Pipeline from Azure's pipeline YAML (``pipeline:`` with ``parameters``,
+        ``data_references``, ``default_compute`` and ``steps``). Steps of ``type:
+        PythonScriptStep`` and ``ParallelRunStep`` are built; other step types raise
+        UserErrorException naming them. The schema and where amlocal differs are described in
+        ``amlocal.pipeline.core._pipeline_yaml``."""
+        from ._pipeline_yaml import load
+        steps, description = load(workspace, filename)
+        return Pipeline(workspace, steps, description=description)
 
     def validate(self) -> list[str]:
         """Every problem that would stop this pipeline, as a list of messages (empty when

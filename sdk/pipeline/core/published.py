@@ -6,6 +6,7 @@ id runs. ``disable()``/``enable()`` only set its status; a disabled pipeline ref
 """
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -55,6 +56,33 @@ class PublishedPipeline:
     def list(workspace, active_only: bool = True, _service_endpoint=None) -> list:
         return [PublishedPipeline(workspace, i) for i in workspace._store.list_pipelines(workspace._id)
                 if not active_only or i.status == "Active"]
+
+    @staticmethod
+    def get_all(workspace, active_only: bool = True, _service_endpoint=None) -> list:
+        """Deprecated alias of :meth:`list` (as on Azure, with its warning)."""
+        logging.getLogger(__name__).warning(
+            "PublishedPipeline.get_all(workspace) is being deprecated. "
+            "Use PublishedPipeline.list(workspace) instead.")
+        return PublishedPipeline.list(workspace, active_only=active_only)
+
+    def get_graph(self, _workflow_provider=None) -> dict:
+        """The frozen pipeline this id runs (plain data: steps, parameters). Deliberate
+        difference: Azure returns its service ``Graph`` object."""
+        return self._info.definition
+
+    def get_step_names(self, _workflow_provider=None) -> list:
+        """The names of the pipeline's steps, in the order they run."""
+        return [node["name"] for node in self.get_graph().get("steps", [])]
+
+    def save(self, path=None, _workflow_provider=None) -> None:
+        """Write the pipeline as Azure's pipeline YAML (which ``Pipeline.load_yaml`` and
+        ``amlocal run submit-pipeline -y`` read) to ``path``: a file, or a folder that gets
+        ``<name>.yml`` (default: the current folder). A run configuration file per step is
+        written beside it. Azure saves only ModuleSteps; amlocal saves PythonScriptSteps and
+        raises UserErrorException for what the schema cannot express (see
+        ``amlocal.pipeline.core._pipeline_yaml_dump``)."""
+        from ._pipeline_yaml_dump import save
+        save(self.get_graph(), path, f"{self.name}.yml")
 
     def _set_status(self, status: str) -> None:
         self._workspace._store.set_pipeline_status(self.id, status)

@@ -58,6 +58,49 @@ class PipelineRun(Run):
             raise ActivityFailedException(f"pipeline run {self._id} failed: {detail}", self._id)
         return status
 
+    def get_pipeline_output(self, pipeline_output_name: str) -> "PortDataReference":
+        """The output promoted with ``PipelineData(..., pipeline_output_name=name)``, as a
+        PortDataReference (``download(path)`` fetches it). Raises UserErrorException for a name
+        the pipeline has no output of, or when its step has not produced it yet."""
+        from ...errors import UserErrorException
+        promoted = self.get_graph().get("pipeline_outputs") or {}
+        if pipeline_output_name not in promoted:
+            known = ", ".join(sorted(promoted)) or "none (give PipelineData a pipeline_output_name)"
+            raise UserErrorException(f"pipeline run {self._id} has no pipeline output "
+                                     f"{pipeline_output_name!r}; its pipeline outputs: {known}")
+        where = promoted[pipeline_output_name]
+        for step in self.get_steps():
+            if (step._info.definition or {}).get("node_id") == where["node"]:
+                outputs = step.get_outputs()
+                if where["output"] not in outputs:
+                    raise UserErrorException(
+                        f"pipeline output {pipeline_output_name!r} is written by step "
+                        f"'{step.name}', which has not produced it (status {step.get_status()}); "
+                        "wait for the run with run.wait_for_completion()")
+                found = outputs[where["output"]].get_port_data_reference()
+                found.data_reference_name = pipeline_output_name
+                return found
+        raise UserErrorException(f"pipeline run {self._id} has no step run for node "
+                                 f"{where['node']} (pipeline output {pipeline_output_name!r})")
+
+    @staticmethod
+    def get_pipeline_runs(workspace, pipeline_id: str, _service_endpoint=None) -> list:
+        """The runs submitted from the published pipeline ``pipeline_id``, newest first."""
+        from ...core.experiment import Experiment
+        found = []
+        for info in workspace._store.list_runs(workspace_id=workspace._id, kind="pipeline"):
+            if (info.definition or {}).get("published_pipeline_id") == pipeline_id:
+                found.append(PipelineRun(Experiment(workspace, info.experiment, _skip_create=True),
+                                         info.id, _info=info))
+        return found
+
+    def save(self, path=None) -> None:
+        """Write the run's pipeline as Azure's pipeline YAML to ``path``: a file, or a folder
+        that gets ``pipeline.yml`` (default: the current folder); see
+        ``PublishedPipeline.save``."""
+        from ._pipeline_yaml_dump import save
+        save(self.get_graph(), path, "pipeline.yml")
+
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None):
         from .published import PublishedPipeline
@@ -75,6 +118,17 @@ class StepRun(Run):
         return self._store.read_artifact(self._id, STD_LOG).decode("utf-8", "replace")
 
     get_log = get_job_log
+
+    def get_stdout_log(self) -> str:
+        """The step's log. Deliberate difference: amlocal records what the step writes to
+        stdout and stderr as one log, in the order it was written (Azure keeps two files), so
+        this and :meth:`get_stderr_log` return the same text."""
+        return self.get_job_log()
+
+    def get_stderr_log(self) -> str:
+        """The step's log: stdout and stderr merged in order (see :meth:`get_stdout_log`), so a
+        traceback is there with the output that led to it."""
+        return self.get_job_log()
 
     def _recorded_outputs(self) -> dict:
         self._refresh()
