@@ -3,6 +3,9 @@
 ``AMLOCAL_HOME`` (default ``~/.amlocal``) holds the metadata database, artifacts, models,
 snapshots, locks and logs. ``AMLOCAL_STORE_URL`` replaces the embedded SQLite database with any
 SQLAlchemy URL (e.g. ``postgresql://...``); files still live under ``AMLOCAL_HOME``.
+
+The home holds secrets (datastore credentials in the database, service keys): the store creates
+it 0700 and the SQLite database 0600 (:func:`secure_home`, :func:`private_file`).
 """
 from __future__ import annotations
 
@@ -43,6 +46,32 @@ class Settings:
     @property
     def venvs(self) -> Path:
         return self.home / "venvs"
+
+
+def secure_home(home: Path) -> Path:
+    """Create ``home`` readable by its owner only (0700): it holds the database with datastore
+    credentials, service keys, artifacts and models. An existing home of this user that others
+    can enter is made 0700 too. Returns ``home``."""
+    home = Path(home)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = home.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.chmod(home, 0o700)
+    return home
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` (empty) readable and writable by its owner only (0600), or make an
+    existing file of this user 0600. Returns ``path``."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        info = os.fstat(fd)
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def current() -> Settings:

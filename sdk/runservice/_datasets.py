@@ -34,5 +34,27 @@ def copy_dataset(store, workspace_id: str, definition, folder: Path) -> tuple[Pa
 
     files_only = {**{k: v for k, v in definition.items() if k != "bound"},
                   "type": "FileDataset"}   # a table's files are copied as they are
+    _refuse_links(files_only["sources"], resolve)
     binding = bind_input(files_only, "dataset", "download", None, resolve, folder)
     return Path(folder) / "dataset", json.loads(binding.step_definition)["bound"]["sources"]
+
+
+def _refuse_links(sources: list, resolve) -> None:
+    """Refuse a copy that would read through a symbolic link of a local datastore, or land
+    outside its root: steps write output folders on such datastores, and a link planted there
+    must not make the host read one of its own files for a step."""
+    import os
+    from amlocal.datastores import resolve_sources
+    from amlocal.datastores.fs import is_local
+    res = resolve_sources(sources, resolve)
+    for match in res.matches:
+        src = res.sources[match.source]
+        if not is_local(src.fs) or src.root is None:
+            continue
+        root = os.path.realpath(src.root)
+        real = os.path.realpath(match.path)
+        if os.path.islink(match.path) or not (real == root or real.startswith(root + os.sep)):
+            raise UserErrorException(
+                f"the dataset's file {match.portable!r} on datastore '{src.label}' is a symbolic "
+                "link (or leads outside the datastore); the host copies no file through a link "
+                "for a step")

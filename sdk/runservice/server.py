@@ -1,27 +1,15 @@
-"""RunService: the workspace's store, served to running steps over a Unix socket and/or TCP.
+"""RunService: the step API, served to running steps over a Unix socket and/or TCP.
 
 The pipeline runner hosts one on the host while a pipeline runs. Steps reach it through
 :class:`amlocal.runservice.client.RemoteStore` (see that module for the wire format). Each step
-gets a token bound to its run (:meth:`RunService.grant`); a token may
-
-* read anything (``get_*``, ``list_*``, ``find_workspaces``, ``fetch_*``, ``read_artifact``);
-* write to its own run (``log_metrics``, ``set_tags``, ``remove_tags``, ``add_properties``,
-  ``put_artifact``, ``append_artifact``; not ``update_run``: the runner sets a step's status
-  from its exit code) and to that run's direct child runs (the same, plus ``update_run`` and
-  ``create_run``);
-* write metrics, tags and properties to its parent run (``log_metrics``, ``set_tags``,
-  ``add_properties``: ``run.parent.log(...)``, as v1 code compares trainers), nothing else
-  there;
-* never add properties named ``amlocal.*`` (amlocal's own bookkeeping);
-* register models and environments and ensure experiments in its run's workspace;
-* fetch the files of a dataset over its run's workspace datastores (``fetch_dataset``: a
-  registered dataset read inside a step that is not one of its inputs, as v1 scoring scripts do
-  with ``Dataset.get_by_name(...).download()``); the host reads the datastore, so the step never
-  holds its credentials, and only datastore-relative sources are served (paths that would leave
-  their datastore are refused by the resolver);
-
-and nothing else: workspace, datastore, pipeline and compute-target writes are refused with
-HTTP 403. The exposed methods are an explicit list; nothing is looked up by arbitrary name.
+gets a token bound to its run (:meth:`RunService.grant`). What a token may do is the step API
+(:mod:`._policy`): read its workspace's runs, datasets, datastores (never their credentials),
+models and environments; read the files of its own pipeline run's tree; write to its own run,
+its child runs and (metrics, tags, properties) its parent run; create child runs of itself;
+register models, datasets and environments in its own workspace; and nothing else (HTTP 403).
+Every identifier, name, path and version a step sends is checked here (:mod:`._validate`,
+HTTP 400), models are fetched by (workspace, name, version) looked up in the store, and the
+store's file layer refuses any path resolving outside its root.
 
 Tokens travel in clear text: over TCP, serve only on a network you trust (or through an SSH
 tunnel). Standard library only (``http.server`` and ``socketserver``).
@@ -45,50 +33,23 @@ import traceback
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from ..errors import AmlocalError, StoreError
+from ..errors import AmlocalError, NotFoundError, StoreError
 from ..store.base import Store
-from ..store.entities import DatasetInfo, ModelInfo, RunInfo, from_wire, to_wire
+from ..store.entities import from_wire, to_wire
+from ._policy import SERVICE_METHODS, STEP_API, Refusal as _Refusal, Scope, StepPolicy, scope_of
 from .client import (API_PREFIX, BLOCK, BOUND_HEADER, ENTRY_HEADER, META_LENGTH_HEADER,
                      _BUILTIN_ERRORS, safe_extract)
 
 log = logging.getLogger("amlocal.runservice")
 
-READ_METHODS = frozenset({
-    "find_workspaces", "get_datastore", "list_datastores", "list_experiments", "get_run",
-    "list_runs", "get_metric_records", "list_artifacts", "fetch_artifact", "read_artifact",
-    "get_model", "list_models", "fetch_model", "get_environment", "list_environments",
-    "get_pipeline", "list_pipelines", "get_compute_target", "list_compute_targets",
-    "find_reusable_run", "get_dataset", "get_dataset_by_id", "list_datasets"})
-RUN_WRITE_METHODS = frozenset({
-    "log_metrics", "set_tags", "remove_tags", "add_properties", "put_artifact",
-    "append_artifact", "update_run", "create_run"})
-# What a step may write to its parent run (a step's parent is its pipeline run).
-PARENT_WRITE_METHODS = frozenset({"log_metrics", "set_tags", "add_properties"})
-RESERVED_PROPERTY_PREFIX = "amlocal."
-WORKSPACE_WRITE_METHODS = frozenset({"register_model", "register_environment", "ensure_experiment",
-                                     "register_dataset"})
-REFUSED_METHODS = frozenset({
-    "create_workspace", "set_default_datastore", "put_datastore", "delete_datastore",
-    "put_pipeline", "set_pipeline_status", "put_compute_target"})
-# Served by the run service itself, not by the store (see _fetch_dataset).
-SERVICE_METHODS = frozenset({"fetch_dataset"})
-ALL_METHODS = (READ_METHODS | RUN_WRITE_METHODS | WORKSPACE_WRITE_METHODS | REFUSED_METHODS
-               | SERVICE_METHODS)
+# every store method: the ones outside the step API are refused (403), the rest unknown (404)
+STORE_METHODS = frozenset(Store.__abstractmethods__)
+ALL_METHODS = STORE_METHODS | STEP_API
 MAX_META_BYTES = 256 << 20
 # Path arguments of the file methods: their payload travels in the body, not in the JSON.
 FILE_PARAMETERS = {"put_artifact": "source", "fetch_artifact": "destination",
                    "append_artifact": "data", "register_model": "source",
                    "fetch_model": "target_dir", "fetch_dataset": "target_dir"}
-
-
-class _Refusal(Exception):
-    """An HTTP error answer: status, error type and message."""
-
-    def __init__(self, status: int, message: str, type_name: str = "UserErrorException"):
-        super().__init__(message)
-        self.status = status
-        self.type_name = type_name
-        self.message = message
 
 
 class _AnswerStarted(Exception):
@@ -287,13 +248,15 @@ class RunService:
         self.port = port
         self.spool_dir = spool_dir
         self._tokens: dict[str, str] = {}
-        self._workspaces: dict[str, str] = {}  # run id -> its workspace id
+        self._scopes: dict[str, Scope] = {}  # run id -> what its token may reach
+        self._policy = StepPolicy(store)
         self._lock = threading.Lock()
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
         self._signatures = {name: inspect.signature(getattr(Store, name))
-                            for name in ALL_METHODS - SERVICE_METHODS}
+                            for name in STEP_API - SERVICE_METHODS}
         self._signatures["fetch_dataset"] = inspect.signature(_fetch_dataset_signature)
+        self._signatures["fetch_model"] = inspect.signature(_fetch_model_signature)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> "RunService":
@@ -402,7 +365,10 @@ class RunService:
         owner = self._authenticate(request.headers.get("Authorization", ""))
         if method not in ALL_METHODS:
             raise _Refusal(404, f"the run service has no method {method!r}; it serves: "
-                                f"{', '.join(sorted(ALL_METHODS))}", "NotFoundError")
+                                f"{', '.join(sorted(STEP_API))}", "NotFoundError")
+        scope = self._scope(owner)
+        if method not in STEP_API:
+            self._policy.check(scope, method, {})  # refused, saying what a step may do
         try:
             meta_length = int(request.headers.get(META_LENGTH_HEADER, ""))
         except ValueError:
@@ -413,21 +379,19 @@ class RunService:
                            "StoreError")
         try:
             kwargs = from_wire(json.loads(body.read_exact(meta_length)))
+            if not isinstance(kwargs, dict):
+                raise TypeError("the request's JSON must be an object of keyword arguments")
             if method in FILE_PARAMETERS:
                 if FILE_PARAMETERS[method] in kwargs:
                     raise TypeError(f"{FILE_PARAMETERS[method]!r} travels in the request body")
                 kwargs[FILE_PARAMETERS[method]] = None
             bound = self._signatures[method].bind(None, **kwargs)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise _Refusal(400, f"bad arguments for {method}: {exc}", "TypeError") from None
         arguments = {k: v for k, v in bound.arguments.items()
                      if k != "self" and k != FILE_PARAMETERS.get(method)}
         arguments.update(arguments.pop("fields", {}))  # update_run(**fields)
-        expected = {"create_run": RunInfo, "register_model": ModelInfo,
-                    "register_dataset": DatasetInfo}.get(method)
-        if expected is not None and not isinstance(arguments.get("info"), expected):
-            raise _Refusal(400, f"{method} needs info=<{expected.__name__}>", "TypeError")
-        self._authorize(owner, method, arguments)
+        arguments = self._policy.check(scope, method, arguments)
 
         if method == "put_artifact":
             self._put_artifact(request, body, arguments)
@@ -447,7 +411,8 @@ class RunService:
             elif method == "read_artifact":
                 request._send_bytes(bytes(self.store.read_artifact(**arguments)))
             else:
-                result = getattr(self.store, method)(**arguments)
+                result = self._policy.answer(scope, method,
+                                             getattr(self.store, method)(**arguments))
                 request._send_json(200, {"result": to_wire(result)})
 
     def _authenticate(self, header: str) -> str:
@@ -460,66 +425,14 @@ class RunService:
                                 "by its runner for as long as the step runs")
         return owner
 
-    def _workspace_of(self, run_id: str) -> str:
+    def _scope(self, run_id: str) -> Scope:
         with self._lock:
-            found = self._workspaces.get(run_id)
+            found = self._scopes.get(run_id)
         if found is None:
-            run = self.store.get_run(run_id)
-            if run is None:
-                raise _Refusal(403, f"the run {run_id} this token was granted for does not exist "
-                                    "in the store")
-            found = run.workspace_id
+            found = scope_of(self.store, run_id)
             with self._lock:
-                self._workspaces[run_id] = found
+                self._scopes[run_id] = found
         return found
-
-    def _parent_of(self, run_id: str) -> str | None:
-        run = self.store.get_run(run_id)
-        return None if run is None else run.parent_id
-
-    def _authorize(self, owner: str, method: str, args: dict) -> None:
-        if method in READ_METHODS:
-            return
-        if method in REFUSED_METHODS:
-            raise _Refusal(403, f"a step may not call {method}: workspaces, datastores, "
-                                "published pipelines and compute targets are changed on the host "
-                                "(the pipeline script or the amlocal command), not from a running "
-                                f"step (run {owner})")
-        if method in WORKSPACE_WRITE_METHODS or method in SERVICE_METHODS:
-            workspace_id = args["info"].workspace_id if "info" in args else args["workspace_id"]
-            if workspace_id != self._workspace_of(owner):
-                raise _Refusal(403, f"run {owner} may call {method} only in its own workspace")
-            return
-        # writes on a run: the token's own run or its direct children
-        if method == "create_run":
-            info = args["info"]
-            if info.workspace_id != self._workspace_of(owner):
-                raise _Refusal(403, f"run {owner} may create runs only in its own workspace")
-            if owner in (info.id, info.parent_id):
-                return
-            raise _Refusal(403, f"run {owner} may create only its own child runs (parent_id "
-                                f"{owner}), not a run with parent_id {info.parent_id!r}")
-        run_id = args["run_id"]
-        if method == "add_properties":
-            reserved = sorted(k for k in args["properties"] if str(k).startswith(RESERVED_PROPERTY_PREFIX))
-            if reserved:
-                raise _Refusal(403, f"run {owner} may not add properties {reserved}: names starting "
-                                    f"with {RESERVED_PROPERTY_PREFIX!r} are amlocal's own")
-        if run_id == owner:
-            if method == "update_run":
-                raise _Refusal(403, f"run {owner} may not call update_run on itself: a step's "
-                                    "status is set by its runner from the script's exit code "
-                                    "(run.complete()/fail() inside a job do not set it)")
-            return
-        target = self.store.get_run(run_id)
-        if target is not None and target.parent_id == owner:
-            return
-        if method in PARENT_WRITE_METHODS and run_id == self._parent_of(owner):
-            return
-        allowed = ", ".join(sorted(PARENT_WRITE_METHODS))
-        raise _Refusal(403, f"run {owner} may not call {method} on run {run_id}: a step writes "
-                            f"to its own run, to its child runs, and ({allowed}) to its parent "
-                            "run only")
 
     # -- file methods -----------------------------------------------------------------------
     def _spool(self) -> Path:
@@ -566,9 +479,16 @@ class RunService:
         request._send_json(200, {"result": to_wire(result)})
 
     def _fetch_model(self, request, args) -> None:
+        """Send the files of the model (workspace, name, version) as the store records it;
+        nothing the step sent names a path."""
+        info = self.store.get_model(args["workspace_id"], args["name"], args["version"])
+        if info is None:
+            raise NotFoundError(f"no model {args['name']}"
+                                f"{'' if args['version'] is None else ':' + str(args['version'])}"
+                                " in this workspace")
         folder = self._spool()
         try:
-            path = Path(self.store.fetch_model(args["info"], folder))
+            path = Path(self.store.fetch_model(info, folder))
             request._send_tar(path)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -587,3 +507,8 @@ class RunService:
 
 def _fetch_dataset_signature(self, workspace_id: str, definition: dict, target_dir=None):
     """The arguments of the run service's ``fetch_dataset`` (it is not a store method)."""
+
+
+def _fetch_model_signature(self, workspace_id: str, name: str, version: int | None = None,
+                           target_dir=None):
+    """The arguments of the run service's ``fetch_model``: the model is looked up by key."""

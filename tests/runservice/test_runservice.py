@@ -124,11 +124,15 @@ def test_runs_tags_properties_round_trip(remote, store):
     assert "property 'p' of run step is already 'x'" in str(caught.value)
     assert store.get_run("step").properties == {"p": "x"}
 
-    # a host-side ValueError crosses as itself
+    # a step updates its child runs' status, times, error and name only
     remote.create_run(RunInfo(id="kid", workspace_id="ws1", experiment="exp", kind="script",
                               parent_id="step"))
-    with pytest.raises(ValueError, match="cannot update run fields"):
+    with pytest.raises(UserErrorException, match="may set only ended_at, error, name, "
+                                                 "started_at, status of its child runs"):
         remote.update_run("kid", bogus=1)
+    with pytest.raises(UserErrorException, match="status 'Finished' is not one a step may give"):
+        remote.update_run("kid", status="Finished")
+    assert remote.update_run("kid", status="Completed", name="done").status == "Completed"
 
     assert [r.id for r in remote.list_runs(parent_id="pipe")] == \
         [r.id for r in store.list_runs(parent_id="pipe")]
@@ -226,7 +230,8 @@ def test_models_file_and_folder(remote, store, tmp_path):
     assert remote.get_model("ws1", "clf", 1) == first
     assert remote.get_model("ws1", "clf") == second
     assert [m.version for m in remote.list_models("ws1", "clf")] == [2, 1]
-    assert remote.list_models("ws2") == []
+    with pytest.raises(UserErrorException, match="list_models only in its own workspace"):
+        remote.list_models("ws2")
 
     got = remote.fetch_model(first, tmp_path / "out1")
     assert got == tmp_path / "out1" / "model.pkl" and got.read_text() == "weights"
@@ -433,3 +438,11 @@ def test_fetch_dataset_copies_files_of_the_own_workspace_only(store, remote, tmp
         remote.fetch_dataset("ws1", {**definition, "sources": [{"datastore": "lake",
                                                                  "path": "../../etc/*"}]},
                              tmp_path / "copy4")
+    # a link planted in the datastore (a step's output folder) is not read through
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-1b7e")
+    (data / "labels" / "planted.txt").symlink_to(canary)
+    with pytest.raises(UserErrorException, match="symbolic link"):
+        remote.fetch_dataset("ws1", definition, tmp_path / "copy5")
+    assert not any("CANARY" in p.read_text() for p in (tmp_path / "copy5").rglob("*")
+                   if p.is_file())

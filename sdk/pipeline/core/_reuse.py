@@ -11,6 +11,10 @@ Deliberate difference from Azure: a step that declares no outputs always runs. R
 previous run's outputs to the next steps; a step without outputs exists for its side effects
 (registering a model, logging metrics), which reusing it would silently skip.
 
+Only step runs the runner recorded are reused: the runner marks each step run it executes with
+the property ``amlocal.recorded_by_runner`` (a step can never add ``amlocal.*`` properties, nor
+create runs with a reuse key), so a run a step planted is never taken for an earlier run.
+
 Every step run records its
 components and the decision, so ``amlocal run show ID --reuse`` can say, for a step that ran
 although an earlier run of it existed, which parts of the key changed.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+RECORDED_PROPERTY = "amlocal.recorded_by_runner"   # set by the runner on the step runs it executes
 COMPONENTS = ("environment", "source", "script", "arguments", "parameters", "inputs", "outputs",
               "sandbox", "version")
 
@@ -43,6 +48,24 @@ def changed_parts(current: dict, previous: dict) -> list[str]:
         else:
             changed.append(key)
     return changed
+
+
+def recorded_by_runner(info) -> bool:
+    """Whether the runner recorded this step run (a run a step created never is)."""
+    return info.kind == "step" and (info.properties or {}).get(RECORDED_PROPERTY) == "true"
+
+
+def find_reusable(store, workspace_id: str, key: str):
+    """The newest Finished step run with reuse key ``key`` that ran itself and that the runner
+    recorded; runs carrying the key without the runner's mark are ignored."""
+    match = store.find_reusable_run(workspace_id, key)
+    if match is None or recorded_by_runner(match):
+        return match
+    for info in store.list_runs(workspace_id, kind="step"):   # newest first
+        if (info.reuse_key == key and info.status == "Finished" and info.reused_from is None
+                and recorded_by_runner(info)):
+            return info
+    return None
 
 
 def previous_run(store, step, node_name: str):
@@ -70,7 +93,7 @@ def decide(store, step, node: dict, components: dict, *, regenerate: bool) -> di
         record["reason"] = ("the step declares no outputs, so there is nothing to reuse (its side "
                             "effects, such as Model.register, would be lost)")
         return record
-    match = store.find_reusable_run(step.workspace_id, key)
+    match = find_reusable(store, step.workspace_id, key)
     if match is not None:
         record.update(decision="reused", reused_from=match.id,
                       reason=f"nothing changed since run {match.id}")
