@@ -225,3 +225,18 @@ def _open_up(folder: str, *, files: bool) -> None:
                 path = os.path.join(root, n)
                 if not os.path.islink(path):
                     os.chmod(path, os.stat(path).st_mode | 0o666)
+
+
+def remove_labelled(labels: dict) -> int:
+    """Remove every container carrying all ``labels`` (e.g. the steps of a run whose runner
+    died: ``{"amlocal.pipeline_run_id": run_id}``); returns how many were removed. Raises
+    DockerUnavailableError when no engine answers (docker's own errors are wrapped)."""
+    import docker
+    import requests
+
+    from .services import remove_services
+    try:
+        return remove_services(labels)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise DockerUnavailableError(f"could not remove the containers labelled {labels}: "
+                                     f"{str(exc)[:200]}") from None

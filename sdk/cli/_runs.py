@@ -34,7 +34,18 @@ def get_run(selector, run_id: str):
     info = open_store().get_run(run_id)
     if info is None:
         raise NotFoundError(f"no run with id {run_id}; list runs with `amlocal run list`")
-    return Run._by_id(selector.resolve(owner_workspace_id=info.workspace_id), run_id)
+    run = Run._by_id(selector.resolve(owner_workspace_id=info.workspace_id), run_id)
+    run._settle_if_runner_lost()  # a run whose runner died reads Failed, its leftovers removed
+    return run
+
+
+def settled_runs(store, workspace_id: str, experiment: str | None = None) -> list:
+    """The runs of a workspace (newest first), after settling those whose runner died."""
+    from ..pipeline.core._settle import TERMINAL, settle_runs
+    infos = store.list_runs(workspace_id, experiment)
+    if settle_runs(store, [i for i in infos if i.status not in TERMINAL]):
+        infos = store.list_runs(workspace_id, experiment)
+    return infos
 
 
 def info_summary(info) -> dict:

@@ -11,7 +11,7 @@ import click
 from ..errors import UserErrorException
 from ._common import (duration, echo_json, output_option, print_fields, print_mapping, print_table,
                       show_time, workspace_options)
-from ._runs import get_run, info_summary, pick_run_id, run_id_options
+from ._runs import get_run, info_summary, pick_run_id, run_id_options, settled_runs
 from .logs import logs
 from .submit import submit_pipeline
 
@@ -61,7 +61,8 @@ def reuse_report(r) -> dict:
 def list_(experiment, last, include_children, selector, output) -> None:
     """List runs, newest first (top-level runs unless --include-children)."""
     ws = selector.resolve()
-    infos = [i for i in ws._store.list_runs(ws._id, experiment) if include_children or not i.parent_id]
+    infos = [i for i in settled_runs(ws._store, ws._id, experiment)
+             if include_children or not i.parent_id]
     if last:
         infos = infos[:last]
     if output == "json":

@@ -104,26 +104,35 @@ class RunLifecycle:
         self._set_status("Canceled")
 
     def _runner_alive(self) -> bool:
-        """Whether a runner process executes this run and still lives."""
-        pid = self._info.properties.get("amlocal.runner_pid")
-        return bool(pid) and _process_alive(int(pid))
+        """Whether a runner process executes this run and still lives (a process that got its
+        pid after a restart is not it: the runner's start time is recorded with its pid)."""
+        from ..pipeline.core._settle import runner_alive
+        return runner_alive(self._info.properties or {})
 
     def _runner_lost(self) -> bool:
         """A runner started this run and died before finishing it."""
-        return (bool(self._info.properties.get("amlocal.runner_pid"))
-                and self._info.status not in TERMINAL and not self._runner_alive())
+        from ..pipeline.core._settle import runner_lost
+        return runner_lost(self._info)
 
     def _mark_runner_lost(self) -> None:
-        from ..store.entities import utcnow
-        if self._refresh().status in TERMINAL:
-            return
-        message = ("the runner process of this run ended without finishing it; see "
-                   f"runner-logs/{self._id}.log under AMLOCAL_HOME")
-        for child in self.get_children(recursive=True):
-            if child._info.status not in TERMINAL:
-                self._store.update_run(child.id, status="Failed", ended_at=utcnow(),
-                                       error={"message": message})
-        self._store.update_run(self._id, status="Failed", ended_at=utcnow(), error={"message": message})
+        """Mark this run and its non-terminal runs Failed (the runner died) and remove what the
+        runner left behind: its containers, socket folder and work folders."""
+        from ..pipeline.core._settle import settle
+        settle(self._store, self._refresh())
+        self._refresh()
+
+    def _settle_if_runner_lost(self) -> bool:
+        """Any read of a run notices a dead runner and makes the run's status final: the runner
+        of this run, or of the run above it that a runner executes (a step of a pipeline run). Returns whether the run was settled now. Inside a step (no runner view
+        of the host) nothing is checked."""
+        from .. import _context
+        from ..pipeline.core._settle import settle_runs
+        if self._info is None or self._info.status in TERMINAL or _context.job_context() is not None:
+            return False
+        if settle_runs(self._store, [self._info]):
+            self._refresh()
+            return True
+        return False
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict:
@@ -162,8 +171,7 @@ class RunLifecycle:
                     offset += end
             if status in TERMINAL:
                 return status
-            if self._runner_lost():
-                self._mark_runner_lost()
+            if self._settle_if_runner_lost():
                 continue
             if deadline is not None and time.monotonic() > deadline:
                 return status
@@ -340,18 +348,3 @@ def _snapshot_store() -> Path:
         raise SnapshotException("snapshots live in the amlocal home on the host; take or restore "
                                 "them from there, not from inside a running step")
     return _settings.current().snapshots
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
-            return False
-    except ChildProcessError:
-        pass  # not our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat as os_stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,8 +63,16 @@ def folder_digest(folder: str | None) -> str:
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
-            stat = os.stat(path)
-            h.update(os.path.relpath(path, folder).encode() + b"\0")
+            # any name (not UTF-8, newlines) counts by its bytes; a link by where it points
+            h.update(os.fsencode(os.path.relpath(path, folder)) + b"\0")
+            try:
+                stat = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if not os_stat.S_ISREG(stat.st_mode):
+                h.update(b"link:" + os.fsencode(os.readlink(path)) if os.path.islink(path)
+                         else f"special:{stat.st_mode}".encode())
+                continue
             if stat.st_size > DIGEST_READ_LIMIT:
                 h.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
             else:
@@ -71,6 +80,60 @@ def folder_digest(folder: str | None) -> str:
                     h.update(hashlib.file_digest(f, "sha256").digest()
                              if hasattr(hashlib, "file_digest") else hashlib.sha256(f.read()).digest())
     return h.hexdigest()
+
+
+MAX_NAME_BYTES = 255  # one path component on the usual file systems
+
+
+def artifact_name(rel: str) -> str:
+    """The artifact name of a file a step left (``rel``: its relative path, as ``os`` gives it).
+    A name that is not UTF-8, or holds control characters (a newline) or backslashes, is kept
+    with those bytes written ``%XX`` (e.g. ``caf%E9.txt``); other names are kept as they are."""
+    out = []
+    for ch in os.fsencode(rel).decode("utf-8", "surrogateescape"):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:          # a byte that is not UTF-8
+            out.append(f"%{code - 0xDC00:02X}")
+        elif code < 32 or code == 127 or ch == "\\":
+            out.append(f"%{code:02X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def collectable_files(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The files under a step's ``root`` folder (its outputs/ or logs/) to keep as artifacts, as
+    (path, artifact name relative to root), and a warning for each one left out or renamed.
+
+    Symbolic links are never followed (a link to a host file or folder brings nothing in), nor
+    are pipes, sockets or devices kept; a name that would be too long once escaped is left out.
+    Each such file is named in a warning."""
+    files, notes = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            shown = artifact_name(rel)
+            if path.is_symlink():
+                notes.append(f"{shown} is a symbolic link: not kept (links are not followed out "
+                             "of the step's folder; copy the file there instead)")
+                continue
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if not os_stat.S_ISREG(mode):
+                notes.append(f"{shown} is not a regular file (a pipe, socket or device): not kept")
+                continue
+            if any(len(part.encode()) > MAX_NAME_BYTES for part in shown.split("/")):
+                notes.append(f"{shown[:80]}... : its name is too long once escaped: not kept")
+                continue
+            if shown != rel:
+                notes.append(f"{shown}: the file name is not plain UTF-8 text; kept under this "
+                             "escaped name")
+            files.append((path, shown))
+    return files, notes
 
 
 def writes_in_place(out: dict, location: OutputLocation) -> bool:

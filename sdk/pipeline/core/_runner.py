@@ -10,6 +10,12 @@ A status set from outside is never overwritten: ``run.cancel()``, ``run.complete
 ``run.fail()`` on a run this runner executes record the wanted status in the add-only property
 ``amlocal.requested_status``; the runner then stops the running steps and ends the run with that
 status. A step run whose status someone else already made terminal keeps it.
+
+Every run settles: whatever the runner raises, a ``finally`` ends every step run that is not
+terminal (Canceled when it never started or the run was canceled, Failed when it was under way,
+with the reason). A runner that dies without running its ``finally`` (kill -9, out of memory, a
+restart) is noticed by the next read of its run (see ``_settle``). A step's outputs/ and logs/
+are kept without following links; odd file names are escaped (see ``_io.collectable_files``).
 """
 from __future__ import annotations
 
@@ -106,19 +112,21 @@ class Runner:
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
         from ...runservice.server import RunService
-        sock_dir = Path(tempfile.mkdtemp(prefix="amlocal-"))
-        os.chmod(sock_dir, 0o755)
+        sock_dir = None
         status = "Failed"
         try:
+            sock_dir = self._socket_dir()
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
                 self.service = service
                 failed = self._schedule(sock_dir)
             status = "Canceled" if self.canceled.is_set() else ("Failed" if failed else self.done_status)
         except Exception as exc:  # noqa: BLE001 - record why, never leave the run Running
             self.log("pipeline", f"runner error: {exc}\n{traceback.format_exc()}")
-            self.store.update_run(self.run_id, error={"message": str(exc)})
+            self.store.update_run(self.run_id, error={"message": f"runner error: {exc}"})
         finally:
-            shutil.rmtree(sock_dir, ignore_errors=True)
+            if sock_dir is not None:
+                shutil.rmtree(sock_dir, ignore_errors=True)
+            self._settle_steps()
             requested = self._requested() or decided
             status = requested or status
             ended = (self.store.get_run(self.run_id).ended_at if requested else None) or utcnow()
@@ -129,7 +137,21 @@ class Runner:
 
     def shell(self) -> int:
         """Open an interactive shell in the (single) step's container with everything it would
-        get mounted, instead of running its script; returns the shell's exit status."""
+        get mounted, instead of running its script; returns the shell's exit status. This
+        process is the run's runner; whatever goes wrong, the run and its step end."""
+        from ._settle import runner_properties
+        self.store.add_properties(self.run_id, runner_properties(os.getpid()))
+        try:
+            return self._shell()
+        except BaseException as exc:
+            self.store.update_run(self.run_id, error={"message": f"--shell: {exc}"})
+            raise
+        finally:
+            self._settle_steps()
+            if self.store.get_run(self.run_id).status not in TERMINAL:
+                self.store.update_run(self.run_id, status="Failed", ended_at=utcnow())
+
+    def _shell(self) -> int:
         from amlocal.compute import get_backend
         from amlocal.compute.images import docker_client  # noqa: F401 - fails plainly without Docker
         from ...runservice.server import RunService
@@ -148,8 +170,7 @@ class Runner:
                          resolve_datastore=self._resolve_datastore, work=self.work)
         workdir = self.work / step.id
         materialise(node["snapshot"], self.settings.snapshots, workdir)
-        sock_dir = Path(tempfile.mkdtemp(prefix="amlocal-"))
-        os.chmod(sock_dir, 0o755)
+        sock_dir = self._socket_dir()
         try:
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
                 spec = self._spec(node, step, plan, workdir, sock_dir, service.grant(step.id))
@@ -178,6 +199,46 @@ class Runner:
         self._finish(node["id"], status, None if code == 0 else {"message": f"the shell exited with {code}"})
         self.store.update_run(self.run_id, status=status, ended_at=utcnow())
         return code
+
+    def _socket_dir(self) -> Path:
+        """The run service's socket folder, recorded on the run: if this runner dies, whoever
+        reads the run next removes it (see ``_settle``)."""
+        from ._settle import RUNNER_SOCKET_DIR
+        sock_dir = Path(tempfile.mkdtemp(prefix="amlocal-"))
+        os.chmod(sock_dir, 0o755)
+        try:
+            self.store.add_properties(self.run_id, {RUNNER_SOCKET_DIR: str(sock_dir)})
+        except BaseException:
+            shutil.rmtree(sock_dir, ignore_errors=True)
+            raise
+        return sock_dir
+
+    def _settle_steps(self) -> None:
+        """Whatever happened, no step run is left NotStarted, Preparing or Running when the
+        runner ends: each becomes Canceled (the run was canceled, or the step never started)
+        or Failed (it was under way), with the reason."""
+        if self.is_script:
+            return  # the run is its own step: ended by the caller
+        canceled = self.canceled.is_set() or bool(self._requested())
+        for node_id, step in self.step_runs.items():
+            try:
+                current = self.store.get_run(step.id)
+                if current is None or current.status in TERMINAL:
+                    continue
+                if current.status in ("NotStarted", "Queued") or canceled:
+                    status, reason = "Canceled", ("canceled" if canceled else
+                                                  "not run: the pipeline run ended before it")
+                else:
+                    status, reason = "Failed", ("the pipeline runner ended while this step was "
+                                                f"{current.status}; see the pipeline log")
+                asked = current.properties.get(REQUESTED_STATUS)
+                if asked or current.status == "CancelRequested":
+                    status, reason = asked or "Canceled", "requested from outside"
+                self.store.update_run(step.id, status=status, ended_at=utcnow(),
+                                      error=current.error or {"message": reason})
+                self.log(current.name or node_id, f"step {current.name} {status}: {reason}")
+            except Exception as exc:  # noqa: BLE001 - settle the others; say which one failed
+                self.log("pipeline", f"could not settle step run {step.id}: {exc}")
 
     def cancel(self) -> None:
         self.canceled.set()
@@ -273,6 +334,8 @@ class Runner:
             properties = {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
                 "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"}
+            from ._reuse import RECORDED_PROPERTY  # only runs the runner recorded are reused
+            properties[RECORDED_PROPERTY] = "true"
             if node.get("snapshot"):
                 properties[SNAPSHOT_PROPERTY] = node["snapshot"]
             self.store.add_properties(step.id, properties)
@@ -334,9 +397,14 @@ class Runner:
         except (AmlocalError, OSError) as exc:
             message = str(exc)
             kind = "environment" if isinstance(exc, EnvironmentBuildError) else "step"
-            self.store.append_artifact(step.id, STD_LOG, f"{message}\n".encode())
+            self.store.append_artifact(step.id, STD_LOG, f"{message}\n".encode("utf-8", "replace"))
             self._finish(node["id"], "Failed", {"message": message, "kind": kind})
             self.log(name, f"step {name} Failed: {message}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - an error of amlocal itself: the step settles
+            message = f"internal error while running the step: {type(exc).__name__}: {exc}"
+            self.log(name, f"step {name} Failed: {message}\n{traceback.format_exc()}")
+            self._finish(node["id"], "Failed", {"message": message, "kind": "internal"})
             return False
         finally:
             with self._lock:
@@ -408,12 +476,27 @@ class Runner:
                         sandbox=node.get("sandbox"))
 
     def _collect(self, step_id: str, workdir: Path) -> None:
-        """Keep the step's outputs/ and logs/ as artifacts of its run."""
+        """Keep the step's outputs/ and logs/ as artifacts of its run. Links are not followed;
+        odd names are escaped; what is left out or renamed is said in the step's log (see
+        ``_io.collectable_files``)."""
+        from ._io import collectable_files
+        notes = []
         for folder in ("outputs", "logs"):
             root = workdir / folder
-            if root.is_dir():
-                for f in sorted(p for p in root.rglob("*") if p.is_file()):
-                    self.store.put_artifact(step_id, f"{folder}/{f.relative_to(root).as_posix()}", f)
+            if root.is_symlink():
+                notes.append(f"{folder}/ is a symbolic link: nothing in it is kept")
+            elif root.is_dir():
+                files, skipped = collectable_files(root)
+                notes += [f"{folder}/{note}" for note in skipped]
+                for path, name in files:
+                    try:
+                        self.store.put_artifact(step_id, f"{folder}/{name}", path)
+                    except (AmlocalError, OSError) as exc:
+                        notes.append(f"{folder}/{name}: could not be kept: {exc}")
+        for note in notes:
+            text = f"amlocal warning: {note}"
+            self.store.append_artifact(step_id, STD_LOG, f"{text}\n".encode("utf-8", "replace"))
+            self.log(self.store.get_run(step_id).name or step_id, text)
 
     def _datastore_info(self, name: str | None):
         name = name or self.workspace.default_datastore
@@ -434,8 +517,28 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m amlocal.pipeline.core._runner RUN_ID", file=sys.stderr)
         return 2
-    status = Runner(open_store(), argv[0]).run()
+    store = open_store()
+    try:
+        runner = Runner(store, argv[0])
+    except Exception as exc:  # noqa: BLE001 - a run that cannot even start still settles
+        traceback.print_exc()
+        _fail_unstartable(store, argv[0], f"the runner could not start the run: "
+                                          f"{type(exc).__name__}: {exc}")
+        return 1
+    status = runner.run()
     return 0 if status in ("Finished", "Completed") else 1
+
+
+def _fail_unstartable(store, run_id: str, message: str) -> None:
+    """Mark a run the runner could not even load, and every non-terminal run below it, Failed."""
+    info = store.get_run(run_id)
+    if info is None:
+        return
+    for child in store.list_runs(parent_id=run_id):
+        if child.status not in TERMINAL:
+            store.update_run(child.id, status="Failed", ended_at=utcnow(), error={"message": message})
+    if info.status not in TERMINAL:
+        store.update_run(run_id, status="Failed", ended_at=utcnow(), error={"message": message})
 
 
 if __name__ == "__main__":

@@ -9,13 +9,21 @@ amlocal's own state is never part of a snapshot: the current ``AMLOCAL_HOME`` an
 holding an amlocal database (``amlocal.db``) are skipped, so a home inside the source directory
 (being written while the snapshot is taken) cannot break ``submit``/``publish``. Files that
 vanish while the folder is walked are left out; the stored copy is what the digest names.
+
+Azure's limits apply (300 MB, 2000 files), checked on ``stat`` before any file is read. File
+names are kept byte for byte (a name that is not UTF-8, or holds a newline, is hashed by its
+bytes). Stored files are read-only, and a stored snapshot is verified against its digest each
+time it is used (submit, and each step before its container starts): a snapshot modified under
+``AMLOCAL_HOME`` fails the run with an error saying so.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..._files import write_once
@@ -63,8 +71,47 @@ def list_files(root: Path) -> list[str]:
     return sorted(files)
 
 
-def _file_digests(root: Path, files: list[str]) -> dict[str, bytes]:
-    """{relative path: sha256 of its bytes} for the files still there when read."""
+def check_limits(root: Path, files: list[str]) -> list[str]:
+    """Azure's snapshot limits, checked on ``stat`` before any file is read: 300 MB in all (a
+    single bigger file is named) and 2000 files (``AML_SNAPSHOT_NO_FILE_LIMIT`` lifts that one,
+    as on Azure). Returns the files to read: regular files only (a pipe or socket in the folder
+    is left out with a warning; files gone meanwhile are left out)."""
+    from ...core._run_lifecycle import MAX_SNAPSHOT_FILES
+    regular, sizes, total = [], [], 0
+    for rel in files:
+        try:
+            st = os.stat(root / rel)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed while we walked: not in the snapshot
+        if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISDIR(st.st_mode):
+                warnings.warn(f"snapshot of {root}: {rel!r} is not a regular file (a pipe, socket "
+                              "or device); it is left out of the snapshot", stacklevel=3)
+            continue
+        regular.append(rel)
+        sizes.append((st.st_size, rel))
+        total += st.st_size
+    if total > MAX_SNAPSHOT_BYTES:
+        largest = ", ".join(f"{rel!r} ({size / 2**20:.0f} MB)"
+                            for size, rel in sorted(sizes, reverse=True)[:3])
+        raise UserErrorException(
+            f"the source directory {root} holds {total / 2**20:.0f} MB, more than the snapshot "
+            f"limit of {MAX_SNAPSHOT_BYTES // 2**20} MB (largest: {largest}); list data and "
+            "large files in a .amlignore file there (same syntax as .gitignore) and read data "
+            "through a datastore instead")
+    if len(regular) > MAX_SNAPSHOT_FILES and not os.environ.get("AML_SNAPSHOT_NO_FILE_LIMIT"):
+        raise UserErrorException(
+            f"the source directory {root} holds {len(regular)} files, more than the snapshot "
+            f"limit of {MAX_SNAPSHOT_FILES}; list the ones the steps do not need in a .amlignore "
+            "file there (same syntax as .gitignore), or set AML_SNAPSHOT_NO_FILE_LIMIT=1")
+    return regular
+
+
+def _file_digests(root: Path, files: list[str], limits: bool = True) -> dict[str, bytes]:
+    """{relative path: sha256 of its bytes} for the files still there when read. With
+    ``limits`` the snapshot limits are checked first (on stat, nothing read)."""
+    if limits:
+        files = check_limits(root, files)
     found: dict[str, bytes] = {}
     total = 0
     for rel in files:
@@ -73,12 +120,11 @@ def _file_digests(root: Path, files: list[str]) -> dict[str, bytes]:
             with open(root / rel, "rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     total += len(block)
-                    if total > MAX_SNAPSHOT_BYTES:
+                    if limits and total > MAX_SNAPSHOT_BYTES:  # a file grew while we read it
                         raise UserErrorException(
                             f"the source directory {root} holds more than "
-                            f"{MAX_SNAPSHOT_BYTES // 2**20} MB; list data and large files in a "
-                            ".amlignore file there (same syntax as .gitignore) and read data "
-                            "through a datastore instead")
+                            f"{MAX_SNAPSHOT_BYTES // 2**20} MB (files grew while it was read); "
+                            "list data and large files in a .amlignore file there")
                     h.update(block)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             continue  # removed (or replaced by a folder) while we walked: not in the snapshot
@@ -87,9 +133,10 @@ def _file_digests(root: Path, files: list[str]) -> dict[str, bytes]:
 
 
 def _combine(digests: dict[str, bytes]) -> str:
+    """One digest of {relative path: file digest}; a name that is not UTF-8 counts by its bytes."""
     h = hashlib.sha256()
     for rel in sorted(digests):
-        h.update(rel.encode() + b"\0" + digests[rel])
+        h.update(os.fsencode(rel) + b"\0" + digests[rel])
     return h.hexdigest()
 
 
@@ -102,15 +149,26 @@ def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = Non
     """Store a snapshot of ``root`` (once per content) and return its digest. ``files`` (relative
     paths) limits it to those files; by default every file :func:`list_files` finds.
 
-    The files are hashed first; a snapshot already stored under that digest is not copied again.
+    The files are hashed first; a snapshot already stored under that digest is not copied again
+    (unless it was modified since: then it is stored afresh).
     Otherwise they are copied into a private folder and the digest is taken again from the
     copies, so a file written or removed meanwhile cannot make the stored copy differ from its
     name."""
     root = Path(root)
-    files = list_files(root) if files is None else sorted(files)
+    files = check_limits(root, list_files(root) if files is None else sorted(files))
     digest = _combine(_file_digests(root, files))
-    if (Path(snapshots_dir) / digest).is_dir():
-        return digest
+    stored = Path(snapshots_dir) / digest
+    if stored.is_dir():
+        try:
+            verify(digest, snapshots_dir)
+            return digest
+        except UserErrorException:  # modified under the home: store the true content again
+            aside = Path(tempfile.mkdtemp(dir=snapshots_dir, prefix=".modified-"))
+            try:
+                os.replace(stored, aside / digest)
+            except OSError:
+                pass  # another process replaced it meanwhile
+            shutil.rmtree(aside, ignore_errors=True)
     Path(snapshots_dir).mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(dir=snapshots_dir, prefix=".copy-"))
     try:
@@ -122,8 +180,9 @@ def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = Non
                 shutil.copy2(root / rel, dest)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 continue
+            os.chmod(dest, stat.S_IMODE(os.stat(dest).st_mode) & ~0o222)  # stored read-only
             copied.append(rel)
-        digest = _combine(_file_digests(private, copied))
+        digest = _combine(_file_digests(private, copied, limits=False))
 
         def fill(staging: Path) -> None:
             for entry in os.listdir(private):
@@ -135,10 +194,41 @@ def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = Non
     return digest
 
 
-def materialise(digest: str, snapshots_dir: Path, destination: Path) -> None:
-    """Copy a stored snapshot into a step's fresh working directory."""
-    source = snapshots_dir / digest
+def stored_files(folder: Path) -> list[str]:
+    """Every file of a stored snapshot folder (relative POSIX paths; nothing is ignored)."""
+    files = []
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        rel_dir = Path(dirpath).relative_to(folder).as_posix()
+        files += [f if rel_dir == "." else f"{rel_dir}/{f}" for f in filenames]
+    return sorted(files)
+
+
+def verify(digest: str, snapshots_dir: Path) -> Path:
+    """The stored snapshot ``digest``, after checking that its files still give that digest.
+    Raises UserErrorException when it is missing or was modified under ``AMLOCAL_HOME``."""
+    source = Path(snapshots_dir) / digest
     if not source.is_dir():
         raise UserErrorException(f"snapshot {digest[:12]} is missing from {snapshots_dir}; "
                                  "publish the pipeline again")
-    shutil.copytree(source, destination, dirs_exist_ok=True)
+    found = _combine(_file_digests(source, stored_files(source), limits=False))
+    if found != digest:
+        raise UserErrorException(
+            f"snapshot {digest} under AMLOCAL_HOME/snapshots was modified after it was stored "
+            f"(its files now give the digest {found}): the run would not execute the code that "
+            "was submitted or published. Submit or publish the pipeline again from its source "
+            "folder (a new snapshot is stored), and do not edit files under AMLOCAL_HOME")
+    return source
+
+
+def _writable_copy(src: str, dst: str) -> str:
+    """Copy one file of a snapshot into a step's folder, writable by its owner there."""
+    shutil.copy2(src, dst)
+    os.chmod(dst, stat.S_IMODE(os.stat(dst).st_mode) | 0o200)
+    return dst
+
+
+def materialise(digest: str, snapshots_dir: Path, destination: Path) -> None:
+    """Copy a stored snapshot into a step's fresh working directory, after verifying it (a
+    snapshot modified since it was stored fails here, before any container starts)."""
+    source = verify(digest, snapshots_dir)
+    shutil.copytree(source, destination, dirs_exist_ok=True, copy_function=_writable_copy)

@@ -117,6 +117,10 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     store = ws._store
     params = resolve_parameters(graph, pipeline_parameters, ws)
     graph = _with_value_requirements(graph, params)
+    from ... import _settings
+    from ._snapshot import verify
+    for digest in sorted({n["snapshot"] for n in graph["steps"] if n.get("snapshot")}):
+        verify(digest, _settings.current().snapshots)  # a modified snapshot fails here
     if any(node["compute"]["kind"] == "docker" for node in graph["steps"]):
         from ...compute.images import docker_client
         docker_client()  # no engine: one plain DockerUnavailableError before anything is recorded
@@ -143,12 +147,22 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     return PipelineRun(experiment, run_id, _info=info)
 
 
+def settle_workspace(store, workspace_id: str) -> None:
+    """The next submit notices runs of the workspace whose runner died, and settles them."""
+    from ._settle import TERMINAL, settle_runs
+    settle_runs(store, [i for i in store.list_runs(workspace_id) if i.status not in TERMINAL])
+
+
 def start_runner(run_id: str) -> None:
-    """Start the detached runner and record its pid, so a watcher can tell a dead runner."""
+    """Start the detached runner and record its pid and start time, so a watcher can tell a
+    dead runner. Runs of the workspace whose runner died are settled first (any submit)."""
     from ... import _settings
     settings = _settings.current()
     log_dir = settings.home / "runner-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    from ...store import open_store
+    store = open_store(settings)
+    settle_workspace(store, store.get_run(run_id).workspace_id)
     env = {**os.environ, "AMLOCAL_HOME": str(settings.home)}
     env.pop("AZUREML_RUN_ID", None)
     with open(log_dir / f"{run_id}.log", "ab") as log:
@@ -156,5 +170,5 @@ def start_runner(run_id: str) -> None:
             [sys.executable, "-m", "amlocal.pipeline.core._runner", run_id],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True, close_fds=True)
-    from ...store import open_store
-    open_store(settings).add_properties(run_id, {"amlocal.runner_pid": str(process.pid)})
+    from ._settle import runner_properties
+    store.add_properties(run_id, runner_properties(process.pid))
