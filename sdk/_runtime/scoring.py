@@ -3,7 +3,17 @@ LocalWebservice): ``python -m amlocal._runtime.scoring ENTRY_SCRIPT [PORT]``.
 
 It imports the entry script once, calls its ``init()`` once, then serves ``POST /score`` by
 calling ``run(raw_data)`` with the request body as text (Azure's contract) and answering with its
-result as JSON; ``GET /`` answers "Healthy". A failing ``run`` answers 500 with the error message.
+result as JSON; ``GET /`` answers "Healthy". A failing ``run`` (or a result that is not JSON)
+answers 500 with the error message. Like Azure's LocalWebservice it has no key.
+
+Before ``run`` sees a body, the limits of :mod:`amlocal._runtime.http_guard` apply (the values
+of ``AMLOCAL_SERVICE_MAX_BODY`` / ``AMLOCAL_SERVICE_READ_TIMEOUT`` at deploy, given to the
+container): 411 without a Content-Length, 400 for a bad one, 413 over the limit (answered before
+the body is read; another path answers 404 the same way), 408 for a body not sent in time, 400 for
+a body that is not UTF-8. A body sent as JSON (``Content-Type: application/json``, or a body
+starting with ``{`` or ``[``) must parse, be nested at most 64 levels and hold no integer of more
+than 4300 digits, else 400 naming the problem; ``NaN``/``Infinity`` pass (Python's ``json``
+writes them and ``run`` parses the text itself). Other text reaches ``run`` as it is.
 Standard library only.
 """
 from __future__ import annotations
@@ -14,6 +24,8 @@ import os
 import runpy
 import sys
 import traceback
+
+from amlocal._runtime.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
 
 DEFAULT_PORT = 5001
 
@@ -30,41 +42,52 @@ def load(entry_script: str) -> dict:
     return module
 
 
-def serve(module: dict, port: int) -> None:
+def _is_json(content_type: str, text: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json") or text.lstrip()[:1] in ("{", "[")
+
+
+def serve(module: dict, port: int, limits: Limits | None = None) -> None:
     score = module["run"]
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(GuardedHandler):
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             print("scoring:", format % args, flush=True)
 
-        def _answer(self, status: int, payload) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def do_GET(self):
-            self._answer(200, "Healthy")
+            self.send_json(200, "Healthy")
 
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode("utf-8")
-            if self.path.rstrip("/") != "/score":
-                self._answer(404, {"error": f"no endpoint {self.path}; POST /score"})
+            if self.path.split("?")[0].rstrip("/") != "/score":
+                self.send_json(404, {"error": f"no endpoint {self.path[:200]}; POST /score"},
+                               close=True)
                 return
             try:
-                result = score(raw)
+                raw = self.read_body()
+            except HttpError as exc:
+                self.send_json(exc.status, {"error": str(exc)}, close=True)
+                return
+            try:
+                text = raw.decode("utf-8")
+                if _is_json(self.headers.get("Content-Type") or "", text):
+                    parse_json(raw, allow_constants=True)
+            except UnicodeDecodeError as exc:
+                self.send_json(400, {"error": f"the body is not UTF-8 text (byte {exc.start})"})
+                return
+            except HttpError as exc:
+                self.send_json(exc.status, {"error": str(exc)})
+                return
+            try:
+                answer = json.dumps(score(text)).encode("utf-8")
             except Exception as exc:  # noqa: BLE001 - the user's error, reported to the client
                 traceback.print_exc()
-                self._answer(500, {"error": f"{type(exc).__name__}: {exc}"})
+                self.send_json(500, {"error": f"{type(exc).__name__}: {exc}"})
                 return
-            self._answer(200, result)
+            self.send_body(200, answer)
 
-    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", port),
+                                             guarded(Handler, limits or Limits.from_env()))
+    server.daemon_threads = True
     print(f"scoring: listening on port {port}", flush=True)
     server.serve_forever()
 

@@ -5,7 +5,11 @@ where STUDIO-ARGS are the step's own arguments (``--dataframe1 ... --result ... 
 see :mod:`amlocal._runtime.studio`). At start it does once what a batch run does every time:
 switches matplotlib to Agg, installs the script bundle, imports the user's module and reads the
 *static* input ports (those not listed with ``--dynamic``). Then it serves HTTP on the Unix socket
-``PATH`` (a socket in a mounted folder works with ``network none``):
+``PATH`` (a socket in a mounted folder works with ``network none``). The socket is made 0600 and
+its folder is the service's own (0700, owned by the user the worker runs as); on top of that every
+request must carry the service's worker secret (header ``X-Amlocal-Worker-Secret``, the value given
+in the environment variable ``AMLOCAL_WORKER_SECRET``, which is removed from the environment before
+the user's module is imported): a request without it answers 403 before its body is read.
 
 - ``GET /health`` answers 200 once the module is imported;
 - ``POST /call`` with header ``X-Ports: dataframe1=<n>[,dataframe2=<m>]`` and a body of those
@@ -22,18 +26,22 @@ Only the standard library is imported at module level.
 from __future__ import annotations
 
 import argparse
+import hmac
 import io
-import json
 import os
 import socketserver
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from . import studio
+from .http_guard import GuardedHandler, HttpError, Limits, guarded
 
 PORTS = ("dataframe1", "dataframe2")
+SECRET_HEADER = "X-Amlocal-Worker-Secret"
+SECRET_ENV = "AMLOCAL_WORKER_SECRET"
+# the host front is the only client: frames between served steps may be large, and slow
+_LIMITS = Limits(max_body=1 << 40, read_timeout=600.0)
 
 
 def frame_to_ipc(frame) -> bytes:
@@ -94,48 +102,52 @@ def _split(header: str, body: bytes) -> dict:
     frames, offset = {}, 0
     for part in filter(None, (header or "").split(",")):
         port, _, size = part.partition("=")
-        if port not in PORTS:
-            raise ValueError(f"unknown port {port!r}")
+        if port not in PORTS or not size.isdigit():
+            raise ValueError(f"bad X-Ports entry {part!r}")
         frames[port] = ipc_to_frame(body[offset:offset + int(size)])
         offset += int(size)
     return frames
 
 
-def _handler(worker: Worker, gate: threading.BoundedSemaphore):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _handler(worker: Worker, gate: threading.BoundedSemaphore, secret: str):
+    expected = secret.encode("utf-8")
 
-        def log_message(self, format, *args):
-            pass
-
-        def _answer(self, code: int, body: bytes, kind: str) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Handler(GuardedHandler):
+        def _allowed(self) -> bool:
+            given = (self.headers.get(SECRET_HEADER) or "").encode("utf-8", "replace")
+            if hmac.compare_digest(given, expected):
+                return True
+            self.send_json(403, {"error": f"this worker answers its service only (no or wrong "
+                                          f"{SECRET_HEADER})"}, close=True)
+            return False
 
         def do_GET(self):
-            self._answer(200 if self.path == "/health" else 404, b"ok", "text/plain")
+            if self._allowed():
+                self.send_body(200 if self.path == "/health" else 404, b"ok", "text/plain")
 
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self._allowed():
+                return
             if self.path != "/call":
-                self._answer(404, b"{}", "application/json")
+                self.send_json(404, {"error": "POST /call"}, close=True)
+                return
+            try:
+                body = self.read_body()
+            except HttpError as exc:
+                self.send_json(exc.status, {"error": str(exc)}, close=True)
                 return
             with gate:
                 try:
                     data = worker.call(_split(self.headers.get("X-Ports", ""), body))
                 except studio.StudioUserError as exc:
-                    self._answer(422, json.dumps({"error": str(exc)}).encode(), "application/json")
+                    self.send_json(422, {"error": str(exc)})
                     return
                 except Exception as exc:  # noqa: BLE001 - our side: say what, keep serving
-                    self._answer(500, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode(),
-                                 "application/json")
+                    self.send_json(500, {"error": f"{type(exc).__name__}: {exc}"})
                     return
-            self._answer(200, data, "application/vnd.apache.arrow.stream")
+            self.send_body(200, data, "application/vnd.apache.arrow.stream")
 
-    return Handler
+    return guarded(Handler, _LIMITS)
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -148,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamic", action="append", default=[], choices=PORTS)
     own, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     args = studio._parser().parse_args(rest)
+    secret = os.environ.pop(SECRET_ENV, "")
+    if len(secret) < 16:
+        print(f"Error: {SECRET_ENV} must hold the service's worker secret", file=sys.stderr)
+        return 2
     try:
         worker = Worker(args, own.dynamic)
     except studio.StudioUserError as exc:
@@ -159,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     limit = max(1, int(os.environ.get("AMLOCAL_SERVICE_CONCURRENCY", "4")))
     if os.path.exists(own.socket):
         os.unlink(own.socket)
-    server = _Server(own.socket + ".tmp", _handler(worker, threading.BoundedSemaphore(limit)))
-    os.chmod(own.socket + ".tmp", 0o777)
+    mask = os.umask(0o177)                 # the socket is born 0600: the worker's own user only
+    try:
+        server = _Server(own.socket + ".tmp", _handler(worker, threading.BoundedSemaphore(limit),
+                                                       secret))
+    finally:
+        os.umask(mask)
+    os.chmod(own.socket + ".tmp", 0o600)
     os.replace(own.socket + ".tmp", own.socket)  # appears only when ready
     print(f"amlocal worker ready on {own.socket}", flush=True)
     server.serve_forever()

@@ -24,7 +24,12 @@ def webservice() -> None:
 @workspace_options
 def deploy(pipeline_id, name, port, selector) -> None:
     """Serve a published pipeline with WebServiceInput/WebServiceOutput as a request/response
-    service; prints the scoring URI and the two keys (shown only now)."""
+    service; prints the scoring URI and the two keys (shown only now).
+
+    The request limits are read from the environment at deploy: AMLOCAL_SERVICE_MAX_BODY (bytes,
+    default 10 MiB; larger bodies answer 413), AMLOCAL_SERVICE_READ_TIMEOUT (seconds to send a
+    request, default 30; then 408) and AMLOCAL_SERVICE_CONCURRENCY (requests executed at once,
+    default 4)."""
     from ..core.webservice import Webservice
     from .pipeline import resolve_published
     ws, published = resolve_published(selector, pipeline_id)

@@ -7,7 +7,14 @@ the host process, written by it), ``service.log`` (its output) and ``work/`` (th
 working directories and downloaded inputs). The worker containers carry the labels
 ``amlocal.webservice=<name>``, ``amlocal.workspace_id=<id>``, ``amlocal.webservice_role=worker``.
 The workers' Unix sockets live in a short folder under the system temp dir (socket paths are
-limited to about 100 bytes), named in ``service.json``.
+limited to about 100 bytes), named in ``service.json``: the folder is 0700 and owned by the
+service's user, and holds one folder per worker (``w0/`` ...), 0700 and owned by the user that
+worker's container runs as (the caller, or nobody for a sandboxed step deployed by root), mounted
+as the worker's ``/amlocal/service``; each socket is 0600. So no other local user reaches a worker;
+and every call also carries the service's worker secret (``worker.secret``, 0600, given to the
+workers in their environment), which a worker checks before it reads the call.
+The HTTP limits (``AMLOCAL_SERVICE_MAX_BODY``, ``AMLOCAL_SERVICE_READ_TIMEOUT``, see
+:mod:`amlocal._runtime.http_guard`) are read at deploy and kept in ``service.json``.
 """
 from __future__ import annotations
 
@@ -25,11 +32,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._runtime.http_guard import Limits
 from ..errors import UserErrorException, WebserviceException
-from .pipeline_service import ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE, hash_key
+from .pipeline_service import ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE, WORKER_SECRET_FILE, hash_key
 
 LAUNCHER = "amlocal_execute_python_script.py"   # ExecutePythonScriptStep's generated script
 START_TIMEOUT = 300
+WORKER_SOCKET = "worker.sock"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
 
@@ -94,11 +103,18 @@ def state(workspace, name: str, folder: str) -> str:
 
 
 # -- keys --------------------------------------------------------------------------------------
-def _write_keys(folder: Path, hashes: dict) -> None:
-    tmp = folder / f".{KEYS_FILE}.tmp"
-    tmp.write_text(json.dumps(hashes))
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, 0600 from its first byte."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     os.chmod(tmp, 0o600)
-    os.replace(tmp, folder / KEYS_FILE)
+    os.replace(tmp, path)
+
+
+def _write_keys(folder: Path, hashes: dict) -> None:
+    _write_private(folder / KEYS_FILE, json.dumps(hashes))
 
 
 def regen_key(folder: str, key: str, set_key: str | None = None) -> str:
@@ -252,12 +268,34 @@ def _batch_run(workspace, name: str, published, log):
     return run
 
 
+def _worker_owner(node: dict) -> tuple[int, int]:
+    """The uid and gid a node's worker container runs as: the docker backend's rule (the
+    caller's, or nobody's for a sandboxed step when the caller is root)."""
+    from amlocal.compute.docker import NOBODY
+    if os.getuid() == 0 and node.get("sandbox") is not None:
+        uid, gid = NOBODY.split(":")
+        return int(uid), int(gid)
+    return os.getuid(), os.getgid()
+
+
+def _socket_folder(sockets: Path, i: int, node: dict) -> Path:
+    """The worker's own socket folder: 0700, owned by the user its container runs as."""
+    own = sockets / f"w{i}"
+    own.mkdir(mode=0o700)
+    os.chmod(own, 0o700)
+    uid, gid = _worker_owner(node)
+    if (uid, gid) != (os.getuid(), os.getgid()):
+        os.chown(own, uid, gid)
+    return own
+
+
 def _start_workers(workspace, name: str, run, path: list[dict], dynamic: dict, folder: Path,
-                   sockets: Path, concurrency: int) -> list[dict]:
+                   sockets: Path, concurrency: int, secret: str) -> list[dict]:
     """Start one warm worker container per node; return the nodes of ``service.json``."""
     from types import SimpleNamespace
 
     from amlocal._runtime import package_tree
+    from amlocal._runtime.studio_worker import SECRET_ENV
     from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec, get_backend
 
     from ..pipeline.core._io import OutputLocation
@@ -280,19 +318,21 @@ def _start_workers(workspace, name: str, run, path: list[dict], dynamic: dict, f
         materialise(node["snapshot"], runner.settings.snapshots, workdir)
         dyn = [a for port in dynamic[node["id"]] for a in ("--dynamic", port)]
         env = {**plan.env, "PYTHONPATH": f"{RUNTIME_DIR}:{RUNTIME_DIR}/amlocal/_runtime/shim",
-               "PYTHONUNBUFFERED": "1", "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency)}
+               "PYTHONUNBUFFERED": "1", "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency),
+               SECRET_ENV: secret}
+        own = _socket_folder(sockets, i, node)
         spec = StepSpec(
             run_id=f"webservice-{name}", step_name=node["name"],
             command=("python", "-m", "amlocal._runtime.studio_worker", "--socket",
-                     f"{SERVICE_DIR}/w{i}.sock", *dyn, *plan.args),
+                     f"{SERVICE_DIR}/{WORKER_SOCKET}", *dyn, *plan.args),
             working_dir=str(workdir),
             mounts=(Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
-                    Mount(str(sockets), SERVICE_DIR, read_only=False), *plan.mounts),
+                    Mount(str(own), SERVICE_DIR, read_only=False), *plan.mounts),
             env=env, labels={**_labels(workspace, name), "amlocal.webservice_node": node["id"],
                              "amlocal.run_id": f"webservice-{name}"},
             sandbox=node.get("sandbox"))
         handle = backend.submit(spec, resolved)
-        nodes.append({"id": node["id"], "name": node["name"], "socket": str(sockets / f"w{i}.sock"),
+        nodes.append({"id": node["id"], "name": node["name"], "socket": str(own / WORKER_SOCKET),
                       "container": handle.container_id, "dynamic": dynamic[node["id"]]})
     return nodes
 
@@ -358,6 +398,10 @@ def deploy(workspace, name: str, pipeline, *, port: int | None = None, log=None)
     if not isinstance(pipeline, PublishedPipeline):
         raise UserErrorException("deploy_pipeline takes a Pipeline or a PublishedPipeline, got "
                                  f"{type(pipeline).__name__}")
+    try:
+        limits = Limits.from_env()
+    except ValueError as exc:
+        raise UserErrorException(str(exc)) from None
     graph = pipeline._info.definition
     path, dynamic = web_path(graph)
     run = _batch_run(workspace, name, pipeline, log)
@@ -365,21 +409,23 @@ def deploy(workspace, name: str, pipeline, *, port: int | None = None, log=None)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    sockets = Path(tempfile.mkdtemp(prefix="amlocal-svc-"))
-    os.chmod(sockets, 0o777)  # a sandboxed worker may run as nobody
+    sockets = Path(tempfile.mkdtemp(prefix="amlocal-svc-"))   # 0700, the service's user's
     concurrency = max(1, int(os.environ.get("AMLOCAL_SERVICE_CONCURRENCY", "4")))
     keys = (secrets.token_urlsafe(32), secrets.token_urlsafe(32))
     _write_keys(folder, {"primary": hash_key(keys[0]), "secondary": hash_key(keys[1])})
+    secret = secrets.token_urlsafe(32)
+    _write_private(folder / WORKER_SECRET_FILE, secret)
     web = graph["webservice"]
     spec = {"name": name, "workspace_id": workspace._id, "pipeline_id": pipeline.id,
             "batch_run_id": run.id, "port": port, "concurrency": concurrency,
+            "max_body": limits.max_body, "read_timeout": limits.read_timeout,
             "socket_dir": str(sockets),
             "inputs": {k: {"schema": v["schema"]} for k, v in web["inputs"].items()},
             "outputs": {k: v["node"] for k, v in web["outputs"].items()}, "nodes": []}
     (folder / SERVICE_FILE).write_text(json.dumps(spec, indent=1))
     try:
         spec["nodes"] = _start_workers(workspace, name, run, path, dynamic, folder, sockets,
-                                       concurrency)
+                                       concurrency, secret)
         (folder / SERVICE_FILE).write_text(json.dumps(spec, indent=1))
         _wait_workers(workspace, name, spec["nodes"])
         point = _start_server(folder)

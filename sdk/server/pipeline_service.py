@@ -22,8 +22,14 @@ ColumnTypes: bool -> ``Boolean``; int8/int16/int32/uint8/uint16 -> ``Int32``; ot
 ISO 8601 strings); timedeltas -> ``TimeSpan`` (seconds); a column of bytes -> ``Binary`` (values
 base64); everything else -> ``String``. Missing values are ``null``.
 
-Errors: 401 for a missing or wrong key, 400 naming the field for a bad body, 500 with the user's
-message when ``azureml_main`` fails (``{"error": {"code", "message"}}``), 404 for another path.
+Errors (``{"error": {"code", "message"}}``): 404 for another path and 401 for a missing or wrong
+key, both answered before the body is read; then the limits of :mod:`amlocal._runtime.http_guard`
+(411 without a Content-Length, 400 for a bad one, 413 for a body over ``AMLOCAL_SERVICE_MAX_BODY``
+at deploy, 408 when it is not sent within ``AMLOCAL_SERVICE_READ_TIMEOUT``; 400 for a body that is
+not UTF-8 JSON, is nested too deeply or holds NaN/Infinity); 400 naming the field for a value that
+does not fit the schema (out of its type's range included); 500 with the user's message when
+``azureml_main`` fails. The workers are called over their Unix sockets with the service's worker
+secret (``worker.secret``), which they check before reading a call.
 ``GET /`` answers ``{"status": "Healthy"}`` without a key. At most ``concurrency`` requests
 (``AMLOCAL_SERVICE_CONCURRENCY`` at deploy, default 4) execute at once; others wait.
 """
@@ -34,30 +40,30 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import os
+import re
 import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from amlocal._runtime.studio_worker import frame_to_ipc, ipc_to_frame  # one wire format
+from amlocal._runtime.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
+from amlocal._runtime.studio_worker import (SECRET_HEADER, frame_to_ipc,  # one wire format
+                                            ipc_to_frame)
 
 SERVICE_FILE = "service.json"
 KEYS_FILE = "keys.json"
 ENDPOINT_FILE = "endpoint.json"
+WORKER_SECRET_FILE = "worker.secret"   # what the workers check on every call (0600)
 
 
 WORKER_RETRY_SECONDS = 5.0  # how long a request waits for a worker that does not answer
 
 
-class RequestError(Exception):
-    """An answer other than 200: ``status``, ``code`` and a message for the client."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code = status, code
+RequestError = HttpError  # an answer other than 200: ``status``, ``code`` and the message
 
 
 def hash_key(key: str) -> str:
@@ -69,15 +75,40 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def _to_int(value):
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, int):
         return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())      # exact, however long (bounded by the body's size)
     number = float(value)
+    if not math.isfinite(number):
+        raise OverflowError
     if not number.is_integer():
         raise ValueError
     return int(number)
+
+
+def _to_float(value):
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value)
+    if not math.isfinite(number):
+        raise OverflowError       # NaN/Infinity: a missing value is null or ""
+    return number
+
+
+def _int_range(dtype: str) -> tuple[int, int]:
+    import numpy as np
+    try:
+        info = np.iinfo(dtype.lower())
+    except (TypeError, ValueError):
+        info = np.iinfo("int64")
+    return int(info.min), int(info.max)
 
 
 def _to_bool(value):
@@ -96,16 +127,17 @@ def type_column(values: list, dtype: str, field: str):
     ``field`` and the row for a value that does not convert."""
     import pandas as pd
     kind = dtype.lower()
+    bounds = None
     if kind.startswith(("int", "uint")):
-        convert, label = _to_int, "an integer"
+        convert, label, bounds = _to_int, "an integer", _int_range(dtype)
     elif kind.startswith("float"):
-        convert, label = float, "a number"
+        convert, label = _to_float, "a number"
     elif kind in ("bool", "boolean"):
         convert, label = _to_bool, "a boolean (true/false)"
     elif kind.startswith("datetime"):
         try:
             return pd.Series(pd.to_datetime([None if _missing(v) else v for v in values]))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise RequestError(400, "BadArgument", f"{field}: a value is not a date/time ({exc})") from None
     else:
         texts = [None if v is None else v if isinstance(v, str) else str(v) for v in values]
@@ -116,16 +148,24 @@ def type_column(values: list, dtype: str, field: str):
             out.append(None)
             has_na = True
             continue
+        shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
         try:
-            out.append(convert(value))
-        except (ValueError, TypeError, OverflowError):
-            raise RequestError(400, "BadArgument", f"{field}: row {row} value {value!r} is not "
+            converted = convert(value)
+            if bounds and not bounds[0] <= converted <= bounds[1]:
+                raise OverflowError
+        except OverflowError:
+            limits = f" ({bounds[0]} to {bounds[1]})" if bounds else " (a finite number)"
+            raise RequestError(400, "BadArgument", f"{field}: row {row} value {shown} is out of "
+                               f"range for the column's type {dtype}{limits}") from None
+        except (ValueError, TypeError):
+            raise RequestError(400, "BadArgument", f"{field}: row {row} value {shown} is not "
                                                    f"{label} (the column's type is {dtype})") from None
+        out.append(converted)
     if not has_na:
         return pd.Series(out, dtype=dtype)
     if convert is _to_int:
-        return pd.Series(out, dtype="Int64")
-    if convert is float:
+        return pd.Series(out, dtype="UInt64" if bounds[1] > 2 ** 63 else "Int64")
+    if convert is _to_float:
         return pd.Series([float("nan") if v is None else v for v in out], dtype=dtype)
     return pd.Series(out, dtype="boolean")
 
@@ -133,10 +173,7 @@ def type_column(values: list, dtype: str, field: str):
 def parse_body(raw: bytes, inputs: dict) -> dict:
     """``{input name: typed DataFrame}`` from a request body; RequestError 400 naming the field."""
     import pandas as pd
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(400, "BadArgument", f"the body is not JSON ({exc})") from None
+    body = parse_json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("Inputs"), dict):
         example = json.dumps({next(iter(inputs)): {"ColumnNames": ["..."], "Values": [["..."]]}})
         raise RequestError(400, "BadArgument", f'the body must be a JSON object with "Inputs": {example}')
@@ -258,9 +295,10 @@ class _UnixConnection(http.client.HTTPConnection):
 class Workers:
     """Calls to the worker sockets, with one kept-alive connection per thread and socket."""
 
-    def __init__(self, timeout: float = 600):
+    def __init__(self, secret: str, timeout: float = 600):
         self._local = threading.local()
         self._timeout = timeout
+        self._secret = secret
 
     def call(self, path: str, frames: dict) -> bytes:
         ports = ",".join(f"{p}={len(b)}" for p, b in frames.items())
@@ -270,7 +308,8 @@ class Workers:
             conns = self._local.__dict__.setdefault("conns", {})
             conn = conns.get(path) or conns.setdefault(path, _UnixConnection(path, self._timeout))
             try:
-                conn.request("POST", "/call", body=body, headers={"X-Ports": ports})
+                conn.request("POST", "/call", body=body,
+                             headers={"X-Ports": ports, SECRET_HEADER: self._secret})
                 response = conn.getresponse()
                 data = response.read()
                 break
@@ -296,7 +335,9 @@ class Service:
         self.spec = json.loads((folder / SERVICE_FILE).read_text())
         self.name = self.spec["name"]
         self.gate = threading.BoundedSemaphore(max(1, int(self.spec.get("concurrency", 4))))
-        self.workers = Workers()
+        self.limits = Limits(int(self.spec.get("max_body") or Limits.max_body),
+                             float(self.spec.get("read_timeout") or Limits.read_timeout))
+        self.workers = Workers((folder / WORKER_SECRET_FILE).read_text().strip())
         self._keys: tuple[float, list[str]] = (-1.0, [])
         self._keys_lock = threading.Lock()
 
@@ -332,31 +373,20 @@ class Service:
 def _handler(service: Service):
     route = f"/services/{service.name}/execute"
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(GuardedHandler):
         wbufsize = -1                   # one write per answer (flushed after each request) ...
         disable_nagle_algorithm = True  # ... sent at once: no 40 ms delayed-ACK stalls
 
-        def log_message(self, format, *args):
-            pass
-
-        def _answer(self, status: int, payload: dict) -> None:
-            body = json.dumps(payload).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_GET(self):
             if self.path.rstrip("/") in ("", f"/services/{service.name}"):
-                self._answer(200, {"status": "Healthy", "name": service.name})
+                self.send_json(200, {"status": "Healthy", "name": service.name})
             else:
-                self._answer(404, {"error": {"code": "NotFound", "message": f"POST {route}"}})
+                self.send_json(404, {"error": {"code": "NotFound", "message": f"POST {route}"}})
 
         def do_POST(self):
+            """The path, then the key, then the body's length, and only then the body."""
             started = time.perf_counter()
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            read = False
             try:
                 if self.path.split("?")[0] != route:
                     raise RequestError(404, "NotFound", f"no such endpoint; POST {route}")
@@ -364,19 +394,21 @@ def _handler(service: Service):
                     raise RequestError(401, "Unauthorized", "missing or wrong key: send the header "
                                        "'Authorization: Bearer <key>' with a key of this service "
                                        "(`amlocal webservice keys NAME --regen Primary` makes a new one)")
+                raw = self.read_body()
+                read = True
                 status, payload = 200, service.execute(raw)
             except RequestError as exc:
                 status, payload = exc.status, {"error": {"code": exc.code, "message": str(exc)}}
             except Exception as exc:  # noqa: BLE001 - never drop the connection without an answer
                 status, payload = 500, {"error": {"code": "InternalError",
                                                   "message": f"{type(exc).__name__}: {exc}"}}
-            self._answer(status, payload)
+            self.send_json(status, payload, close=not read)
             if status != 200:
-                print(f"POST {self.path} {status} {payload['error']['message']}", flush=True)
+                print(f"POST {self.path[:200]} {status} {payload['error']['message'][:2000]}", flush=True)
             elif service.spec.get("log_requests"):
                 print(f"POST {self.path} 200 {1000 * (time.perf_counter() - started):.1f} ms", flush=True)
 
-    return Handler
+    return guarded(Handler, service.limits)
 
 
 def main(argv: list[str] | None = None) -> int:
