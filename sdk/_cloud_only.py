@@ -84,22 +84,49 @@ def table(entries: list[tuple[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    """Print the cloud-only table for the names listed in the surface fixture."""
+def census(fixture: dict) -> tuple[list, list, list]:
+    """Resolve the names and methods of the surface fixture (see tests/fixtures): returns
+    (working, cloud-only, missing), each a list of ``(azureml qualified name, object)`` (the
+    object is None for missing ones). Methods of classes that are cloud-only as a whole are not
+    counted (the class already raises)."""
     import importlib
+    working, cloud, missing = [], [], []
+
+    def sort(qualname, obj):
+        if obj is None:
+            missing.append((qualname, None))
+        else:
+            (cloud if is_cloud_only(obj) else working).append((qualname, obj))
+
+    def module_of(name):
+        try:
+            return importlib.import_module("amlocal" + name[len("azureml"):])
+        except ImportError:
+            return None
+
+    for module, names in fixture["modules"].items():
+        real = module_of(module)
+        for name in names:
+            sort(f"{module}.{name}", getattr(real, name, None) if real else None)
+    for qualname, methods in fixture.get("methods", {}).items():
+        module, cls = qualname.rsplit(".", 1)
+        real = module_of(module)
+        owner = getattr(real, cls, None) if real else None
+        if owner is None or is_cloud_only(owner):
+            continue
+        for method in methods:
+            sort(f"{qualname}.{method}", getattr(owner, method, None))
+    return working, cloud, missing
+
+
+def main() -> int:
+    """Print the table of the names (and methods) of the surface fixture that amlocal does not
+    run."""
     import json
     from pathlib import Path
     fixture = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("tests/fixtures/azureml_public_names.json")
-    modules = json.loads(fixture.read_text())["modules"]
-    entries = []
-    for module, names in modules.items():
-        try:
-            real = importlib.import_module("amlocal" + module[len("azureml"):])
-        except ImportError:
-            continue
-        entries += [(f"{module}.{n}", getattr(real, n)) for n in names
-                    if is_cloud_only(getattr(real, n, None))]
-    sys.stdout.write(table(entries))
+    _, cloud, _ = census(json.loads(fixture.read_text()))
+    sys.stdout.write(table(cloud))
     return 0
 
 

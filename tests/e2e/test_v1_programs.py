@@ -90,3 +90,13 @@ def test_batch_scoring_with_parallel_run_step(tmp_path):
     assert "Prediction has  25  rows" in out
     assert "img_000.txt" in out and "short" in out
     assert "PUBLISHED 1.0" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_train_on_local_user_managed_system_managed_and_docker(tmp_path):
+    out = _run("train_on_local", tmp_path)
+    assert "USER MANAGED Completed host" in out
+    assert "SYSTEM MANAGED Completed local" in out
+    assert "DOCKER Completed docker" in out
+    assert "we have min MSE" in out
+    assert "MODEL best_ridge_model 1 True" in out
