@@ -268,6 +268,14 @@ class Workspace:
     def __eq__(self, other) -> bool:
         return isinstance(other, Workspace) and other._id == self._id
 
+    def __deepcopy__(self, memo) -> "Workspace":
+        """A workspace is a handle: copies of configurations that hold it (a run configuration's
+        datasets, ScriptRunConfig arguments) share it instead of copying its store."""
+        return self
+
+    def __copy__(self) -> "Workspace":
+        return self
+
     def __hash__(self) -> int:
         return hash(self._id)
 

@@ -100,3 +100,12 @@ def test_train_on_local_user_managed_system_managed_and_docker(tmp_path):
     assert "DOCKER Completed docker" in out
     assert "we have min MSE" in out
     assert "MODEL best_ridge_model 1 True" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_script_run_with_dataset_inputs_and_outputs(tmp_path):
+    out = _run("scriptrun_with_data", tmp_path)
+    assert "Hello Azure ML!" in out and "FIRST Completed" in out
+    assert "COPIED True" in out
+    assert "TAKE (2, 3)" in out
+    assert "SECOND Completed 3" in out

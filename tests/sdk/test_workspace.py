@@ -138,3 +138,17 @@ def test_offline_run_outside_a_job(home, capsys):
     assert not hasattr(run, "experiment")
     with pytest.raises(RunEnvironmentException):
         Run.get_context(allow_offline=False)
+
+
+def test_copies_of_configurations_share_the_workspace(workspace, tmp_path):
+    """azureml deep-copies run configurations and ScriptRunConfig arguments; a workspace (and
+    its store) is a handle they share."""
+    import copy
+    from amlocal.core import Dataset, Datastore
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    store = Datastore.register(workspace, "files", tmp_path.as_uri())
+    config = {"input": Dataset.File.from_files((store, "a.csv")).as_named_input("a").as_mount()}
+    copied = copy.deepcopy(config)
+    assert copy.deepcopy(workspace) is workspace and copy.copy(workspace) is workspace
+    assert copied["input"] is not config["input"]
+    assert copied["input"].dataset._workspace is workspace
