@@ -76,13 +76,16 @@ class InputBinding:
 def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | None,
                resolve_datastore: Callable[[str], tuple[str, dict]],
                staging_dir: Path, *, cache_dir: Path | None = None,
-               show_progress: bool = False) -> InputBinding:
+               show_progress: bool = False,
+               select_files: Callable | None = None) -> InputBinding:
     """Bind one dataset input of a step.
 
     ``resolve_datastore(datastore_name) -> (url, storage_options)``; ``staging_dir`` receives
     download-mode copies (``staging_dir/<name>`` is replaced on every call); ``cache_dir`` is the
     remote-file cache (default ``AMLOCAL_HOME/cache/datasets``); ``show_progress`` prints
-    download progress on stderr.
+    download progress on stderr. ``select_files(resolution, transforms) -> resolution`` applies
+    a FileDataset's selections (``take``, ``filter`` ...) so that mount and download bind only
+    the selected files; the dataset layer above passes it (this layer knows no transformations).
 
     Raises UserErrorException for an invalid name or mode, a TabularDataset in mount or download
     mode, paths leaving a datastore, and (mount/download) a source matching no file.
@@ -106,7 +109,10 @@ def bind_input(definition: dict, name: str, mode: str, path_on_compute: str | No
     # selected files; in direct mode the step selects from what it is given.
     selected = kind == "FileDataset" and mode != "direct" and bool(definition.get("transforms"))
     if selected:
-        from amlocal.data._transforms import select_files
+        if select_files is None:
+            raise UserErrorException(
+                f"input '{name}': the dataset selects files (take, skip, filter ...), which "
+                "bind_input applies only with select_files=...")
         res = select_files(res, definition["transforms"])
     if mode != "direct":
         try:

@@ -32,8 +32,10 @@ def copy_dataset(store, workspace_id: str, definition, folder: Path) -> tuple[Pa
             raise NotFoundError(f"datastore '{name}' is not registered in this workspace")
         return info.url, dict(info.options)
 
-    files_only = {**{k: v for k, v in definition.items() if k != "bound"},
-                  "type": "FileDataset"}   # a table's files are copied as they are
+    # every file is copied as it is: the step applies the dataset's transformations (a table's
+    # rows, a FileDataset's selections) to the copy itself
+    files_only = {**{k: v for k, v in definition.items() if k not in ("bound", "transforms")},
+                  "type": "FileDataset"}
     _refuse_links(files_only["sources"], resolve)
     binding = bind_input(files_only, "dataset", "download", None, resolve, folder)
     return Path(folder) / "dataset", json.loads(binding.step_definition)["bound"]["sources"]

@@ -261,11 +261,15 @@ def test_file_selections(lake):
 
 
 def test_selected_files_are_all_a_mount_binds(lake, workspace, tmp_path):
-    from amlocal.datastores.materialize import bind_input
     import json
+    from amlocal.data._transforms import select_files
+    from amlocal.datastores.materialize import bind_input
     ds = Dataset.File.from_files((lake, "files"))
-    binding = bind_input(ds.filter(ds.file_metadata("Extension") == "bin")._to_definition(),
-                         "picked", "mount", None, Datastore._resolver(workspace), tmp_path)
+    picked = ds.filter(ds.file_metadata("Extension") == "bin")._to_definition()
+    with pytest.raises(UserErrorException, match="select_files"):  # the layer above passes it
+        bind_input(picked, "picked", "mount", None, Datastore._resolver(workspace), tmp_path)
+    binding = bind_input(picked, "picked", "mount", None, Datastore._resolver(workspace), tmp_path,
+                         select_files=select_files)
     assert binding.files == ["/f2.bin", "/f4.bin", "/sub/f6.bin"]
     assert sorted(m.target for m in binding.mounts) == \
         ["/amlocal/inputs/picked/f2.bin", "/amlocal/inputs/picked/f4.bin",

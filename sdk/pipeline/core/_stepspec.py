@@ -109,6 +109,7 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
     (unknown datastore, an input with no files, a path leaving its datastore)."""
     from amlocal.compute import Mount
     from amlocal.datastores.materialize import bind_input, env_for_inputs
+    from ...data._transforms import select_files
 
     plan = StepPlan()
     values: dict[str, str] = {}
@@ -159,7 +160,7 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
         if isinstance(parameter, dict) and parameter.get("kind") == "dataset":
             definition = parameter["definition"]   # the dataset submitted for the parameter
         binding = bind_input(definition, name, mode, inp.get("path_on_compute"),
-                             resolve_datastore, staging)
+                             resolve_datastore, staging, select_files=select_files)
         plan.bindings.append(binding)
         plan.mounts.extend(binding.mounts)
         plan.env.update(binding.env)
