@@ -145,7 +145,7 @@ class TabularDatasetFactory:
                              partition_format: str | None = None, support_multi_line: bool = False,
                              empty_as_string: bool = False, encoding: str = "utf8"):
         """A TabularDataset read from delimited files (see the module docstring)."""
-        from .tabular_dataset import TabularDataset, reader_types
+        from .tabular_dataset import reader_types
         sources, workspace = _parse_paths(path)
         if not isinstance(header, bool):
             raise UserErrorException("header must be True (first line has column names) or False")
@@ -155,28 +155,18 @@ class TabularDatasetFactory:
                   "set_column_types": reader_types(set_column_types),
                   "include_path": bool(include_path), "support_multi_line": bool(support_multi_line),
                   "empty_as_string": bool(empty_as_string)}
-        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
-                                             partition_format=partition_format, transforms=[]),
-                                 workspace)
-        if validate:
-            dataset._validate()
-        return dataset
+        return _tabular(sources, workspace, reader, partition_format, validate)
 
     @staticmethod
     def from_parquet_files(path, validate: bool = True, include_path: bool = False,
                            set_column_types: dict | None = None, partition_format: str | None = None):
         """A TabularDataset read from Parquet files (needs pyarrow when it is read)."""
-        from .tabular_dataset import TabularDataset, reader_types
+        from .tabular_dataset import reader_types
         sources, workspace = _parse_paths(path)
         _check_partition_format(partition_format)
         reader = {"format": "parquet", "include_path": bool(include_path),
                   "set_column_types": reader_types(set_column_types)}
-        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
-                                             partition_format=partition_format, transforms=[]),
-                                 workspace)
-        if validate:
-            dataset._validate()
-        return dataset
+        return _tabular(sources, workspace, reader, partition_format, validate)
 
     @staticmethod
     def from_json_lines_files(path, validate: bool = True, include_path: bool = False,
@@ -187,7 +177,7 @@ class TabularDatasetFactory:
         values stay Python objects). ``invalid_lines='error'`` raises on a line that is not
         JSON, ``'drop'`` skips it. ``encoding``: Azure's names (``utf8``, ``iso88591``,
         ``latin1``, ``ascii``, ``utf16``, ``utf32``, ``utf8bom``, ``windows1252``) or Python's."""
-        from .tabular_dataset import TabularDataset, reader_types
+        from .tabular_dataset import reader_types
         if invalid_lines not in ("error", "drop"):
             raise UserErrorException(f"invalid_lines must be 'error' or 'drop', not {invalid_lines!r}")
         sources, workspace = _parse_paths(path)
@@ -195,12 +185,7 @@ class TabularDatasetFactory:
         reader = {"format": "json_lines", "include_path": bool(include_path),
                   "set_column_types": reader_types(set_column_types),
                   "invalid_lines": invalid_lines, "encoding": encoding}
-        dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
-                                             partition_format=partition_format, transforms=[]),
-                                 workspace)
-        if validate:
-            dataset._validate()
-        return dataset
+        return _tabular(sources, workspace, reader, partition_format, validate)
 
     @staticmethod
     def register_pandas_dataframe(dataframe, target, name: str, description: str | None = None,
@@ -261,3 +246,15 @@ def _target(target):
             f"target {target!r} is not supported: give a DataPath, a Datastore or a "
             "(datastore, 'folder') tuple")
     return datastore, safe_relpath(path, "target path")
+
+
+def _tabular(sources: list, workspace, reader: dict, partition_format, validate: bool):
+    """The TabularDataset over ``sources`` read with ``reader``; validated (every source matches
+    a file) when ``validate``."""
+    from .tabular_dataset import TabularDataset
+    dataset = TabularDataset(_definition("TabularDataset", sources, reader=reader,
+                                         partition_format=partition_format, transforms=[]),
+                             workspace)
+    if validate:
+        dataset._validate()
+    return dataset
