@@ -187,6 +187,15 @@ class DockerBackend:
         return DockerStepHandle(container)
 
 
+def container_user(sandboxed: bool) -> tuple[int, int]:
+    """The uid and gid a step's container runs as: the caller's, or nobody's for a sandboxed
+    step when the caller is root."""
+    if sandboxed and os.getuid() == 0:
+        uid, gid = NOBODY.split(":")
+        return int(uid), int(gid)
+    return os.getuid(), os.getgid()
+
+
 def _sandbox_options(step: StepSpec, environment: dict) -> dict:
     """The ``containers.run`` options of a sandboxed step (see the module docstring); sets the
     sandbox's environment variables in ``environment``. When the caller is root the step runs
@@ -204,7 +213,7 @@ def _sandbox_options(step: StepSpec, environment: dict) -> dict:
     environment["HOME"] = "/tmp"
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
     if hasattr(os, "getuid") and os.getuid() == 0:
-        options["user"] = NOBODY
+        options["user"] = "{}:{}".format(*container_user(sandboxed=True))
         _open_up(step.working_dir, files=True)
         for m in step.mounts:
             if not m.read_only and m.target != SERVICE_DIR and os.path.isdir(m.source):

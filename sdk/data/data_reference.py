@@ -78,16 +78,16 @@ class DataReference:
     def as_download(self, path_on_compute: str | None = None, overwrite: bool = False) -> "DataReference":
         """A copy in download mode whose ``path_on_compute`` is replaced (None clears it).
         ``overwrite`` is ignored, as on Azure."""
-        copy = self._clone()
-        copy.mode = "download"
-        copy.path_on_compute = path_on_compute
-        return copy
+        return self._in_mode("download", path_on_compute)
 
     def as_upload(self, path_on_compute: str | None = None, overwrite: bool = False) -> "DataReference":
         """A copy in upload mode whose ``path_on_compute`` is replaced (None clears it).
         ``overwrite`` is ignored, as on Azure."""
+        return self._in_mode("upload", path_on_compute)
+
+    def _in_mode(self, mode: str, path_on_compute: str | None) -> "DataReference":
         copy = self._clone()
-        copy.mode = "upload"
+        copy.mode = mode
         copy.path_on_compute = path_on_compute
         return copy
 

@@ -269,13 +269,9 @@ def _batch_run(workspace, name: str, published, log):
 
 
 def _worker_owner(node: dict) -> tuple[int, int]:
-    """The uid and gid a node's worker container runs as: the docker backend's rule (the
-    caller's, or nobody's for a sandboxed step when the caller is root)."""
-    from amlocal.compute.docker import NOBODY
-    if os.getuid() == 0 and node.get("sandbox") is not None:
-        uid, gid = NOBODY.split(":")
-        return int(uid), int(gid)
-    return os.getuid(), os.getgid()
+    """The uid and gid a node's worker container runs as (the docker backend's rule)."""
+    from amlocal.compute.docker import container_user
+    return container_user(node.get("sandbox") is not None)
 
 
 def _socket_folder(sockets: Path, i: int, node: dict) -> Path:

@@ -20,10 +20,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ...core._run_lifecycle import TERMINAL
+
 RUNNER_PID = "amlocal.runner_pid"
 RUNNER_START = "amlocal.runner_start"
 RUNNER_SOCKET_DIR = "amlocal.runner_socket_dir"
-TERMINAL = ("Completed", "Failed", "Canceled", "Finished")
 LOST_MESSAGE = "the runner process of this run ended without finishing it"
 _SOCKET_DIR_NAME = re.compile(r"^amlocal-[A-Za-z0-9_]+$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
