@@ -8,8 +8,9 @@ command line, mounts and environment variables), never Docker calls spread throu
 """
 from __future__ import annotations
 
-from .base import (CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, ComputeBackend,
-                   EnvironmentSpec, Mount, ResolvedEnvironment, StepHandle, StepSpec)
+from .base import (CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, Capability, ComputeBackend,
+                   EnvironmentSpec, Mount, ResolvedEnvironment, ServiceHandle, StepHandle,
+                   StepSpec)
 
 
 def get_backend(kind: str) -> ComputeBackend:
@@ -27,6 +28,6 @@ def get_backend(kind: str) -> ComputeBackend:
                      "or 'host'")
 
 
-__all__ = ["CONTAINER_ROOT", "RUNTIME_DIR", "SERVICE_DIR", "WORKDIR", "ComputeBackend",
-           "EnvironmentSpec", "Mount", "ResolvedEnvironment", "StepHandle", "StepSpec",
+__all__ = ["CONTAINER_ROOT", "RUNTIME_DIR", "SERVICE_DIR", "WORKDIR", "Capability", "ComputeBackend",
+           "EnvironmentSpec", "Mount", "ResolvedEnvironment", "ServiceHandle", "StepHandle", "StepSpec",
            "get_backend"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
@@ -87,6 +88,24 @@ class StepSpec:
     sandbox: dict | None = None
 
 
+class Capability(str, enum.Enum):
+    """What a backend can do beyond running a step to its end. Callers ask for a capability
+    (``Capability.SANDBOX in backend.capabilities``), never for a backend's kind."""
+
+    CONTAINER = "container"   # the step runs in an image built for its environment
+    SANDBOX = "sandbox"       # it can enforce StepSpec.sandbox (no network, read-only, non-root)
+    SHELL = "shell"           # it can open an interactive shell where the step would run
+    SERVE = "serve"           # it can keep a step running as a service (web services)
+
+
+@dataclass(frozen=True)
+class ServiceHandle:
+    """A step kept running as a service (``ComputeBackend.serve``)."""
+
+    id: str                       # the backend's id of it (a container id)
+    host_port: int | None = None  # where its published port answers on this host
+
+
 class StepHandle(Protocol):
     def lines(self) -> Iterator[str]:
         """The step's combined stdout/stderr, line by line, until it exits."""
@@ -100,6 +119,7 @@ class StepHandle(Protocol):
 
 class ComputeBackend(Protocol):
     kind: str
+    capabilities: frozenset[Capability]
 
     def prepare(self, spec: EnvironmentSpec, log: Callable[[str], None]) -> ResolvedEnvironment:
         """Lock the environment and make sure its image (or virtualenv) exists, building it
@@ -107,3 +127,14 @@ class ComputeBackend(Protocol):
 
     def submit(self, step: StepSpec, env: ResolvedEnvironment) -> StepHandle:
         """Start the step and return at once."""
+
+    def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
+        """(SHELL) An interactive shell with everything the step would get (its mounts,
+        environment variables, working directory) instead of its command, attached to this
+        terminal; returns the shell's exit status. The step's command is in
+        ``$AMLOCAL_STEP_COMMAND``."""
+
+    def serve(self, step: StepSpec, env: ResolvedEnvironment, *,
+              container_port: int | None = None, host_port: int | None = None) -> ServiceHandle:
+        """(SERVE) Start the step as a long-lived service and return at once; with
+        ``container_port`` that port is published on loopback (``host_port``, or a free one)."""

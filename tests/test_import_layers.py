@@ -2,7 +2,7 @@
 
 sdk/, compute/ and datastores/ are one package, ``amlocal``, only once installed; lint-imports
 reads the package as files, so it runs over the package laid out as a wheel installs it (the
-same tree the step runtime mounts: ``amlocal._runtime.package_tree``).
+same tree the step runtime mounts: ``amlocal._engine.runtime_tree.package_tree``).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_import_contracts_hold(tmp_path):
-    from amlocal._runtime import package_tree
+    from amlocal._engine.runtime_tree import package_tree
     lint = shutil.which("lint-imports")
     assert lint, "import-linter is a test dependency: pip install -e '.[test]'"
     tree = package_tree(tmp_path / "tree").parent

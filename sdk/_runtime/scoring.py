@@ -6,7 +6,7 @@ calling ``run(raw_data)`` with the request body as text (Azure's contract) and a
 result as JSON; ``GET /`` answers "Healthy". A failing ``run`` (or a result that is not JSON)
 answers 500 with the error message. Like Azure's LocalWebservice it has no key.
 
-Before ``run`` sees a body, the limits of :mod:`amlocal._runtime.http_guard` apply (the values
+Before ``run`` sees a body, the limits of :mod:`amlocal._engine.http_guard` apply (the values
 of ``AMLOCAL_SERVICE_MAX_BODY`` / ``AMLOCAL_SERVICE_READ_TIMEOUT`` at deploy, given to the
 container): 411 without a Content-Length, 400 for a bad one, 413 over the limit (answered before
 the body is read; another path answers 404 the same way), 408 for a body not sent in time, 400 for
@@ -25,7 +25,7 @@ import runpy
 import sys
 import traceback
 
-from amlocal._runtime.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
+from amlocal._engine.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
 
 DEFAULT_PORT = 5001
 

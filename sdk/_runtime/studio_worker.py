@@ -35,7 +35,7 @@ import threading
 from pathlib import Path
 
 from . import studio
-from .http_guard import GuardedHandler, HttpError, Limits, guarded
+from .._engine.http_guard import GuardedHandler, HttpError, Limits, guarded
 
 PORTS = ("dataframe1", "dataframe2")
 SECRET_HEADER = "X-Amlocal-Worker-Secret"

@@ -66,7 +66,7 @@ def follow_log(r, log_name: str, *, follow: bool) -> None:
 @workspace_options
 def logs(run_id, run_option, step_name, follow, selector) -> None:
     """Print a run's log (a pipeline run: every step's lines, prefixed by the step name)."""
-    from ..pipeline.core.run import PIPELINE_LOG, STD_LOG
+    from .._status import PIPELINE_LOG, STD_LOG
     r = get_run(selector, pick_run_id(run_id, run_option))
     kind = r._refresh().kind
     try:

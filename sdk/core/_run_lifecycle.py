@@ -19,12 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
+from .._status import MAX_SNAPSHOT_FILES, REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL  # noqa: F401
 from ..errors import ActivityFailedException, SnapshotException, UserErrorException
 
-TERMINAL = ("Completed", "Failed", "Canceled", "Finished")
-REQUESTED_STATUS = "amlocal.requested_status"   # property: a status asked for from outside
-SNAPSHOT_PROPERTY = "ContentSnapshotId"         # Azure's property name
-MAX_SNAPSHOT_FILES = 2000                       # Azure's limits for Run.take_snapshot
 MAX_CHILDREN = 100
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -106,18 +103,18 @@ class RunLifecycle:
     def _runner_alive(self) -> bool:
         """Whether a runner process executes this run and still lives (a process that got its
         pid after a restart is not it: the runner's start time is recorded with its pid)."""
-        from ..pipeline.core._settle import runner_alive
+        from .._engine.settle import runner_alive
         return runner_alive(self._info.properties or {})
 
     def _runner_lost(self) -> bool:
         """A runner started this run and died before finishing it."""
-        from ..pipeline.core._settle import runner_lost
+        from .._engine.settle import runner_lost
         return runner_lost(self._info)
 
     def _mark_runner_lost(self) -> None:
         """Mark this run and its non-terminal runs Failed (the runner died) and remove what the
         runner left behind: its containers, socket folder and work folders."""
-        from ..pipeline.core._settle import settle
+        from .._engine.settle import settle
         settle(self._store, self._refresh())
         self._refresh()
 
@@ -126,7 +123,7 @@ class RunLifecycle:
         of this run, or of the run above it that a runner executes (a step of a pipeline run). Returns whether the run was settled now. Inside a step (no runner view
         of the host) nothing is checked."""
         from .. import _context
-        from ..pipeline.core._settle import settle_runs
+        from .._engine.settle import settle_runs
         if self._info is None or self._info.status in TERMINAL or _context.job_context() is not None:
             return False
         if settle_runs(self._store, [self._info]):
@@ -142,7 +139,7 @@ class RunLifecycle:
 
         Deliberate difference: Azure stops waiting at CancelRequested/Finalizing unless
         ``wait_post_processing``; here waiting always ends on a terminal status."""
-        from ..pipeline.core.run import STD_LOG
+        from .._status import STD_LOG
         if show_output:
             print(f"RunId: {self._id}\n\nStreaming {STD_LOG}\n{'=' * (10 + len(STD_LOG))}\n")
         status = self._follow(STD_LOG if show_output else None)
@@ -287,7 +284,7 @@ class RunLifecycle:
         """Store a snapshot of a file or folder (``.amlignore``/``.gitignore`` honoured; at most
         2000 files and 300 MB) as this run's snapshot and return its id. A run has one snapshot:
         a second one raises SnapshotException."""
-        from ..pipeline.core._snapshot import list_files, take_snapshot
+        from .._engine.snapshot import list_files, take_snapshot
         existing = self.get_snapshot_id()
         if existing:
             raise SnapshotException(f"Cannot take snapshot as the run already has one: {existing}")

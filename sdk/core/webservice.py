@@ -274,8 +274,8 @@ def _copy_source(source: Path, target: Path, skip: Path) -> None:
 def deploy(workspace, name: str, models: list, inference_config: InferenceConfig,
            deployment_config=None, overwrite: bool = False, show_output: bool = False) -> LocalWebservice:
     """Build (or reuse) the inference environment's image and start the service container."""
-    from amlocal._runtime import package_tree
-    from amlocal._runtime.http_guard import Limits
+    from amlocal._engine.runtime_tree import package_tree
+    from amlocal._engine.http_guard import Limits
     from amlocal.compute import Mount, get_backend
     from amlocal.compute.services import remove_service, start_service
     from .. import _settings

@@ -14,7 +14,7 @@ as the worker's ``/amlocal/service``; each socket is 0600. So no other local use
 and every call also carries the service's worker secret (``worker.secret``, 0600, given to the
 workers in their environment), which a worker checks before it reads the call.
 The HTTP limits (``AMLOCAL_SERVICE_MAX_BODY``, ``AMLOCAL_SERVICE_READ_TIMEOUT``, see
-:mod:`amlocal._runtime.http_guard`) are read at deploy and kept in ``service.json``.
+:mod:`amlocal._engine.http_guard`) are read at deploy and kept in ``service.json``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .._runtime.http_guard import Limits
+from .._engine.http_guard import Limits
 from ..errors import UserErrorException, WebserviceException
 from .pipeline_service import ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE, WORKER_SECRET_FILE, hash_key
 
@@ -290,14 +290,14 @@ def _start_workers(workspace, name: str, run, path: list[dict], dynamic: dict, f
     """Start one warm worker container per node; return the nodes of ``service.json``."""
     from types import SimpleNamespace
 
-    from amlocal._runtime import package_tree
+    from amlocal._engine.runtime_tree import package_tree
     from amlocal._runtime.studio_worker import SECRET_ENV
     from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec, get_backend
 
-    from ..pipeline.core._io import OutputLocation
-    from ..pipeline.core._runner import Runner
-    from ..pipeline.core._snapshot import materialise
-    from ..pipeline.core._stepspec import plan_step
+    from .._engine.outputs import OutputLocation
+    from .._engine.runner import Runner
+    from .._engine.snapshot import materialise
+    from .._engine.plan import plan_step
     runner = Runner(workspace._store, run.id)
     for step in run.get_steps():  # the batch run's outputs are the workers' static inputs
         for out, loc in (step._info.definition.get("outputs") or {}).items():

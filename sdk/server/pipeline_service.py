@@ -23,7 +23,7 @@ ISO 8601 strings); timedeltas -> ``TimeSpan`` (seconds); a column of bytes -> ``
 base64); everything else -> ``String``. Missing values are ``null``.
 
 Errors (``{"error": {"code", "message"}}``): 404 for another path and 401 for a missing or wrong
-key, both answered before the body is read; then the limits of :mod:`amlocal._runtime.http_guard`
+key, both answered before the body is read; then the limits of :mod:`amlocal._engine.http_guard`
 (411 without a Content-Length, 400 for a bad one, 413 for a body over ``AMLOCAL_SERVICE_MAX_BODY``
 at deploy, 408 when it is not sent within ``AMLOCAL_SERVICE_READ_TIMEOUT``; 400 for a body that is
 not UTF-8 JSON, is nested too deeply or holds NaN/Infinity); 400 naming the field for a value that
@@ -50,7 +50,7 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from amlocal._runtime.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
+from amlocal._engine.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
 from amlocal._runtime.studio_worker import (SECRET_HEADER, frame_to_ipc,  # one wire format
                                             ipc_to_frame)
 

@@ -73,7 +73,7 @@ class RunInfo:
     properties: dict = field(default_factory=dict)
     definition: dict = field(default_factory=dict)
     error: dict | None = None
-    reuse_key: str | None = None      # a step's reuse key (see amlocal.pipeline.core._reuse)
+    reuse_key: str | None = None      # a step's reuse key (see amlocal._engine.reuse)
     reused_from: str | None = None    # the step run whose outputs this one reused
 
 

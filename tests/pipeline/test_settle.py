@@ -168,7 +168,7 @@ def test_a_reused_pid_is_not_taken_for_the_runner(workspace):
     """After a restart the runner's pid may belong to another process: the recorded start time
     (and boot id) tell them apart."""
     from amlocal.core import Experiment
-    from amlocal.pipeline.core._settle import process_identity
+    from amlocal._engine.settle import process_identity
     live = subprocess.Popen(["sleep", "60"])
     try:
         run = Experiment(workspace, "pid-reuse").start_logging(snapshot_directory=None)

@@ -97,7 +97,7 @@ def test_a_huge_sparse_file_fails_on_stat_before_it_is_read(workspace, tmp_path)
     probe = textwrap.dedent(f"""
         import sys, time
         from amlocal.errors import UserErrorException
-        from amlocal.pipeline.core._snapshot import take_snapshot
+        from amlocal._engine.snapshot import take_snapshot
         start = time.monotonic()
         try:
             take_snapshot({str(src)!r}, {str(tmp_path / "snaps")!r})
@@ -127,14 +127,14 @@ def test_a_huge_sparse_file_fails_on_stat_before_it_is_read(workspace, tmp_path)
     assert workspace._store.list_runs(workspace._id) == []
     # listed in .amlignore, it is left out and the snapshot is taken
     (src / ".amlignore").write_text("big.bin\n")
-    from amlocal.pipeline.core._snapshot import take_snapshot
+    from amlocal._engine.snapshot import take_snapshot
     digest = take_snapshot(src, tmp_path / "snaps")
     assert not (tmp_path / "snaps" / digest / "big.bin").exists()
 
 
 def test_azure_s_2000_file_limit(home, tmp_path, monkeypatch):
     from amlocal.errors import UserErrorException
-    from amlocal.pipeline.core._snapshot import take_snapshot
+    from amlocal._engine.snapshot import take_snapshot
     src = tmp_path / "many"
     src.mkdir()
     for i in range(2001):
@@ -149,7 +149,7 @@ def test_azure_s_2000_file_limit(home, tmp_path, monkeypatch):
 
 def test_a_pipe_in_the_source_folder_is_left_out_with_a_warning(home, tmp_path):
     """Reading a named pipe would block for ever: it is left out, and the warning names it."""
-    from amlocal.pipeline.core._snapshot import take_snapshot
+    from amlocal._engine.snapshot import take_snapshot
     src = Path(_src(tmp_path / "src", train="print('hi')\n"))
     os.mkfifo(src / "feed")
     with pytest.warns(UserWarning, match="'feed' is not a regular file"):

@@ -10,7 +10,7 @@ def test_home_inside_the_source_directory_is_left_out_and_the_pipeline_runs(
         docker_engine, workspace, home, tmp_path):
     from amlocal.pipeline.core import Pipeline
     from amlocal.pipeline.steps import PythonScriptStep
-    from amlocal.pipeline.core._snapshot import list_files
+    from amlocal._engine.snapshot import list_files
 
     src = tmp_path  # the `home` fixture's AMLOCAL_HOME is tmp_path/amlocal-home: inside src
     assert home.parent == src and (home / "amlocal.db").is_file()
@@ -32,7 +32,7 @@ def test_home_inside_the_source_directory_is_left_out_and_the_pipeline_runs(
 
 def test_files_vanishing_during_the_walk_are_tolerated(home, tmp_path):
     from amlocal import _settings
-    from amlocal.pipeline.core._snapshot import list_files, take_snapshot
+    from amlocal._engine.snapshot import list_files, take_snapshot
 
     src = tmp_path / "src"
     (src / "churn").mkdir(parents=True)

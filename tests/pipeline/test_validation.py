@@ -125,7 +125,7 @@ def test_publish_is_immutable_and_disable_refuses(workspace, src):
 
 
 def test_snapshot_honours_amlignore(workspace, src):
-    from amlocal.pipeline.core._snapshot import list_files
+    from amlocal._engine.snapshot import list_files
     (src / "data.csv").write_text("x\n")
     (src / "sub").mkdir()
     (src / "sub" / "keep.py").write_text("")

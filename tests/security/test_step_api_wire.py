@@ -236,7 +236,7 @@ def test_a_step_cannot_plant_a_finished_run_with_a_reuse_key(service, remote, st
 
 
 def test_reuse_ignores_runs_the_runner_did_not_record(store):
-    from amlocal.pipeline.core._reuse import RECORDED_PROPERTY, find_reusable
+    from amlocal._engine.reuse import RECORDED_PROPERTY, find_reusable
     store.create_run(RunInfo(id="ran-1", workspace_id="ws1", experiment="exp", kind="step",
                              parent_id=PIPE, status="Finished", reuse_key="K",
                              properties={RECORDED_PROPERTY: "true"},

@@ -238,7 +238,7 @@ def test_a_run_the_runner_did_not_record_is_never_reused(workspace, home, tmp_pa
     planted by a step would be), whose outputs point at a host folder: the next submission of
     that pipeline runs the step itself, and the next step reads the fresh output."""
     from amlocal.pipeline.core import Pipeline, PipelineData
-    from amlocal.pipeline.core._reuse import RECORDED_PROPERTY
+    from amlocal._engine.reuse import RECORDED_PROPERTY
     from amlocal.pipeline.steps import PythonScriptStep
 
     canary = tmp_path / "outside"

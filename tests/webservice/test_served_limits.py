@@ -94,7 +94,7 @@ def _post(port: int, path: str, body: bytes, headers: dict | None = None):
 
 # -- without containers --------------------------------------------------------------------------
 def test_json_and_numbers_are_checked_before_any_step_sees_them():
-    from amlocal._runtime.http_guard import HttpError, Limits, parse_json
+    from amlocal._engine.http_guard import HttpError, Limits, parse_json
     from amlocal.server.pipeline_service import parse_body
 
     inputs = {"input1": {"schema": {"n": "int64", "small": "uint8", "rate": "float64"}}}

@@ -119,7 +119,7 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     from ...core.compute.compute import resolve_target
     from ...core.runconfig import RunConfiguration
     from ... import _settings
-    from ._snapshot import take_snapshot
+    from ..._engine.snapshot import take_snapshot
 
     errors: list[str] = []
     web_outputs = [s for s in pipeline._steps if getattr(s, "_is_web_service_output", False)]

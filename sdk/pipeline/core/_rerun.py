@@ -65,7 +65,7 @@ def prepare_rerun(workspace, run_id: str, step_name: str):
 def rerun_step(workspace, run_id: str, step_name: str, *, shell: bool = False):
     """Start the rerun (detached, like any run) and return its PipelineRun; with ``shell``, open
     an interactive shell in the step's container in this process and return its exit status."""
-    from ._runner import Runner
+    from ..._engine.runner import Runner
     from ._submit import start_runner
     run = prepare_rerun(workspace, run_id, step_name)
     if shell:

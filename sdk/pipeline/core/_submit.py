@@ -1,7 +1,7 @@
 """Starting a pipeline run: check parameters, record the runs, start the runner process.
 
 As on Azure, ``submit`` returns at once and the run goes on without the submitting process: it
-is executed by a detached runner (``python -m amlocal.pipeline.core._runner RUN_ID``) that
+is executed by a detached runner (``python -m amlocal._engine.runner RUN_ID``) that
 survives the end of ``python pipeline.py``. ``wait_for_completion`` and ``--wait`` follow it.
 """
 from __future__ import annotations
@@ -118,7 +118,7 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     params = resolve_parameters(graph, pipeline_parameters, ws)
     graph = _with_value_requirements(graph, params)
     from ... import _settings
-    from ._snapshot import verify
+    from ..._engine.snapshot import verify
     for digest in sorted({n["snapshot"] for n in graph["steps"] if n.get("snapshot")}):
         verify(digest, _settings.current().snapshots)  # a modified snapshot fails here
     if any(node["compute"]["kind"] == "docker" for node in graph["steps"]):
@@ -149,7 +149,7 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
 
 def settle_workspace(store, workspace_id: str) -> None:
     """The next submit notices runs of the workspace whose runner died, and settles them."""
-    from ._settle import TERMINAL, settle_runs
+    from ..._engine.settle import TERMINAL, settle_runs
     settle_runs(store, [i for i in store.list_runs(workspace_id) if i.status not in TERMINAL])
 
 
@@ -167,8 +167,8 @@ def start_runner(run_id: str) -> None:
     env.pop("AZUREML_RUN_ID", None)
     with open(log_dir / f"{run_id}.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "amlocal.pipeline.core._runner", run_id],
+            [sys.executable, "-m", "amlocal._engine.runner", run_id],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True, close_fds=True)
-    from ._settle import runner_properties
+    from ..._engine.settle import runner_properties
     store.add_properties(run_id, runner_properties(process.pid))

@@ -10,11 +10,10 @@ from __future__ import annotations
 import sys
 import time
 
+from ..._status import PIPELINE_LOG, STD_LOG
 from ...core.run import TERMINAL, Run
 from ...errors import ActivityFailedException
 
-PIPELINE_LOG = "logs/amlocal/pipeline.log"
-STD_LOG = "logs/user_logs/std_log.txt"
 RUNNING_STATES = ["NotStarted", "Running", "Queued", "Unknown"]
 
 

@@ -26,8 +26,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ..._files import write_once
-from ...errors import UserErrorException
+from .._files import write_once
+from ..errors import UserErrorException
 
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024  # Azure's snapshot limit
 ALWAYS_IGNORED = (".git/", "__pycache__/", ".azureml/", ".ipynb_checkpoints/", "*.pyc")
@@ -47,7 +47,7 @@ def _ignore_spec(root: Path):
 
 def _state_folders() -> set[str]:
     """Real paths of amlocal's own state folders (the current home)."""
-    from ... import _settings
+    from .. import _settings
     return {os.path.realpath(_settings.current().home)}
 
 
@@ -76,7 +76,7 @@ def check_limits(root: Path, files: list[str]) -> list[str]:
     single bigger file is named) and 2000 files (``AML_SNAPSHOT_NO_FILE_LIMIT`` lifts that one,
     as on Azure). Returns the files to read: regular files only (a pipe or socket in the folder
     is left out with a warning; files gone meanwhile are left out)."""
-    from ...core._run_lifecycle import MAX_SNAPSHOT_FILES
+    from .._status import MAX_SNAPSHOT_FILES
     regular, sizes, total = [], [], 0
     for rel in files:
         try:

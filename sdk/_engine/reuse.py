@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-RECORDED_PROPERTY = "amlocal.recorded_by_runner"   # set by the runner on the step runs it executes
+from .._status import RECORDED_PROPERTY
+
 COMPONENTS = ("environment", "source", "script", "arguments", "parameters", "inputs", "outputs",
               "sandbox", "version")
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._io import (OUTPUTS_ROOT, OutputLocation, folder_digest, locate_output, require_output,
+from .outputs import (OUTPUTS_ROOT, OutputLocation, folder_digest, locate_output, require_output,
                   staging_dir, writes_in_place)
 
 DATAREF = re.compile(r"\$AZUREML_DATAREFERENCE_(\w+)")
@@ -109,7 +109,7 @@ def plan_step(node: dict, step, *, params: dict, outputs: dict[str, OutputLocati
     (unknown datastore, an input with no files, a path leaving its datastore)."""
     from amlocal.compute import Mount
     from amlocal.datastores.materialize import bind_input, env_for_inputs
-    from ...data._transforms import select_files
+    from ..data._transforms import select_files
 
     plan = StepPlan()
     values: dict[str, str] = {}

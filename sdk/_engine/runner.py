@@ -1,6 +1,6 @@
 """The pipeline runner: executes one pipeline run, in its own detached process.
 
-``python -m amlocal.pipeline.core._runner RUN_ID``. It hosts the run service that the steps
+``python -m amlocal._engine.runner RUN_ID``. It hosts the run service that the steps
 talk to, runs independent steps side by side (at most ``AMLOCAL_MAX_PARALLEL_STEPS``, default
 4: steps mostly wait on containers, so this is not bounded by cores), streams every step's output
 into the run's logs, and keeps ``outputs/`` and ``logs/`` as artifacts. Cancellation arrives as
@@ -32,12 +32,12 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from ... import _settings
-from ...errors import AmlocalError, EnvironmentBuildError, UserErrorException
-from ...core._run_lifecycle import REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL
-from ...store import open_store
-from ...store.entities import utcnow
-from .run import PIPELINE_LOG, STD_LOG
+from .. import _settings
+from ..errors import AmlocalError, EnvironmentBuildError, UserErrorException
+from .._status import REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL
+from ..store import open_store
+from ..store.entities import utcnow
+from .._status import PIPELINE_LOG, STD_LOG
 
 class _Canceled(Exception):
     pass
@@ -63,7 +63,7 @@ class Runner:
         self.regenerate = definition.get("regenerate_outputs", False)
         self.work = self.settings.home / "work"
         self.handles: dict = {}
-        from ._io import OutputLocation
+        from .outputs import OutputLocation
         # outputs of earlier steps, by name (a rerun of one step starts with its recorded inputs)
         self.outputs: dict = {n: OutputLocation(**d)
                               for n, d in (definition.get("seed_outputs") or {}).items()}
@@ -111,7 +111,7 @@ class Runner:
         signal.signal(signal.SIGTERM, lambda *_: self.cancel())
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
-        from ...runservice.server import RunService
+        from ..runservice.server import RunService
         sock_dir = None
         status = "Failed"
         try:
@@ -139,7 +139,7 @@ class Runner:
         """Open an interactive shell in the (single) step's container with everything it would
         get mounted, instead of running its script; returns the shell's exit status. This
         process is the run's runner; whatever goes wrong, the run and its step end."""
-        from ._settle import runner_properties
+        from .settle import runner_properties
         self.store.add_properties(self.run_id, runner_properties(os.getpid()))
         try:
             return self._shell()
@@ -154,9 +154,9 @@ class Runner:
     def _shell(self) -> int:
         from amlocal.compute import get_backend
         from amlocal.compute.images import docker_client  # noqa: F401 - fails plainly without Docker
-        from ...runservice.server import RunService
-        from ._snapshot import materialise
-        from ._stepspec import plan_step
+        from ..runservice.server import RunService
+        from .snapshot import materialise
+        from .plan import plan_step
         node = self.graph["steps"][0]
         if node["compute"]["kind"] != "docker":
             raise UserErrorException("--shell opens a shell in the step's container; this step runs "
@@ -203,7 +203,7 @@ class Runner:
     def _socket_dir(self) -> Path:
         """The run service's socket folder, recorded on the run: if this runner dies, whoever
         reads the run next removes it (see ``_settle``)."""
-        from ._settle import RUNNER_SOCKET_DIR
+        from .settle import RUNNER_SOCKET_DIR
         sock_dir = Path(tempfile.mkdtemp(prefix="amlocal-"))
         os.chmod(sock_dir, 0o755)
         try:
@@ -319,8 +319,8 @@ class Runner:
 
     def _run_step(self, node: dict, sock_dir: Path) -> bool:
         from amlocal.compute import get_backend
-        from ._reuse import decide
-        from ._stepspec import plan_step
+        from .reuse import decide
+        from .plan import plan_step
         step = self.step_runs[node["id"]]
         name = node["name"]
         workdir = self.work / step.id
@@ -334,7 +334,7 @@ class Runner:
             properties = {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
                 "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"}
-            from ._reuse import RECORDED_PROPERTY  # only runs the runner recorded are reused
+            from .reuse import RECORDED_PROPERTY  # only runs the runner recorded are reused
             properties[RECORDED_PROPERTY] = "true"
             if node.get("snapshot"):
                 properties[SNAPSHOT_PROPERTY] = node["snapshot"]
@@ -359,7 +359,7 @@ class Runner:
             if record["decision"] == "reused" and self._reuse(node, step, record, definition):
                 return True
             self.log(name, f"running: {record['reason']}")
-            from ._snapshot import materialise
+            from .snapshot import materialise
             materialise(node["snapshot"], self.settings.snapshots, workdir)
             token = self.service.grant(step.id)
             definition["outputs"] = {n: loc.to_dict() for n, (_, loc, _) in plan.outputs.items()}
@@ -417,7 +417,7 @@ class Runner:
 
     def _reuse(self, node, step, record, definition) -> bool:
         """Take over the outputs of an earlier run with the same key; False when they are gone."""
-        from ._io import OutputLocation
+        from .outputs import OutputLocation
         earlier = self.store.get_run(record["reused_from"])
         locations = {n: OutputLocation(**d) for n, d in (earlier.definition.get("outputs") or {}).items()}
         if any(loc.local is not None and not os.path.isdir(loc.local) for loc in locations.values()):
@@ -435,7 +435,7 @@ class Runner:
 
     def _publish_outputs(self, step, plan, definition) -> None:
         """Upload staged outputs, register the ones asked for, and hand them to later steps."""
-        from ._io import finish_output, folder_digest, register_output
+        from .outputs import finish_output, folder_digest, register_output
         registered = []
         for name, (out, location, staged) in plan.outputs.items():
             if staged is not None:
@@ -451,7 +451,7 @@ class Runner:
             definition["registeredDatasets"] = registered
 
     def _spec(self, node, step, plan, workdir: Path, sock_dir: Path, token: str):
-        from amlocal._runtime import package_tree
+        from amlocal._engine.runtime_tree import package_tree
         from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
         with self._lock:
             if self._runtime is None:  # the same for every step of this run
@@ -479,7 +479,7 @@ class Runner:
         """Keep the step's outputs/ and logs/ as artifacts of its run. Links are not followed;
         odd names are escaped; what is left out or renamed is said in the step's log (see
         ``_io.collectable_files``)."""
-        from ._io import collectable_files
+        from .outputs import collectable_files
         notes = []
         for folder in ("outputs", "logs"):
             root = workdir / folder
@@ -515,7 +515,7 @@ class Runner:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m amlocal.pipeline.core._runner RUN_ID", file=sys.stderr)
+        print("usage: python -m amlocal._engine.runner RUN_ID", file=sys.stderr)
         return 2
     store = open_store()
     try:

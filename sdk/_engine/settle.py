@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ...core._run_lifecycle import TERMINAL
+from .._status import TERMINAL
 
 RUNNER_PID = "amlocal.runner_pid"
 RUNNER_START = "amlocal.runner_start"
@@ -125,7 +125,7 @@ def settle_runs(store, infos) -> list[str]:
 def settle(store, info) -> bool:
     """If ``info``'s runner died before finishing it, mark it and its non-terminal descendants
     Failed and remove what the runner left; True when that was done now."""
-    from ...store.entities import utcnow
+    from ..store.entities import utcnow
     if not runner_lost(info):
         return False
     info = store.get_run(info.id)  # the runner may have ended the run just before it exited
@@ -158,12 +158,12 @@ def _descendants(store, run_id: str) -> list:
 def cleanup(info, run_ids: list[str]) -> list[str]:
     """Remove the containers, socket folder and work folders a dead runner of ``info`` left.
     Returns notes on what could not be removed (added to the run's error)."""
-    from ... import _settings
+    from .. import _settings
     notes = []
     graph = (info.definition or {}).get("graph") or {}
     if any((n.get("compute") or {}).get("kind") == "docker" for n in graph.get("steps") or ()):
         from amlocal.compute.docker import remove_labelled
-        from ...errors import DockerUnavailableError
+        from ..errors import DockerUnavailableError
         try:
             remove_labelled({"amlocal.pipeline_run_id": info.id})
         except DockerUnavailableError as exc:

@@ -18,7 +18,7 @@ import stat as os_stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ...errors import UserErrorException
+from ..errors import UserErrorException
 
 OUTPUTS_ROOT = "/amlocal/outputs"
 DIGEST_READ_LIMIT = 64 * 1024 * 1024  # bigger files count by size and mtime, not by content
@@ -157,7 +157,7 @@ def register_output(store, workspace_id: str, out: dict, location: OutputLocatio
     if not registration:
         return None
     from amlocal.datastores.paths import definition_id
-    from ...store.entities import DatasetInfo
+    from ..store.entities import DatasetInfo
     definition = location.as_definition()
     info = store.register_dataset(DatasetInfo(
         workspace_id=workspace_id, name=registration["name"], version=0,
