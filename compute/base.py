@@ -6,11 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
-# Paths inside a step's container. The local backend maps them onto host folders.
-CONTAINER_ROOT = "/amlocal"
-WORKDIR = "/amlocal/wd"            # the step's snapshot copy, read-write; the working directory
-RUNTIME_DIR = "/amlocal/runtime"   # the amlocal runtime, read-only, first on PYTHONPATH
-SERVICE_DIR = "/amlocal/service"   # folder holding the run service's Unix socket
+# the paths inside a step and the mount record are plain data shared by the layers
+from amlocal._mount import CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, Mount  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -65,13 +62,6 @@ class ResolvedEnvironment:
 
 
 @dataclass(frozen=True)
-class Mount:
-    source: str           # host path
-    target: str           # path inside the step (under CONTAINER_ROOT)
-    read_only: bool = True
-
-
-@dataclass(frozen=True)
 class StepSpec:
     """One unit of work: every backend runs the same command, differing only in how it launches
     it. ``command[0] == "python"`` means the environment's interpreter."""
@@ -118,6 +108,12 @@ class StepHandle(Protocol):
 
 
 class ComputeBackend(Protocol):
+    """Where a step runs. Every method raises amlocal errors only (never the engine's own):
+    DockerUnavailableError when the engine cannot be reached, EnvironmentBuildError when an
+    environment cannot be built, ComputeError for anything else the backend refuses, and
+    ComputeTargetException for a request the backend cannot serve (a capability it lacks, a
+    sandboxed step without SANDBOX)."""
+
     kind: str
     capabilities: frozenset[Capability]
 
@@ -126,15 +122,19 @@ class ComputeBackend(Protocol):
         only when missing. Raises EnvironmentBuildError naming the package that failed."""
 
     def submit(self, step: StepSpec, env: ResolvedEnvironment) -> StepHandle:
-        """Start the step and return at once."""
+        """Start the step and return at once. A sandboxed step (``step.sandbox`` set) is
+        refused (ComputeTargetException) by a backend without SANDBOX."""
 
     def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
         """(SHELL) An interactive shell with everything the step would get (its mounts,
-        environment variables, working directory) instead of its command, attached to this
-        terminal; returns the shell's exit status. The step's command is in
-        ``$AMLOCAL_STEP_COMMAND``."""
+        environment variables, labels, working directory, user and sandbox) instead of its
+        command, attached to this process's stdin/stdout/stderr; returns the shell's exit
+        status. ``$AMLOCAL_STEP_COMMAND`` holds the step's command quoted for a shell
+        (``eval "$AMLOCAL_STEP_COMMAND"`` runs it). Without SHELL: ComputeTargetException."""
 
     def serve(self, step: StepSpec, env: ResolvedEnvironment, *,
               container_port: int | None = None, host_port: int | None = None) -> ServiceHandle:
-        """(SERVE) Start the step as a long-lived service and return at once; with
-        ``container_port`` that port is published on loopback (``host_port``, or a free one)."""
+        """(SERVE) Start the step as a long-lived service (its command is the server) and
+        return at once; it runs until it is removed. With ``container_port`` that port is
+        published on loopback (``host_port``, or a free one). Without SERVE:
+        ComputeTargetException."""

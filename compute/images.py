@@ -24,6 +24,7 @@ from amlocal import _settings
 from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
 
 from .base import EnvironmentSpec, ResolvedEnvironment
+from .docker_errors import detail, docker_errors, translate
 from .environments import (TEMPLATES, USER_MANAGED, BaseInfo, ca_bundle, normalize_arch,
                            pip_requirements_from_conda_lock, template_name)
 
@@ -59,11 +60,13 @@ def docker_client():
 
 
 def _get_image(client, name: str):
+    """The engine's image ``name``, or None. Raises DockerUnavailableError, ComputeError."""
     import docker
-    try:
-        return client.images.get(name)
-    except docker.errors.ImageNotFound:
-        return None
+    with docker_errors(f"looking up image {name}"):
+        try:
+            return client.images.get(name)
+        except docker.errors.ImageNotFound:
+            return None
 
 
 def image_exists(name: str, client=None) -> bool:
@@ -129,6 +132,11 @@ def _pull(client, name: str, log: Log):
     try:
         return client.images.pull(repo, tag=tag or "latest")
     except Exception as exc:  # noqa: BLE001 - APIError, ConnectionError, timeouts
+        error = translate(exc, f"pulling image {name}")
+        if error is None:
+            raise
+        if isinstance(error, DockerUnavailableError):
+            raise error from None
         _pull_failures[name] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise failure() from None
 
@@ -173,7 +181,13 @@ def base_python(client, image, name: str) -> str:
                                                "import sys; print('%d.%d' % sys.version_info[:2])"],
                                     remove=True, network_mode="none")
     except Exception as exc:  # noqa: BLE001 - ContainerError, APIError
-        raise EnvironmentBuildError(f"base image {name} has no working python3 ({exc})") from None
+        error = translate(exc, f"asking base image {name} for its Python version")
+        if error is None:
+            raise
+        if isinstance(error, DockerUnavailableError):
+            raise error from None
+        raise EnvironmentBuildError(f"base image {name} has no working python3 "
+                                    f"({detail(exc)}): choose a base image with python3") from None
     version = out.decode().strip().splitlines()[-1]
     from .environments import write_atomic
     write_atomic(cache, version + "\n")
@@ -245,9 +259,11 @@ def bootstrap_base(name: str = OFFLINE_BASE, suite: str = "bookworm",
                 yield block
 
         try:
-            client.api.import_image(src=chunks(), repository=repo, tag=tag, stream_src=True,
-                                    changes=["ENV LANG=C.UTF-8", f"LABEL amlocal.python={python}",
-                                             f"LABEL amlocal.suite={suite}", 'CMD ["python3"]'])
+            with docker_errors(f"importing {root} as image {name}"):
+                client.api.import_image(
+                    src=chunks(), repository=repo, tag=tag, stream_src=True,
+                    changes=["ENV LANG=C.UTF-8", f"LABEL amlocal.python={python}",
+                             f"LABEL amlocal.suite={suite}", 'CMD ["python3"]'])
         finally:
             tar.stdout.close()
             tar.wait()
@@ -457,6 +473,12 @@ def _build(client, resolved: ResolvedEnvironment, log: Log) -> None:
             except docker.errors.APIError as exc:
                 error = str(exc)
                 out.write(error + "\n")
+            except Exception as exc:  # noqa: BLE001 - the engine went away mid-build
+                unreachable = translate(exc, f"building image {resolved.image}")
+                if unreachable is None:
+                    raise
+                out.write(str(unreachable) + "\n")
+                raise unreachable from None
     finally:
         if status is not None:
             status.stop()

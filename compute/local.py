@@ -30,7 +30,7 @@ from typing import Callable
 from amlocal import _settings
 from amlocal.errors import EnvironmentBuildError
 
-from .base import EnvironmentSpec, ResolvedEnvironment, StepSpec
+from .base import Capability, EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
 from .host import HostBackend
 from .process import LocalStepHandle, refuse_sandbox, start_process
 
@@ -47,7 +47,7 @@ def resolve_for_host(spec: EnvironmentSpec, log: Log = print) -> ResolvedEnviron
     Conda packages are mapped to PyPI (the virtualenv cannot hold conda packages). Raises
     EnvironmentBuildError (a package that cannot be resolved; an R package).
     """
-    from amlocal.errors import DockerUnavailableError
+    from amlocal.errors import ComputeError, DockerUnavailableError
 
     from . import environments
     host = environments.host_base()
@@ -56,7 +56,7 @@ def resolve_for_host(spec: EnvironmentSpec, log: Log = print) -> ResolvedEnviron
         from . import images
         name = images.choose_base_image(spec, log=log, pull=False)
         base = images.describe_base(name, log=log, pull=False)
-    except (DockerUnavailableError, EnvironmentBuildError):
+    except (DockerUnavailableError, EnvironmentBuildError, ComputeError):
         base = None
     if base is None or (base.python, base.platform) != (host.python, host.platform):
         base = host
@@ -114,6 +114,7 @@ class LocalBackend:
     """Runs steps as local processes in per-environment virtualenvs (compute kind ``local``)."""
 
     kind = "local"
+    capabilities: frozenset[Capability] = frozenset()   # no container, sandbox, shell or serve
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
         """Lock ``spec`` and build its virtualenv when missing (a user-managed environment:
@@ -138,3 +139,14 @@ class LocalBackend:
                                         f"built; call prepare() first ({venv})")
         return start_process(step, env, str(venv / "bin" / "python"),
                              {"VIRTUAL_ENV": str(venv)}, path_first=str(venv / "bin"))
+
+    def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
+        """Refused: the 'local' backend has no shell capability (ComputeTargetException)."""
+        from .capabilities import missing_capability
+        raise missing_capability(self, Capability.SHELL, f"a shell in step '{step.step_name}'")
+
+    def serve(self, step: StepSpec, env: ResolvedEnvironment, *,
+              container_port: int | None = None, host_port: int | None = None) -> ServiceHandle:
+        """Refused: the 'local' backend has no serve capability (ComputeTargetException)."""
+        from .capabilities import missing_capability
+        raise missing_capability(self, Capability.SERVE, f"serving step '{step.step_name}'")

@@ -6,7 +6,9 @@ Path mapping: a step is written for the container layout (:data:`CONTAINER_ROOT`
 ``R/wd -> step.working_dir``, then replaces the ``/amlocal`` prefix with ``R`` wherever it starts
 a path in the command line's items and the environment variables' values
 (``PYTHONPATH=/amlocal/runtime:/amlocal/wd`` becomes ``R/runtime:R/wd``). ``R`` is removed
-(only the symlinks, never their targets) when the step ends.
+(only the symlinks, never their targets) when the step ends. A read-only mount is not enforced
+here (the process has this user's rights over the folder behind the link): only a backend with
+the ``container`` capability enforces it.
 
 A sandboxed step (``StepSpec.sandbox`` set) is refused (:func:`refuse_sandbox`): a plain process
 cannot be kept off the network or the filesystem, so the ``docker`` target is the only one that

@@ -1,64 +1,96 @@
 """Long-running service containers (deployed models, and the warm workers of pipeline web
-services): start, find, read logs, remove.
+services): find, read logs, remove. They are started by :meth:`DockerBackend.serve
+<amlocal.compute.docker.DockerBackend.serve>`.
 
 A service container keeps running after the deploying process exits, until it is deleted. It is
 found again by its labels (``amlocal.webservice=<name>``, ``amlocal.workspace_id=<id>``; a
 pipeline service's workers also carry ``amlocal.webservice_role=worker``), so no state is kept
 outside the engine. Its port is published on 127.0.0.1 only.
+
+docker-py's errors never leave these functions: DockerUnavailableError when no engine answers,
+ComputeError for the rest (:mod:`amlocal.compute.docker_errors`).
 """
 from __future__ import annotations
 
 import os
 
-from .base import Mount
+from .base import WORKDIR, Mount, StepSpec
+from .docker_errors import docker_errors
 
 
 def start_service(image: str, command: list[str], *, mounts: list[Mount], env: dict,
                   container_port: int, host_port: int | None, labels: dict, workdir: str) -> dict:
-    """Start the container detached and return ``{"id", "port"}`` (the published host port)."""
-    from docker.types import Mount as DockerMount
-    from .images import docker_client
-    client = docker_client()
-    container = client.containers.run(
-        image, command=command, detach=True, labels=labels, environment=env, working_dir=workdir,
-        mounts=[DockerMount(target=m.target, source=os.path.abspath(m.source), type="bind",
-                            read_only=m.read_only) for m in mounts],
-        ports={f"{container_port}/tcp": ("127.0.0.1", host_port)}, init=True,
-        user=f"{os.getuid()}:{os.getgid()}")
-    container.reload()
-    binding = container.attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"][0]
-    return {"id": container.id, "port": int(binding["HostPort"])}
+    """Start the container detached and return ``{"id", "port"}`` (the published host port).
+
+    Kept for callers not yet moved to :meth:`DockerBackend.serve`, which it calls: ``workdir``
+    is one of the ``mounts``' targets, or :data:`WORKDIR`; the container's working directory is
+    :data:`WORKDIR` holding that mount's folder (read-write), the other mounts as they are.
+    """
+    from .base import EnvironmentSpec, ResolvedEnvironment
+    from .docker import DockerBackend
+    own = next((m for m in mounts if m.target == workdir), None)
+    if own is None and workdir != WORKDIR:
+        raise ValueError(f"workdir {workdir} is none of the mounts' targets")
+    if own is None:
+        raise ValueError(f"workdir {WORKDIR} needs a mount of the folder to run in")
+    name = labels.get("amlocal.webservice", "service")
+    step = StepSpec(run_id=labels.get("amlocal.run_id") or f"webservice-{name}", step_name=name,
+                    command=tuple(command), working_dir=os.path.abspath(own.source),
+                    mounts=tuple(m for m in mounts if m.target != WORKDIR), env=dict(env),
+                    labels=dict(labels))
+    resolved = ResolvedEnvironment(spec=EnvironmentSpec(name=image), installer="image",
+                                   installer_version="", lock_text="", digest="",
+                                   base_image=image, image=image)
+    handle = DockerBackend().serve(step, resolved, container_port=container_port,
+                                   host_port=host_port)
+    return {"id": handle.id, "port": handle.host_port}
 
 
 def find_services(labels: dict) -> list[dict]:
-    """Service containers carrying all ``labels``: ``{"id", "port", "status", "labels"}``."""
+    """Service containers carrying all ``labels``: ``{"id", "port", "status", "labels"}``.
+    Raises DockerUnavailableError, ComputeError."""
     from .images import docker_client
     client = docker_client()
     found = []
-    for c in client.containers.list(all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]}):
-        ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-        published = next((int(b[0]["HostPort"]) for b in ports.values() if b), None)
-        found.append({"id": c.id, "port": published, "status": c.status, "labels": c.labels})
+    with docker_errors(f"listing the containers labelled {labels}"):
+        for c in client.containers.list(all=True, filters={"label": [f"{k}={v}" for k, v in
+                                                                     labels.items()]}):
+            ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+            published = next((int(b[0]["HostPort"]) for b in ports.values() if b), None)
+            found.append({"id": c.id, "port": published, "status": c.status, "labels": c.labels})
     return found
 
 
 def service_logs(container_id: str) -> str:
+    """The container's whole log (stdout and stderr). Raises ComputeError when the container
+    does not exist, DockerUnavailableError."""
     from .images import docker_client
-    return docker_client().containers.get(container_id).logs().decode("utf-8", "replace")
+    client = docker_client()
+    with docker_errors(f"reading the log of container {container_id[:12]}",
+                       "It was removed (deleted, or its service redeployed)."):
+        return client.containers.get(container_id).logs().decode("utf-8", "replace")
 
 
 def remove_service(container_id: str) -> None:
+    """Stop and remove the container; nothing happens when it is gone already. Raises
+    DockerUnavailableError, ComputeError."""
     import docker
+
     from .images import docker_client
-    try:
-        docker_client().containers.get(container_id).remove(force=True)
-    except docker.errors.NotFound:
-        pass
+    client = docker_client()
+    with docker_errors(f"removing container {container_id[:12]}"):
+        try:
+            client.containers.get(container_id).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or "in progress" not in str(exc):
+                raise                    # 409 "removal already in progress": it goes anyway
 
 
 def remove_services(labels: dict) -> int:
     """Remove every container carrying all ``labels`` (e.g. a pipeline service's workers);
-    returns how many were removed."""
+    returns how many were removed. Raises DockerUnavailableError, ComputeError."""
     found = find_services(labels)
     for f in found:
         remove_service(f["id"])
@@ -66,10 +98,14 @@ def remove_services(labels: dict) -> int:
 
 
 def service_status(container_id: str) -> str:
-    """The container's status (``running``, ``exited`` ...), ``removed`` when it is gone."""
+    """The container's status (``running``, ``exited`` ...), ``removed`` when it is gone.
+    Raises DockerUnavailableError, ComputeError."""
     import docker
+
     from .images import docker_client
-    try:
-        return docker_client().containers.get(container_id).status
-    except docker.errors.NotFound:
-        return "removed"
+    client = docker_client()
+    with docker_errors(f"reading the status of container {container_id[:12]}"):
+        try:
+            return client.containers.get(container_id).status
+        except docker.errors.NotFound:
+            return "removed"

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from amlocal.compute.base import CONTAINER_ROOT, WORKDIR, Mount
+from amlocal._mount import CONTAINER_ROOT, WORKDIR, Mount
 from amlocal.errors import UserErrorException
 
 from .fs import is_local

@@ -112,6 +112,12 @@ class DockerUnavailableError(AmlocalError):
         super().__init__(msg)
 
 
+class ComputeError(AmlocalError):
+    """A compute backend could not do what was asked of it (the Docker engine refused to create
+    or start a container, an image or container is missing, ...); the message names what failed
+    and the fix. An engine that does not answer at all is DockerUnavailableError instead."""
+
+
 class EnvironmentBuildError(AmlocalError):
     """An environment could not be locked or built; the message names the package."""
 
