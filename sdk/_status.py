@@ -23,7 +23,10 @@ class RunStatus(str, enum.Enum):
     FAILED = "Failed"
     CANCELED = "Canceled"
     NOT_RESPONDING = "NotResponding"
-    UNKNOWN = "Unknown"
+    UNAPPROVED = "Unapproved"
+    PAUSING = "Pausing"
+    PAUSED = "Paused"
+    UNKNOWN = "Unknown"             # in Azure's pipeline running set; amlocal never sets it
 
     def __str__(self) -> str:
         return self.value
@@ -38,8 +41,17 @@ class RunStatus(str, enum.Enum):
 
     @classmethod
     def of(cls, value) -> "RunStatus":
-        """The status named by ``value`` (a RunStatus or Azure's string); ValueError otherwise."""
-        return value if isinstance(value, cls) else cls(value)
+        """The status named by ``value`` (a RunStatus or Azure's string); ValueError naming
+        Azure's statuses otherwise."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        raise ValueError(f"{value!r} is not a run status; a run status is one of "
+                         f"{', '.join(s.value for s in cls)}")
 
 
 TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FINISHED, RunStatus.FAILED,
@@ -48,6 +60,11 @@ TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FINISHED, RunStatus.FAILED,
 WAITING = frozenset({RunStatus.NOT_STARTED, RunStatus.QUEUED})
 # Azure's pipeline running set (azureml.pipeline.core.run.RUNNING_STATES)
 PIPELINE_RUNNING = (RunStatus.NOT_STARTED, RunStatus.RUNNING, RunStatus.QUEUED, RunStatus.UNKNOWN)
+# Azure's groups of a run's statuses (azureml.core.run.RUNNING_STATES, POST_PROCESSING_STATES)
+RUNNING = (RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.PREPARING, RunStatus.PROVISIONING,
+           RunStatus.STARTING, RunStatus.RUNNING, RunStatus.UNAPPROVED, RunStatus.NOT_RESPONDING,
+           RunStatus.PAUSING, RunStatus.PAUSED)
+POST_PROCESSING = (RunStatus.CANCEL_REQUESTED, RunStatus.FINALIZING)
 
 # run properties amlocal writes (steps can never write ``amlocal.*`` properties)
 REQUESTED_STATUS = "amlocal.requested_status"   # a status asked for from outside the runner

@@ -41,7 +41,8 @@ def get_run(selector, run_id: str):
 
 def settled_runs(store, workspace_id: str, experiment: str | None = None) -> list:
     """The runs of a workspace (newest first), after settling those whose runner died."""
-    from .._engine.settle import TERMINAL, settle_runs
+    from .._engine.settle import settle_runs
+    from .._status import TERMINAL
     infos = store.list_runs(workspace_id, experiment)
     if settle_runs(store, [i for i in infos if i.status not in TERMINAL]):
         infos = store.list_runs(workspace_id, experiment)

@@ -11,16 +11,12 @@ import time
 
 import click
 
+from .._status import TERMINAL
 from ..errors import UserErrorException
 from ._common import EXIT_INTERRUPTED, note, workspace_options
 from ._runs import get_run, pick_run_id, run_id_options
 
 POLL_SECONDS = 0.25
-
-
-def _terminal() -> tuple[str, ...]:
-    from ..core.run import TERMINAL
-    return TERMINAL
 
 
 def _write(data: bytes) -> None:
@@ -33,11 +29,10 @@ def follow_log(r, log_name: str, *, follow: bool) -> None:
     the run ends (whole lines only while it goes on). A pipeline run whose runner process ended
     without finishing it is marked Failed, as ``PipelineRun.wait_for_completion`` does."""
     store = r._store
-    terminal = _terminal()
     offset = 0
     while True:
         status = r._refresh().status
-        done = status in terminal or not follow
+        done = status in TERMINAL or not follow
         chunk = store.read_artifact(r.id, log_name, offset)
         if chunk:
             end = len(chunk) if done else chunk.rfind(b"\n") + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from .._status import TERMINAL, RunStatus
 from ..errors import UserErrorException
 from ._common import (duration, echo_json, output_option, print_fields, print_mapping, print_table,
                       show_time, workspace_options)
@@ -42,9 +43,10 @@ def reuse_report(r) -> dict:
     steps = []
     for s in r.get_steps():
         record = (s._info.definition or {}).get("reuse") or {}
-        decision = record.get("decision") if s._info.status in ("Finished", "Completed") else None
+        status = RunStatus.of(s._info.status)
+        decision = record.get("decision") if status.succeeded else None
         steps.append({"name": s.name, "runId": s.id, "status": s._info.status,
-                      "decision": decision or ("not run" if s._info.status != "Failed" else "failed"),
+                      "decision": decision or ("failed" if status == RunStatus.FAILED else "not run"),
                       "reusedFrom": s._info.reused_from, "reason": record.get("reason", ""),
                       "changed": record.get("changed", []), "comparedWith": record.get("compared_with"),
                       "reuseKey": record.get("key")})
@@ -134,7 +136,6 @@ def show(run_id, run_option, reuse, selector, output) -> None:
 @workspace_options
 def cancel(run_id, run_option, selector) -> None:
     """Cancel a run (a pipeline run stops its running steps and skips the rest)."""
-    from ..core.run import TERMINAL
     r = get_run(selector, pick_run_id(run_id, run_option))
     info = r._refresh()
     if info.kind == "step":
@@ -175,7 +176,7 @@ def rerun_step(run_id, step_name, shell, no_wait, selector) -> None:
     if no_wait:
         return
     status = result.wait_for_completion(show_output=True, raise_on_error=False)
-    if status != "Finished":
+    if status != RunStatus.FINISHED:
         raise SystemExit(1)
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import click
 
+from .._status import RunStatus
 from ..errors import UserErrorException
 from ._common import EXIT_ERROR, note, parse_pairs, workspace_options
 from .pipeline import resolve_published
-
-FINISHED = "Finished"
 
 
 def _write_output_file(path: str, r, experiment_name: str) -> None:
@@ -34,7 +33,7 @@ def _write_output_file(path: str, r, experiment_name: str) -> None:
 
 def _report_failure(r, status: str) -> None:
     """The failed steps' messages and log tails (the user's traceback), on stderr."""
-    failed = [s for s in r.get_steps() if s.get_status() == "Failed"]
+    failed = [s for s in r.get_steps() if s.get_status() == RunStatus.FAILED]
     for step in failed:
         error = step.get_details().get("error") or {}
         note(f"Step '{step.name}' failed: {error.get('message', 'no error message recorded')}")
@@ -115,6 +114,6 @@ def submit_pipeline(pipeline_id, pipeline_yaml, experiment_name, parameters, dat
     if output_file:
         _write_output_file(output_file, r, experiment)
     click.echo(f"Pipeline run {r.id} final status: {status}")
-    if status != FINISHED:
+    if status != RunStatus.FINISHED:
         _report_failure(r, status)
         click.get_current_context().exit(EXIT_ERROR)

@@ -5,6 +5,7 @@ import re
 import sys
 import uuid
 
+from .._status import RunStatus
 from ..errors import UserErrorException
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
@@ -226,7 +227,7 @@ class Experiment:
         run_id = run_id or str(uuid.uuid4())
         info = self._workspace._store.create_run(RunInfo(
             id=run_id, workspace_id=self._workspace._id, experiment=self._name, kind="script",
-            status="Running", started_at=utcnow(), target="local",
+            status=RunStatus.RUNNING, started_at=utcnow(), target="local",
             name=display_name or name))
         run = Run(self, run_id, _info=info)
         run._track_outputs(outputs)

@@ -20,14 +20,13 @@ from .._cloud_only import cloud_only_class
 from ..errors import NotFoundError, RunEnvironmentException, UserErrorException
 from ._metrics import MetricBuffer, shape_metrics
 from ._run_extras import RunExtras
+from .._status import POST_PROCESSING as _POST_PROCESSING, RUNNING as _RUNNING
 from ._run_lifecycle import TERMINAL, RunLifecycle
 
-RUNNING = ("NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
-           "Unapproved", "NotResponding", "Pausing", "Paused", "CancelRequested", "Finalizing")
-# Azure's groups (azureml._restclient.constants.RunStatus): still running, and post-processing.
-RUNNING_STATES = ["NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
-                  "Unapproved", "NotResponding", "Pausing", "Paused"]
-POST_PROCESSING_STATES = ["CancelRequested", "Finalizing"]
+# Azure's groups (azureml._restclient.constants.RunStatus): still running, and post-processing;
+# public lists of Azure's plain strings, as azureml's are.
+RUNNING_STATES = [status.value for status in _RUNNING]
+POST_PROCESSING_STATES = [status.value for status in _POST_PROCESSING]
 
 __all__ = ["Run", "get_run", "RUNNING_STATES", "POST_PROCESSING_STATES", "InputDatasets",
            "OutputDatasets", "LinkOutput", "TERMINAL"]

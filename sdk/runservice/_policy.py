@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .._status import RunStatus
 from ..errors import UserErrorException
 from ..store.entities import DatasetInfo, DatastoreInfo, ModelInfo, RunInfo, utcnow
 from . import _validate as check
@@ -55,8 +56,13 @@ SERVICE_METHODS = frozenset({"fetch_dataset", "fetch_model"})
 STEP_API = (WORKSPACE_READS | RUN_READS | TREE_READS | RUN_WRITES | {"update_run", "create_run"}
             | WORKSPACE_WRITES | SERVICE_METHODS)
 CHILD_RUN_FIELDS = frozenset({"status", "started_at", "ended_at", "error", "name"})
-CHILD_STATUSES = frozenset({"NotStarted", "Starting", "Queued", "Preparing", "Running",
-                            "Finalizing", "CancelRequested", "Completed", "Failed", "Canceled"})
+# the statuses a step may give its child runs (never Finished: that is a runner's step run's)
+CHILD_STATUSES = (RunStatus.NOT_STARTED, RunStatus.STARTING, RunStatus.QUEUED,
+                  RunStatus.PREPARING, RunStatus.RUNNING, RunStatus.FINALIZING,
+                  RunStatus.CANCEL_REQUESTED, RunStatus.COMPLETED, RunStatus.FAILED,
+                  RunStatus.CANCELED)
+# the statuses a run a step creates starts with: create_children's, and child_run()'s
+NEW_CHILD_STATUSES = (RunStatus.NOT_STARTED, RunStatus.RUNNING)
 MAX_DEPTH = 64  # runs nest this deep at most when a tree is walked
 _REFUSED_WHAT = ("a step may read its workspace's runs, datasets, datastores (without "
                  "credentials), models and environments, write to its own run, its child runs "
@@ -309,9 +315,8 @@ class StepPolicy:
 
     @staticmethod
     def _child_fields(args: dict) -> None:
-        if "status" in args and args["status"] not in CHILD_STATUSES:
-            raise UserErrorException(f"status {args['status']!r} is not one a step may give its "
-                                     f"child runs: {', '.join(sorted(CHILD_STATUSES))}")
+        if "status" in args:
+            args["status"] = _child_status(args["status"])
         for key in ("started_at", "ended_at"):
             if key in args:
                 check.timestamp(args[key], key)
@@ -340,9 +345,10 @@ class StepPolicy:
         if chosen:
             raise Refusal(403, f"a run a step creates may not carry {', '.join(chosen)}: its "
                                "runner records those for the runs it executes")
-        if info.status not in ("NotStarted", "Running"):
-            raise Refusal(403, f"a run a step creates starts NotStarted (create_children) or "
-                               f"Running (child_run), not {info.status!r}")
+        if info.status not in NEW_CHILD_STATUSES:
+            raise Refusal(403, f"a run a step creates starts {RunStatus.NOT_STARTED} "
+                               f"(create_children) or {RunStatus.RUNNING} (child_run), not "
+                               f"{info.status!r}")
         if info.kind != "script":
             raise Refusal(403, f"a run a step creates is a script run, not a {info.kind!r} run")
         if info.experiment != scope.experiment:
@@ -363,5 +369,20 @@ class StepPolicy:
         return RunInfo(id=info.id, workspace_id=scope.workspace_id, experiment=scope.experiment,
                        kind="script", status=info.status, name=info.name, parent_id=scope.run_id,
                        target=info.target, created_at=now,
-                       started_at=now if info.status == "Running" else None,
+                       started_at=now if info.status == RunStatus.RUNNING else None,
                        tags=dict(info.tags), properties=dict(info.properties))
+
+
+def _child_status(value) -> str:
+    """The status a step sets on its child run, as Azure's string; HTTP 400 naming the allowed
+    statuses for anything else (not a string, not a run status, or one a step may not set)."""
+    allowed = ", ".join(s.value for s in CHILD_STATUSES)
+    try:
+        status = RunStatus.of(value)
+    except ValueError:
+        raise UserErrorException(f"status {value!r} is not a run status; a step may give its "
+                                 f"child runs one of: {allowed}") from None
+    if status not in CHILD_STATUSES:
+        raise UserErrorException(f"status {status.value!r} is not one a step may give its child "
+                                 f"runs: {allowed}")
+    return status.value

@@ -5,9 +5,12 @@ They are plain data (str, int, float, dict, list) so they cross the run service 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from .._status import RunStatus
 
 
 def utcnow() -> str:
@@ -62,7 +65,7 @@ class RunInfo:
     workspace_id: str
     experiment: str
     kind: str  # "pipeline", "step" or "script"
-    status: str = "NotStarted"
+    status: str = RunStatus.NOT_STARTED.value  # Azure's string: see amlocal._status.RunStatus
     name: str | None = None
     parent_id: str | None = None
     target: str = "local"
@@ -75,6 +78,11 @@ class RunInfo:
     error: dict | None = None
     reuse_key: str | None = None      # a step's reuse key (see amlocal._engine.reuse)
     reused_from: str | None = None    # the step run whose outputs this one reused
+
+    def __post_init__(self) -> None:
+        # a RunStatus or Azure's string in, always the plain string kept (what get_status()
+        # returns and the store writes); anything else is a ValueError naming the statuses
+        object.__setattr__(self, "status", RunStatus.of(self.status).value)
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ def to_wire(value: Any) -> Any:
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
     return value
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from .._status import TERMINAL, RunStatus
 from ..errors import StoreError, UserErrorException
 from .base import Store
 from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, EnvironmentInfo,
@@ -24,7 +25,6 @@ from .files import LocalFiles
 from . import schema as t
 
 HEAD_REVISION = "0003"
-_FINISHED = ("Completed", "Failed", "Canceled", "Finished")  # statuses a run never leaves
 _RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
                "reuse_key", "reused_from"}
 
@@ -162,7 +162,7 @@ class SqlStore(Store):
         with self._engine.begin() as conn:
             rows = conn.execute(sa.select(t.runs.c.id, t.runs.c.status)
                                 .where(t.runs.c.workspace_id == workspace_id)).all()
-            active = sorted(r.id for r in rows if r.status not in _FINISHED)
+            active = sorted(r.id for r in rows if r.status not in TERMINAL)
             if active:
                 raise UserErrorException(
                     f"the workspace has runs that have not finished ({', '.join(active)}); "
@@ -256,7 +256,7 @@ class SqlStore(Store):
             if conn.execute(t.experiments.select().where(key)).first() is None:
                 raise UserErrorException(f"no experiment {name!r} in this workspace")
             rows = conn.execute(sa.select(t.runs.c.id, t.runs.c.status).where(runs_of)).all()
-            active = sorted(r.id for r in rows if r.status not in _FINISHED)
+            active = sorted(r.id for r in rows if r.status not in TERMINAL)
             if active:
                 raise UserErrorException(
                     f"experiment {name!r} has runs that have not finished ({', '.join(active)}); "
@@ -285,6 +285,8 @@ class SqlStore(Store):
         unknown = set(fields) - _RUN_FIELDS
         if unknown:
             raise ValueError(f"cannot update run fields {sorted(unknown)}")
+        if "status" in fields:  # stored as Azure's string; anything else is refused
+            fields = {**fields, "status": RunStatus.of(fields["status"]).value}
         with self._engine.begin() as conn:
             conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
         return self.get_run(run_id)
@@ -300,7 +302,7 @@ class SqlStore(Store):
     def find_reusable_run(self, workspace_id, reuse_key):
         q = (t.runs.select().where((t.runs.c.workspace_id == workspace_id)
                                    & (t.runs.c.reuse_key == reuse_key)
-                                   & (t.runs.c.status == "Finished")
+                                   & (t.runs.c.status == RunStatus.FINISHED.value)
                                    & (t.runs.c.reused_from.is_(None)))
              .order_by(t.runs.c.created_at.desc()))
         return self._one(q, RunInfo)

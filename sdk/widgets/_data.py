@@ -19,10 +19,9 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-STD_LOG = "logs/user_logs/std_log.txt"
-PIPELINE_LOG = "logs/amlocal/pipeline.log"
+from .._status import PIPELINE_LOG, STD_LOG, TERMINAL, RunStatus
+
 LOG_TAIL_LINES = 10
-ENDED = ("Completed", "Finished", "Failed", "Canceled")
 WAITING_LOG = "The run has not written a log yet; watching for it..."
 NO_LOG = "Log is empty or no log files found."
 
@@ -151,9 +150,9 @@ class WidgetData:
             text += "\n"
         if error:
             text += f"\nError occurred: {error}\n"
-        elif status in ("Completed", "Finished", "Canceled"):
+        elif status in TERMINAL and status != RunStatus.FAILED:
             text += f"\nRun is {status.lower()}."
-        return text or (NO_LOG if status in ENDED else WAITING_LOG)
+        return text or (NO_LOG if status in TERMINAL else WAITING_LOG)
 
     # -- children ---------------------------------------------------------------------------
     def _children_and_graph(self) -> tuple[list, dict]:
@@ -181,11 +180,11 @@ class WidgetData:
             "created_time": start or "", "created_time_dt": start or "",
             "duration": duration(start, end) or "",
             "name": child.name or definition.get("node_id") or child.id,
-            "is_reused": "Yes" if reuse.get("decision") == "reused" and status in ENDED else "",
+            "is_reused": "Yes" if reuse.get("decision") == "reused" and status in TERMINAL else "",
             "metrics": child.get_metrics(),
             "log_tail": tail(read_log(child, chosen), self.log_lines) if chosen else "",
         }
-        if status in ENDED:
+        if status in TERMINAL:
             self._ended_children[child.id] = entry
         return entry
 
@@ -227,7 +226,8 @@ def pipeline_graph(graph: dict, step_runs: list, child_entry) -> tuple[list, dic
         node_id = step["id"]
         run = by_node.get(node_id)
         entry = child_entry(run, number) if run is not None else {
-            "run_id": "", "run_number": number, "name": step["name"], "status": "NotStarted",
+            "run_id": "", "run_number": number, "name": step["name"],
+            "status": RunStatus.NOT_STARTED.value,
             "start_time": "", "created_time": "", "end_time": "", "duration": "",
             "metrics": {}, "log_tail": ""}
         entry["name"] = step["name"]

@@ -8,10 +8,15 @@ from __future__ import annotations
 import html
 import json
 
-COLOURS = {"Completed": "#2e7d32", "Finished": "#2e7d32", "Failed": "#c62828",
-           "Canceled": "#6d6d6d", "CancelRequested": "#6d6d6d", "Running": "#1565c0"}
-RICH_STYLES = {"Completed": "green", "Finished": "green", "Failed": "bold red",
-               "Canceled": "dim", "CancelRequested": "dim", "Running": "cyan"}
+from .._status import RunStatus
+
+# by status (looked up with Azure's plain strings); any other status is orange / yellow
+COLOURS = {RunStatus.COMPLETED: "#2e7d32", RunStatus.FINISHED: "#2e7d32",
+           RunStatus.FAILED: "#c62828", RunStatus.CANCELED: "#6d6d6d",
+           RunStatus.CANCEL_REQUESTED: "#6d6d6d", RunStatus.RUNNING: "#1565c0"}
+RICH_STYLES = {RunStatus.COMPLETED: "green", RunStatus.FINISHED: "green",
+               RunStatus.FAILED: "bold red", RunStatus.CANCELED: "dim",
+               RunStatus.CANCEL_REQUESTED: "dim", RunStatus.RUNNING: "cyan"}
 TAIL_IN_TABLE = 3
 
 

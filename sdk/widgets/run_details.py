@@ -38,7 +38,8 @@ import traceback
 import uuid
 
 from ..errors import UserErrorException
-from ._data import ENDED, WidgetData
+from .._status import TERMINAL
+from ._data import WidgetData
 from ._render import to_html, to_rich
 
 REFRESH_TIME_OVERRIDE = "AZUREML_OVERRIDE_ALL_WIDGET_REFRESH_TIME"
@@ -199,7 +200,7 @@ class RunDetails:
         shown in the view in a background thread)."""
         started = time.monotonic()
         last_error, repeats = None, 0
-        while data["status"] not in ENDED:
+        while data["status"] not in TERMINAL:
             time.sleep(refresh_seconds(time.monotonic() - started))
             try:
                 _end_if_runner_lost(self.run_instance)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 import time
 
-from ..._status import PIPELINE_LOG, STD_LOG
-from ...core.run import TERMINAL, Run
+from ..._status import PIPELINE_LOG, PIPELINE_RUNNING, STD_LOG, TERMINAL, RunStatus
+from ...core.run import Run
 from ...errors import ActivityFailedException
 
-RUNNING_STATES = ["NotStarted", "Running", "Queued", "Unknown"]
+# Azure's pipeline running set: a public list of Azure's plain strings, as azureml's is
+RUNNING_STATES = [status.value for status in PIPELINE_RUNNING]
 
 
 class PipelineRun(Run):
@@ -48,8 +49,8 @@ class PipelineRun(Run):
             raise
         if show_output:
             print(f"PipelineRun Status: {status}")
-        if status == "Failed" and raise_on_error:
-            failed = [s for s in self.get_steps() if s._info.status == "Failed"]
+        if status == RunStatus.FAILED and raise_on_error:
+            failed = [s for s in self.get_steps() if s._info.status == RunStatus.FAILED]
             detail = "\n".join(
                 f"step '{s.name}': {(s._info.error or {}).get('message', 'failed')}\n"
                 + "\n".join((s._info.error or {}).get("log_tail", "").splitlines()[-15:])
@@ -166,7 +167,7 @@ class StepRun(Run):
             time.sleep(0.25)
         if show_output:
             print(self.get_job_log(), end="")
-        if self._info.status == "Failed" and raise_on_error:
+        if self._info.status == RunStatus.FAILED and raise_on_error:
             raise ActivityFailedException(
                 f"step run {self._id} ('{self.name}') failed: "
                 f"{(self._info.error or {}).get('message', '')}", self._id)
