@@ -8,8 +8,9 @@ What amlocal does with them:
   describe a distributed job. amlocal runs a script as ONE process on this machine; asking for
   more than one process or node warns (``UserWarning``) when the configuration is made, naming
   what is asked and what runs, so a job is never silently shrunk.
-* :class:`DataReferenceConfiguration` is what ``DataReference.to_config()`` returns; its mode is
-  checked when it is made (Azure checks at submission; same message, earlier).
+* ``DataReferenceConfiguration`` is what ``DataReference.to_config()`` returns; its mode is
+  checked when it is made (Azure checks at submission; same message, earlier). It is defined in
+  ``amlocal.data.data_reference`` (the data layer does not import this one) and imported here.
 * :class:`Data`, :class:`DataLocation`, :class:`OutputData` and the option classes are the
   serialisable descriptions Azure sends to its service. amlocal steps take their data from
   their inputs and arguments (DataReference, DatasetConsumptionConfig, OutputFileDatasetConfig),
@@ -32,26 +33,16 @@ import logging
 import warnings
 
 from .._cloud_only import cloud_only_function
+from ..data._config_section import _Section
+from ..data.data_reference import SUPPORTED_DATAREF_MODES, DataReferenceConfiguration  # noqa: F401
 from ..errors import RunConfigurationException, UserErrorException
 from .environment import ContainerRegistry as _ContainerRegistry
-from .environment import Environment, _ConfigElement
+from .environment import Environment
 
 module_logger = logging.getLogger(__name__)
 
-SUPPORTED_DATAREF_MODES = ["mount", "download", "upload"]
 SUPPORTED_DELIVERY_MECHANISM = ["direct", "mount", "download", "upload"]
 SUPPORTED_PYTORCH_BACKENDS = ["nccl", "gloo"]
-
-
-class _Section(_ConfigElement):
-    """A section that serialises its public attributes under camelCase keys, as azureml's
-    ``.runconfig`` files name them (``data_store_name`` -> ``dataStoreName``)."""
-
-    def _serialize_to_dict(self) -> dict:
-        def camel(name: str) -> str:
-            head, *rest = name.split("_")
-            return head + "".join(part.title() for part in rest)
-        return {camel(k): v for k, v in vars(self).items() if not k.startswith("_")}
 
 
 def _one_process(what: str, processes: int, nodes: int) -> None:
@@ -170,43 +161,6 @@ class ApplicationEndpointConfiguration(_Section):
         self.port = port
         self.properties = properties
         self._initialized = True
-
-
-class DataReferenceConfiguration(_Section):
-    """``DataReferenceConfiguration(datastore_name=None, mode='mount', path_on_datastore=None,
-    path_on_compute=None, overwrite=False)``: an entry of ``run_config.data_references``, as
-    ``DataReference.to_config()`` makes it. Attributes keep azureml's names
-    (``data_store_name``, ``path_on_data_store``). Entries of ``run_config.data_references``
-    are bound into the step like DataReference inputs (``str(dref)`` in the arguments).
-
-    The mode is lower-cased. Deliberate difference: a mode other than mount/download/upload
-    raises UserErrorException here, not at submission.
-    """
-
-    def __init__(self, datastore_name: str | None = None, mode: str = "mount",
-                 path_on_datastore: str | None = None, path_on_compute: str | None = None,
-                 overwrite: bool = False):
-        self.data_store_name = datastore_name
-        self.path_on_data_store = path_on_datastore
-        self.path_on_compute = path_on_compute
-        self.mode = _check_mode(mode)
-        self.overwrite = overwrite
-        self._initialized = True
-
-    def _validate(self) -> None:
-        """Raises UserErrorException without a datastore name or with an unsupported mode."""
-        if not self.data_store_name:
-            raise UserErrorException("Missing data store name: DataReferenceConfiguration("
-                                     "datastore_name='workspaceblobstore', ...)")
-        self.mode = _check_mode(self.mode)
-
-
-def _check_mode(mode) -> str:
-    if not isinstance(mode, str) or mode.lower() not in SUPPORTED_DATAREF_MODES:
-        raise UserErrorException(
-            f"mode {mode!r} is not supported for a data reference: use one of "
-            f"{', '.join(SUPPORTED_DATAREF_MODES)}")
-    return mode.lower()
 
 
 class DataPath(_Section):

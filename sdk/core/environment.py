@@ -20,6 +20,7 @@ import json
 import logging
 import os
 
+from ..data._config_section import _ConfigElement
 from ..errors import NotFoundError, UserErrorException
 from .conda_dependencies import PYTHON_DEFAULT_VERSION, CondaDependencies
 
@@ -33,32 +34,6 @@ _CONDA_DEPENDENCIES_FILE_NAME = "conda_dependencies.yml"
 _BASE_DOCKERFILE_FILE_NAME = "BaseDockerfile"
 _DEFINITION_FILE_NAME = "azureml_environment.json"
 _RESERVED_PREFIXES = ("Microsoft", "AzureML")
-
-
-class _ConfigElement:
-    """Base of the configuration sections: once built, assigning an attribute the class does not
-    have raises AttributeError (azureml's _AbstractRunConfigElement), so typos fail loudly.
-    ``_HINTS`` maps a misplaced name to the place it lives."""
-
-    _initialized = False
-    _HINTS: dict = {}
-
-    def __setattr__(self, name, value):
-        if self._initialized and not hasattr(self, name):
-            raise AttributeError(self._unknown(name))
-        object.__setattr__(self, name, value)
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        raise AttributeError(self._unknown(name))
-
-    def _unknown(self, name: str) -> str:
-        message = f"{type(self).__name__} has no attribute {name!r}"
-        if name in self._HINTS:
-            return f"{message}; {self._HINTS[name]}"
-        known = sorted(n for n in dir(self) if not n.startswith("_") and not callable(getattr(self, n)))
-        return f"{message}; its attributes are: {', '.join(known)}"
 
 
 def _get(data: dict, camel: str, default=None):

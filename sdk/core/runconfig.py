@@ -5,11 +5,11 @@ Kept: ``target``, ``node_count``, ``environment``, ``docker`` (:class:`DockerCon
 script/command fields, with azureml's defaults. The distributed-training sections (mpi,
 tensorflow, pytorch, spark, hdi, amlcompute ...) are not attributes of RunConfiguration:
 assigning them raises AttributeError. Their classes (MpiConfiguration, PyTorchConfiguration,
-DataReferenceConfiguration, Data, OutputData ...) live in ``_runconfig_sections`` and are
-importable from here, as are the names azureml re-exports for backward compatibility
-(Environment, PythonSection, DockerSection, CondaDependencies, DatasetConsumptionConfig ...).
-``save``/``load`` write and read the YAML ``.runconfig`` files of azureml (camelCase keys;
-snake_case is also read).
+Data, OutputData ...) live in ``_runconfig_sections`` (DataReferenceConfiguration in
+``amlocal.data.data_reference``) and are importable from here, as are the names azureml
+re-exports for backward compatibility (Environment, PythonSection, DockerSection,
+CondaDependencies, DatasetConsumptionConfig ...). ``save``/``load`` write and read the YAML
+``.runconfig`` files of azureml (camelCase keys; snake_case is also read).
 
 Only the standard library is imported at module level; PyYAML only by ``save`` and ``load``.
 """

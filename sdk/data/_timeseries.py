@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from amlocal.datastores.expressions import as_datetimes as _as_datetimes
+
 from ..errors import UserErrorException
 
 KEY = "timestamp_columns"
@@ -53,14 +55,6 @@ def check_columns_exist(dataset, columns) -> None:
             raise UserErrorException(
                 f"timestamp column {name!r} holds no datetimes; read it as one with "
                 f"set_column_types={{'{name}': DataType.to_datetime()}}")
-
-
-def _as_datetimes(pd, values):
-    """Text read as datetimes (NaT where it is none), without pandas' format warnings."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return pd.to_datetime(values, errors="coerce")
 
 
 def time_filter(definition: dict, method: str, lower=None, upper=None,

@@ -7,7 +7,7 @@ shows them); credentials stay in the store and are never shown.
 from __future__ import annotations
 
 from .._cloud_only import cloud_only_class
-from ..core.datastore import Datastore
+from .abstract_datastore import Datastore
 
 # Azure's codes for what a storage path is (its upload/download helpers use them).
 FOLDER = 0

@@ -16,12 +16,16 @@ How amlocal binds each mode (reference: Azure's job runtime contract):
 
 Deliberate difference from Azure: the ``overwrite`` argument of ``as_download``/``as_upload`` is
 ignored exactly as Azure ignores it (the copy keeps the original ``overwrite``).
+
+:class:`DataReferenceConfiguration` (``run_config.data_references`` entries) is defined here and
+importable from ``amlocal.core.runconfig``, where azureml has it.
 """
 from __future__ import annotations
 
 import uuid
 
 from ..errors import UserErrorException
+from ._config_section import _Section
 
 SUPPORTED_DATAREF_MODES = ["mount", "download", "upload"]
 
@@ -97,7 +101,6 @@ class DataReference:
 
     def to_config(self):
         """The ``DataReferenceConfiguration`` for ``run_config.data_references[name]``."""
-        from ..core.runconfig import DataReferenceConfiguration
         return DataReferenceConfiguration(
             datastore_name=self.datastore.name, mode=self.mode,
             path_on_datastore=None if _is_current_path(self.path_on_datastore) else self.path_on_datastore,
@@ -130,3 +133,40 @@ class DataReference:
         return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"
 
     __repr__ = __str__
+
+
+class DataReferenceConfiguration(_Section):
+    """``DataReferenceConfiguration(datastore_name=None, mode='mount', path_on_datastore=None,
+    path_on_compute=None, overwrite=False)``: an entry of ``run_config.data_references``, as
+    ``DataReference.to_config()`` makes it. Attributes keep azureml's names
+    (``data_store_name``, ``path_on_data_store``). Entries of ``run_config.data_references``
+    are bound into the step like DataReference inputs (``str(dref)`` in the arguments).
+
+    The mode is lower-cased. Deliberate difference: a mode other than mount/download/upload
+    raises UserErrorException here, not at submission.
+    """
+
+    def __init__(self, datastore_name: str | None = None, mode: str = "mount",
+                 path_on_datastore: str | None = None, path_on_compute: str | None = None,
+                 overwrite: bool = False):
+        self.data_store_name = datastore_name
+        self.path_on_data_store = path_on_datastore
+        self.path_on_compute = path_on_compute
+        self.mode = _check_mode(mode)
+        self.overwrite = overwrite
+        self._initialized = True
+
+    def _validate(self) -> None:
+        """Raises UserErrorException without a datastore name or with an unsupported mode."""
+        if not self.data_store_name:
+            raise UserErrorException("Missing data store name: DataReferenceConfiguration("
+                                     "datastore_name='workspaceblobstore', ...)")
+        self.mode = _check_mode(self.mode)
+
+
+def _check_mode(mode) -> str:
+    if not isinstance(mode, str) or mode.lower() not in SUPPORTED_DATAREF_MODES:
+        raise UserErrorException(
+            f"mode {mode!r} is not supported for a data reference: use one of "
+            f"{', '.join(SUPPORTED_DATAREF_MODES)}")
+    return mode.lower()

@@ -36,7 +36,7 @@ def _registered(spec: tuple):
         raise UserErrorException(
             f"dataset tuple {spec!r} is not valid: use (workspace, 'dataset name') or "
             "(workspace, 'dataset name', version)")
-    from ..core.dataset import Dataset
+    from .abstract_dataset import Dataset
     return Dataset.get_by_name(spec[0], spec[1], spec[2] if len(spec) == 3 else "latest")
 
 

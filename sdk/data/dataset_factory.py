@@ -19,7 +19,7 @@ quoted multi-line values are always read (``support_multi_line`` is recorded onl
 from __future__ import annotations
 
 from .._cloud_only import cloud_only_function
-from ..core.dataset import _definition, _parse_paths
+from ._dataset_sources import _definition, _parse_paths
 from ..errors import UserErrorException
 
 

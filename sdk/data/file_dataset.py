@@ -18,7 +18,7 @@ import copy
 import tempfile
 
 from .._cloud_only import cloud_only_function
-from ..core.dataset import Dataset
+from .abstract_dataset import Dataset
 from ..errors import UserErrorException
 
 # Azure's mount checks error messages for this text (a file name too long for the mount).

@@ -286,8 +286,8 @@ def register_output(workspace, output_definition: dict, resolved_path: str):
     registration = (output_definition or {}).get("registration")
     if not registration:
         return None
-    from ..core.dataset import Dataset
-    from ..core.datastore import Datastore
+    from .abstract_dataset import Dataset
+    from .abstract_datastore import Datastore
     store = Datastore.get(workspace, (output_definition.get("destination") or {}).get(
         "datastore", DEFAULT_DESTINATION[0]))
     files = Dataset.File.from_files((store, resolved_path), validate=False,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from ..core.dataset import Dataset
+from .abstract_dataset import Dataset
 from ..errors import UserErrorException
 from ._transforms import apply_to_frame, row_limit
 

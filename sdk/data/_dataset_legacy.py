@@ -41,7 +41,7 @@ class LegacyDatasetMethods:
     def get(workspace, name: str | None = None, id: str | None = None):
         """Deprecated: ``Dataset.get_by_name(workspace, name)`` or
         ``Dataset.get_by_id(workspace, id)``."""
-        from .dataset import Dataset
+        from .abstract_dataset import Dataset
         if (name is None) == (id is None):
             raise UserErrorException("give exactly one of name and id")
         if name is not None:
@@ -54,7 +54,7 @@ class LegacyDatasetMethods:
     def list(workspace):
         """Deprecated: ``Dataset.get_all(workspace)`` (a dict by name); this returns its values,
         the latest version of each registered dataset."""
-        from .dataset import Dataset
+        from .abstract_dataset import Dataset
         _deprecated("list", "Dataset.get_all(workspace)")
         return [ds for ds in Dataset.get_all(workspace).values()]
 
@@ -66,7 +66,7 @@ class LegacyDatasetMethods:
                              partition_format: str | None = None):
         """Deprecated: ``Dataset.Tabular.from_delimited_files``. ``skip_rows``, ``comment`` and
         ``archive_options`` have no modern equivalent: they raise when set."""
-        from ..data.dataset_factory import TabularDatasetFactory
+        from .dataset_factory import TabularDatasetFactory
         if skip_rows or comment is not None or archive_options is not None:
             raise UserErrorException(
                 "skip_rows, comment and archive_options are not supported; prepare the files "
@@ -82,7 +82,7 @@ class LegacyDatasetMethods:
     @staticmethod
     def from_parquet_files(path, include_path: bool = False, partition_format: str | None = None):
         """Deprecated: ``Dataset.Tabular.from_parquet_files``."""
-        from ..data.dataset_factory import TabularDatasetFactory
+        from .dataset_factory import TabularDatasetFactory
         _deprecated("from_parquet_files", "Dataset.Tabular.from_parquet_files(path)")
         return TabularDatasetFactory.from_parquet_files(path, include_path=include_path,
                                                         partition_format=partition_format)
@@ -90,7 +90,7 @@ class LegacyDatasetMethods:
     @staticmethod
     def from_binary_files(path):
         """Deprecated: ``Dataset.File.from_files``."""
-        from ..data.dataset_factory import FileDatasetFactory
+        from .dataset_factory import FileDatasetFactory
         _deprecated("from_binary_files", "Dataset.File.from_files(path)")
         return FileDatasetFactory.from_files(path)
 
@@ -99,7 +99,7 @@ class LegacyDatasetMethods:
         """Deprecated: ``Dataset.Tabular.from_parquet_files`` when every path ends with
         ``.parquet``, else ``Dataset.Tabular.from_delimited_files`` (the separator is not
         sniffed: comma)."""
-        from ..data.dataset_factory import TabularDatasetFactory
+        from .dataset_factory import TabularDatasetFactory
         items = path if isinstance(path, list) else [path]
         texts = [str(getattr(i, "path_on_datastore", None) or (i[1] if isinstance(i, tuple) else i))
                  for i in items]
