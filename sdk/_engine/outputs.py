@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import UserErrorException
+from .graph import NodeOutput
 
 OUTPUTS_ROOT = "/amlocal/outputs"
 DIGEST_READ_LIMIT = 64 * 1024 * 1024  # bigger files count by size and mtime, not by content
@@ -44,13 +45,13 @@ class OutputLocation:
                 "partition_format": None, "is_file": False}
 
 
-def locate_output(out: dict, step_run_id: str, datastore_info) -> OutputLocation:
+def locate_output(out: NodeOutput, step_run_id: str, datastore_info) -> OutputLocation:
     """Resolve an output of the frozen graph for one step run."""
     from amlocal.datastores.fs import local_path
-    path = out["path"].replace("{run-id}", step_run_id).replace("{output-name}", out["name"])
-    info = datastore_info(out["datastore"])
+    path = out.path.replace("{run-id}", step_run_id).replace("{output-name}", out.name)
+    info = datastore_info(out.datastore)
     local = str(Path(local_path(info.url)) / path) if info.url.startswith("file://") else None
-    return OutputLocation(out["name"], info.name, path, local)
+    return OutputLocation(out.name, info.name, path, local)
 
 
 def folder_digest(folder: str | None) -> str:
@@ -136,24 +137,24 @@ def collectable_files(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
     return files, notes
 
 
-def writes_in_place(out: dict, location: OutputLocation) -> bool:
+def writes_in_place(out: NodeOutput, location: OutputLocation) -> bool:
     """Whether the step writes straight into the destination (mount mode on a local store)."""
-    return out.get("mode", "mount") == "mount" and location.local is not None
+    return out.mode == "mount" and location.local is not None
 
 
-def finish_output(out: dict, location: OutputLocation, staging: Path, datastore_info) -> None:
+def finish_output(out: NodeOutput, location: OutputLocation, staging: Path, datastore_info) -> None:
     """After a successful step: upload a staged output to its datastore (a mount-mode output
     replaces what is there; an upload-mode one follows its ``overwrite``)."""
     from amlocal.datastores import upload_output
     info = datastore_info(location.datastore)
     upload_output(str(staging), info.url, dict(info.options), location.path,
-                  overwrite=bool(out.get("overwrite")) or out.get("mode", "mount") == "mount",
-                  source_globs=out.get("source_globs"), show_progress=False)
+                  overwrite=out.overwrite or out.mode == "mount",
+                  source_globs=out.source_globs, show_progress=False)
 
 
-def register_output(store, workspace_id: str, out: dict, location: OutputLocation) -> str | None:
+def register_output(store, workspace_id: str, out: NodeOutput, location: OutputLocation) -> str | None:
     """Register the output folder as a dataset version when the graph asks for it."""
-    registration = out.get("registration")
+    registration = out.registration
     if not registration:
         return None
     from amlocal.datastores.paths import definition_id

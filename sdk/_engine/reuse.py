@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .._status import RECORDED_PROPERTY
+from .._status import RECORDED_PROPERTY, RunStatus
+from .graph import Node
 
 COMPONENTS = ("environment", "source", "script", "arguments", "parameters", "inputs", "outputs",
               "sandbox", "version")
@@ -63,7 +64,7 @@ def find_reusable(store, workspace_id: str, key: str):
     if match is None or recorded_by_runner(match):
         return match
     for info in store.list_runs(workspace_id, kind="step"):   # newest first
-        if (info.reuse_key == key and info.status == "Finished" and info.reused_from is None
+        if (info.reuse_key == key and info.status == RunStatus.FINISHED and info.reused_from is None
                 and recorded_by_runner(info)):
             return info
     return None
@@ -79,7 +80,7 @@ def previous_run(store, step, node_name: str):
     return None
 
 
-def decide(store, step, node: dict, components: dict, *, regenerate: bool) -> dict:
+def decide(store, step, node: Node, components: dict, *, regenerate: bool) -> dict:
     """Whether to reuse: the decision record stored on the step run."""
     key = reuse_key(components)
     record = {"key": key, "components": components, "decision": "ran", "reused_from": None,
@@ -87,10 +88,10 @@ def decide(store, step, node: dict, components: dict, *, regenerate: bool) -> di
     if regenerate:
         record["reason"] = "regenerate_outputs=True was given for this run"
         return record
-    if not node.get("allow_reuse", True):
+    if not node.allow_reuse:
         record["reason"] = "allow_reuse=False on this step"
         return record
-    if not node.get("outputs"):
+    if not node.outputs:
         record["reason"] = ("the step declares no outputs, so there is nothing to reuse (its side "
                             "effects, such as Model.register, would be lost)")
         return record
@@ -99,7 +100,7 @@ def decide(store, step, node: dict, components: dict, *, regenerate: bool) -> di
         record.update(decision="reused", reused_from=match.id,
                       reason=f"nothing changed since run {match.id}")
         return record
-    before = previous_run(store, step, node["name"])
+    before = previous_run(store, step, node.name)
     if before is None:
         record["reason"] = "first run of this step"
         return record

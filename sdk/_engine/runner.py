@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,10 +33,12 @@ from pathlib import Path
 
 from .. import _settings
 from ..errors import AmlocalError, EnvironmentBuildError, UserErrorException
-from .._status import REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL
+from .._status import (PIPELINE_LOG, RECORDED_PROPERTY, REQUESTED_STATUS, SNAPSHOT_PROPERTY,
+                       STD_LOG, TERMINAL, WAITING, RunStatus)
 from ..store import open_store
 from ..store.entities import utcnow
-from .._status import PIPELINE_LOG, STD_LOG
+from .graph import Node, RunRequest
+
 
 class _Canceled(Exception):
     pass
@@ -49,24 +50,23 @@ class Runner:
         self.run_id = run_id
         self.info = store.get_run(run_id)
         self.settings = _settings.current()
-        definition = self.info.definition
-        self.graph = definition["graph"]
-        self.params = definition["parameters"]
-        self.continue_on_failure = definition.get("continue_on_step_failure", False)
+        self.request = RunRequest.from_dict(self.info.definition)
+        self.graph = self.request.graph
+        self.params = dict(self.request.parameters)
+        self.continue_on_failure = self.request.continue_on_step_failure
         self.workspace = next(w for w in store.find_workspaces() if w.id == self.info.workspace_id)
         # A ScriptRunConfig run is its own single step; a pipeline run has a child per step.
         self.is_script = self.info.kind == "script"
-        self.done_status = "Completed" if self.is_script else "Finished"
-        self.step_runs = ({self.graph["steps"][0]["id"]: self.info} if self.is_script else
+        self.done_status = RunStatus.COMPLETED if self.is_script else RunStatus.FINISHED
+        self.step_runs = ({self.graph.steps[0].id: self.info} if self.is_script else
                           {r.definition["node_id"]: r for r in store.list_runs(parent_id=run_id)})
         self.canceled = threading.Event()
-        self.regenerate = definition.get("regenerate_outputs", False)
+        self.regenerate = self.request.regenerate_outputs
         self.work = self.settings.home / "work"
         self.handles: dict = {}
         from .outputs import OutputLocation
         # outputs of earlier steps, by name (a rerun of one step starts with its recorded inputs)
-        self.outputs: dict = {n: OutputLocation(**d)
-                              for n, d in (definition.get("seed_outputs") or {}).items()}
+        self.outputs: dict = {n: OutputLocation(**d) for n, d in self.request.seed_outputs.items()}
         self._resolved: dict = {}
         self._env_locks: dict = {}
         self._env_lock = threading.Lock()
@@ -87,19 +87,19 @@ class Runner:
         asked = info.properties.get(REQUESTED_STATUS)
         if asked:
             return asked
-        if info.status == "CancelRequested" or (at_start and info.status in TERMINAL):
-            return "Canceled" if info.status == "CancelRequested" else info.status
+        if info.status == RunStatus.CANCEL_REQUESTED or (at_start and info.status in TERMINAL):
+            return RunStatus.CANCELED if info.status == RunStatus.CANCEL_REQUESTED else info.status
         return None
 
-    def _set_status(self, run_id: str, status: str, **fields) -> str:
+    def _set_status(self, run_id: str, status: RunStatus, **fields) -> RunStatus:
         """Set a run's status unless it is already terminal or being canceled (someone else
         decided); returns the status the run has afterwards."""
         current = self.store.get_run(run_id)
-        if current.status in TERMINAL or current.status == "CancelRequested" \
+        if current.status in TERMINAL or current.status == RunStatus.CANCEL_REQUESTED \
                 or current.properties.get(REQUESTED_STATUS):
-            return current.status
-        self.store.update_run(run_id, status=status, **fields)
-        return status
+            return RunStatus.of(current.status)
+        self.store.update_run(run_id, status=RunStatus.of(status).value, **fields)
+        return RunStatus.of(status)
 
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> str:
@@ -107,19 +107,20 @@ class Runner:
         if decided:
             self.canceled.set()
         else:
-            self._set_status(self.run_id, "Running", started_at=utcnow())
+            self._set_status(self.run_id, RunStatus.RUNNING, started_at=utcnow())
         signal.signal(signal.SIGTERM, lambda *_: self.cancel())
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
         from ..runservice.server import RunService
         sock_dir = None
-        status = "Failed"
+        status = RunStatus.FAILED
         try:
             sock_dir = self._socket_dir()
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
                 self.service = service
                 failed = self._schedule(sock_dir)
-            status = "Canceled" if self.canceled.is_set() else ("Failed" if failed else self.done_status)
+            status = (RunStatus.CANCELED if self.canceled.is_set() else
+                      RunStatus.FAILED if failed else self.done_status)
         except Exception as exc:  # noqa: BLE001 - record why, never leave the run Running
             self.log("pipeline", f"runner error: {exc}\n{traceback.format_exc()}")
             self.store.update_run(self.run_id, error={"message": f"runner error: {exc}"})
@@ -128,9 +129,9 @@ class Runner:
                 shutil.rmtree(sock_dir, ignore_errors=True)
             self._settle_steps()
             requested = self._requested() or decided
-            status = requested or status
+            status = RunStatus.of(requested or status)
             ended = (self.store.get_run(self.run_id).ended_at if requested else None) or utcnow()
-            self.store.update_run(self.run_id, status=status, ended_at=ended)
+            self.store.update_run(self.run_id, status=status.value, ended_at=ended)
             self.log("run" if self.is_script else "pipeline",
                      f"{'Run' if self.is_script else 'PipelineRun'} {self.run_id} {status}")
         return status
@@ -149,55 +150,41 @@ class Runner:
         finally:
             self._settle_steps()
             if self.store.get_run(self.run_id).status not in TERMINAL:
-                self.store.update_run(self.run_id, status="Failed", ended_at=utcnow())
+                self.store.update_run(self.run_id, status=RunStatus.FAILED.value, ended_at=utcnow())
 
     def _shell(self) -> int:
-        from amlocal.compute import get_backend
-        from amlocal.compute.images import docker_client  # noqa: F401 - fails plainly without Docker
+        from amlocal.compute import Capability, get_backend, require
         from ..runservice.server import RunService
-        from .snapshot import materialise
         from .plan import plan_step
-        node = self.graph["steps"][0]
-        if node["compute"]["kind"] != "docker":
-            raise UserErrorException("--shell opens a shell in the step's container; this step runs "
-                                     "on a 'local' target: run its command in a terminal instead")
-        step = self.step_runs[node["id"]]
-        self.store.update_run(self.run_id, status="Running", started_at=utcnow())
-        self.store.update_run(step.id, status="Running", started_at=utcnow())
-        resolved = self._prepare(get_backend("docker"), node)
-        plan = plan_step(node, step, params=self.params, outputs=self.outputs,
+        from .snapshot import materialise
+        node = self.graph.steps[0]
+        backend = get_backend(node.compute.kind)
+        require(backend, Capability.SHELL,
+                f"--shell of step '{node.name}' (on the '{node.compute.name}' target)")
+        step = self.step_runs[node.id]
+        self.store.update_run(self.run_id, status=RunStatus.RUNNING.value, started_at=utcnow())
+        self.store.update_run(step.id, status=RunStatus.RUNNING.value, started_at=utcnow())
+        resolved = self._prepare(backend, node)
+        plan = plan_step(node, step.id, params=self.params, outputs=self.outputs,
                          datastore_info=self._datastore_info,
                          resolve_datastore=self._resolve_datastore, work=self.work)
         workdir = self.work / step.id
-        materialise(node["snapshot"], self.settings.snapshots, workdir)
+        materialise(node.snapshot, self.settings.snapshots, workdir)
         sock_dir = self._socket_dir()
         try:
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
                 spec = self._spec(node, step, plan, workdir, sock_dir, service.grant(step.id))
-                command = " ".join(spec.command)
-                argv = ["docker", "run", "--rm", "-i", "-w", "/amlocal/wd", "--init",
-                        "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp",
-                        "-e", f"AMLOCAL_STEP_COMMAND={command}"]
-                if sys.stdin.isatty():
-                    argv.append("-t")
-                argv += ["-v", f"{workdir}:/amlocal/wd"]
-                for m in spec.mounts:
-                    argv += ["-v", f"{m.source}:{m.target}{':ro' if m.read_only else ''}"]
-                for k, v in spec.env.items():
-                    argv += ["-e", f"{k}={v}"]
-                for k, v in spec.labels.items():
-                    argv += ["--label", f"{k}={v}"]
-                argv += [resolved.image, "bash"]
-                print(f"amlocal: a shell in step '{node['name']}' ({resolved.image}); the step's "
-                      f"command is in $AMLOCAL_STEP_COMMAND:\n  {command}", file=sys.stderr)
-                code = subprocess.call(argv)
+                print(f"amlocal: a shell in step '{node.name}' ({resolved.image}); the step's "
+                      f"command is in $AMLOCAL_STEP_COMMAND:\n  {' '.join(spec.command)}",
+                      file=sys.stderr)
+                code = backend.shell(spec, resolved)
             self._collect(step.id, workdir)
         finally:
             shutil.rmtree(sock_dir, ignore_errors=True)
             shutil.rmtree(workdir, ignore_errors=True)
-        status = self.done_status if code == 0 else "Failed"
-        self._finish(node["id"], status, None if code == 0 else {"message": f"the shell exited with {code}"})
-        self.store.update_run(self.run_id, status=status, ended_at=utcnow())
+        status = self.done_status if code == 0 else RunStatus.FAILED
+        self._finish(node.id, status, None if code == 0 else {"message": f"the shell exited with {code}"})
+        self.store.update_run(self.run_id, status=status.value, ended_at=utcnow())
         return code
 
     def _socket_dir(self) -> Path:
@@ -225,16 +212,17 @@ class Runner:
                 current = self.store.get_run(step.id)
                 if current is None or current.status in TERMINAL:
                     continue
-                if current.status in ("NotStarted", "Queued") or canceled:
-                    status, reason = "Canceled", ("canceled" if canceled else
-                                                  "not run: the pipeline run ended before it")
+                if current.status in WAITING or canceled:
+                    status, reason = RunStatus.CANCELED, (
+                        "canceled" if canceled else "not run: the pipeline run ended before it")
                 else:
-                    status, reason = "Failed", ("the pipeline runner ended while this step was "
-                                                f"{current.status}; see the pipeline log")
+                    status, reason = RunStatus.FAILED, (
+                        f"the pipeline runner ended while this step was {current.status}; see "
+                        "the pipeline log")
                 asked = current.properties.get(REQUESTED_STATUS)
-                if asked or current.status == "CancelRequested":
-                    status, reason = asked or "Canceled", "requested from outside"
-                self.store.update_run(step.id, status=status, ended_at=utcnow(),
+                if asked or current.status == RunStatus.CANCEL_REQUESTED:
+                    status, reason = RunStatus.of(asked or RunStatus.CANCELED), "requested from outside"
+                self.store.update_run(step.id, status=status.value, ended_at=utcnow(),
                                       error=current.error or {"message": reason})
                 self.log(current.name or node_id, f"step {current.name} {status}: {reason}")
             except Exception as exc:  # noqa: BLE001 - settle the others; say which one failed
@@ -262,7 +250,7 @@ class Runner:
             self.canceled.wait(0.5)
 
     def _schedule(self, sock_dir: Path) -> bool:
-        nodes = {n["id"]: n for n in self.graph["steps"]}
+        nodes = {n.id: n for n in self.graph.steps}
         pending = list(nodes)
         ok, bad = set(), set()
         limit = max(1, int(os.environ.get("AMLOCAL_MAX_PARALLEL_STEPS", "4")))
@@ -271,7 +259,7 @@ class Runner:
             running: dict = {}
             while pending or running:
                 for node_id in list(pending):
-                    deps = nodes[node_id]["depends_on"]
+                    deps = nodes[node_id].depends_on
                     blocked = [d for d in deps if d in bad]
                     if stop or self.canceled.is_set() or blocked:
                         pending.remove(node_id)
@@ -279,7 +267,7 @@ class Runner:
                         reason = ("canceled" if self.canceled.is_set() else
                                   f"not run: upstream step(s) {', '.join(blocked)} failed" if blocked
                                   else "not run: another step failed (continue_on_step_failure=False)")
-                        self._finish(node_id, "Canceled", {"message": reason})
+                        self._finish(node_id, RunStatus.CANCELED, {"message": reason})
                     elif all(d in ok for d in deps) and len(running) < limit:
                         pending.remove(node_id)
                         running[pool.submit(self._run_step, nodes[node_id], sock_dir)] = node_id
@@ -296,7 +284,7 @@ class Runner:
                             stop = True
         return bool(bad)
 
-    def _finish(self, node_id: str, status: str, error: dict | None = None) -> str:
+    def _finish(self, node_id: str, status: RunStatus, error: dict | None = None) -> RunStatus:
         """End a step run with ``status`` unless its status was decided elsewhere; returns the
         status it ends with."""
         fields = {"ended_at": utcnow()}
@@ -305,39 +293,38 @@ class Runner:
         return self._set_status(self.step_runs[node_id].id, status, **fields)
 
     # -- one step ---------------------------------------------------------------------------
-    def _prepare(self, backend, node: dict):
+    def _prepare(self, backend, node: Node):
         """Resolve (and build when missing) a step's environment, once per distinct spec."""
         from amlocal.compute import EnvironmentSpec
-        key = (backend.kind, json.dumps(node["environment"], sort_keys=True))
+        key = (backend.kind, json.dumps(node.environment, sort_keys=True))
         with self._env_lock:
             lock = self._env_locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._resolved:
-                self._resolved[key] = backend.prepare(EnvironmentSpec.from_dict(node["environment"]),
-                                                      log=lambda line: self.log(node["name"], line))
+                self._resolved[key] = backend.prepare(EnvironmentSpec.from_dict(node.environment),
+                                                      log=lambda line: self.log(node.name, line))
             return self._resolved[key]
 
-    def _run_step(self, node: dict, sock_dir: Path) -> bool:
+    def _run_step(self, node: Node, sock_dir: Path) -> bool:
         from amlocal.compute import get_backend
-        from .reuse import decide
         from .plan import plan_step
-        step = self.step_runs[node["id"]]
-        name = node["name"]
+        from .reuse import decide
+        step = self.step_runs[node.id]
+        name = node.name
         workdir = self.work / step.id
         token = None
         try:
             if self.canceled.is_set():
                 raise _Canceled()
-            self._set_status(step.id, "Preparing", started_at=utcnow())
-            backend = get_backend(node["compute"]["kind"])
+            self._set_status(step.id, RunStatus.PREPARING, started_at=utcnow())
+            backend = get_backend(node.compute.kind)
             resolved = self._prepare(backend, node)
             properties = {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
                 "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"}
-            from .reuse import RECORDED_PROPERTY  # only runs the runner recorded are reused
-            properties[RECORDED_PROPERTY] = "true"
-            if node.get("snapshot"):
-                properties[SNAPSHOT_PROPERTY] = node["snapshot"]
+            properties[RECORDED_PROPERTY] = "true"   # only runs the runner recorded are reused
+            if node.snapshot:
+                properties[SNAPSHOT_PROPERTY] = node.snapshot
             self.store.add_properties(step.id, properties)
             # conda packages installed from PyPI (no conda here): recorded on the run
             from amlocal.compute.environments import conda_substitutions
@@ -345,22 +332,22 @@ class Runner:
             if substitutions:
                 self.store.add_properties(step.id, {
                     "amlocal.conda_substitutions": "; ".join(substitutions)})
-            plan = plan_step(node, step, params=self.params, outputs=self.outputs,
+            plan = plan_step(node, step.id, params=self.params, outputs=self.outputs,
                              datastore_info=self._datastore_info,
                              resolve_datastore=self._resolve_datastore, work=self.work)
             for note in plan.notes:  # e.g. a data reference that names no file
                 self.log(name, note)
             record = decide(self.store, step, node, plan.components(node, resolved.digest),
                             regenerate=self.regenerate)
-            definition = {**step.definition, "script": node["script_name"],
+            definition = {**step.definition, "script": node.script_name,
                           "arguments": plan.args, "inputDatasets": plan.lineage,
-                          "compute": node["compute"], "environment": node["environment_name"],
-                          "reuse": record}
+                          "compute": {"name": node.compute.name, "kind": node.compute.kind},
+                          "environment": node.environment_name, "reuse": record}
             if record["decision"] == "reused" and self._reuse(node, step, record, definition):
                 return True
             self.log(name, f"running: {record['reason']}")
             from .snapshot import materialise
-            materialise(node["snapshot"], self.settings.snapshots, workdir)
+            materialise(node.snapshot, self.settings.snapshots, workdir)
             token = self.service.grant(step.id)
             definition["outputs"] = {n: loc.to_dict() for n, (_, loc, _) in plan.outputs.items()}
             self.store.update_run(step.id, definition=definition)
@@ -369,8 +356,8 @@ class Runner:
             spec = self._spec(node, step, plan, workdir, sock_dir, token)
             handle = backend.submit(spec, resolved)
             with self._lock:
-                self.handles[node["id"]] = handle
-            self._set_status(step.id, "Running")
+                self.handles[node.id] = handle
+            self._set_status(step.id, RunStatus.RUNNING)
             for line in handle.lines():
                 data = (line if line.endswith("\n") else line + "\n")
                 self.store.append_artifact(step.id, STD_LOG, data.encode("utf-8", "replace"))
@@ -382,33 +369,33 @@ class Runner:
             if code != 0:
                 tail = self.store.read_artifact(step.id, STD_LOG).decode("utf-8", "replace")
                 tail = "\n".join(tail.splitlines()[-30:])
-                self._finish(node["id"], "Failed", {"message": f"the script exited with status {code}",
-                                                    "log_tail": tail})
+                self._finish(node.id, RunStatus.FAILED,
+                             {"message": f"the script exited with status {code}", "log_tail": tail})
                 self.log(name, f"step {name} Failed (exit status {code})")
                 return False
             self._publish_outputs(step, plan, definition)
             self.store.update_run(step.id, reuse_key=record["key"], definition=definition)
-            final = self._finish(node["id"], self.done_status)
+            final = self._finish(node.id, self.done_status)
             self.log(name, f"step {name} {final}")
             return final == self.done_status
         except _Canceled:
-            self._finish(node["id"], "Canceled", {"message": "canceled"})
+            self._finish(node.id, RunStatus.CANCELED, {"message": "canceled"})
             return False
         except (AmlocalError, OSError) as exc:
             message = str(exc)
             kind = "environment" if isinstance(exc, EnvironmentBuildError) else "step"
             self.store.append_artifact(step.id, STD_LOG, f"{message}\n".encode("utf-8", "replace"))
-            self._finish(node["id"], "Failed", {"message": message, "kind": kind})
+            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": kind})
             self.log(name, f"step {name} Failed: {message}")
             return False
         except Exception as exc:  # noqa: BLE001 - an error of amlocal itself: the step settles
             message = f"internal error while running the step: {type(exc).__name__}: {exc}"
             self.log(name, f"step {name} Failed: {message}\n{traceback.format_exc()}")
-            self._finish(node["id"], "Failed", {"message": message, "kind": "internal"})
+            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": "internal"})
             return False
         finally:
             with self._lock:
-                self.handles.pop(node["id"], None)
+                self.handles.pop(node.id, None)
             if token:
                 self.service.revoke(token)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -428,8 +415,8 @@ class Runner:
         definition["outputs"] = {n: loc.to_dict() for n, loc in locations.items()}
         self.store.update_run(step.id, definition=definition, reuse_key=record["key"],
                               reused_from=earlier.id)
-        self._finish(node["id"], self.done_status)
-        self.log(node["name"], f"reused the outputs of step run {earlier.id}: nothing changed, "
+        self._finish(node.id, self.done_status)
+        self.log(node.name, f"reused the outputs of step run {earlier.id}: nothing changed, "
                                "no container started")
         return True
 
@@ -450,30 +437,19 @@ class Runner:
         if registered:
             definition["registeredDatasets"] = registered
 
-    def _spec(self, node, step, plan, workdir: Path, sock_dir: Path, token: str):
-        from amlocal._engine.runtime_tree import package_tree
-        from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
+    def _spec(self, node: Node, step, plan, workdir: Path, sock_dir: Path, token: str):
+        from .plan import run_identity, script_command, step_spec
+        from .runtime_tree import package_tree
         with self._lock:
             if self._runtime is None:  # the same for every step of this run
                 self._runtime = package_tree(self.settings.home / "runtime")
-        mounts = [Mount(str(self._runtime), f"{RUNTIME_DIR}/amlocal"),
-                  Mount(str(sock_dir), SERVICE_DIR, read_only=False), *plan.mounts]
-        ws = self.workspace
-        env = {**plan.env,
-               "AZUREML_RUN_ID": step.id, "AZUREML_RUN_TOKEN": token,
-               "AZUREML_ARM_SUBSCRIPTION": ws.subscription_id,
-               "AZUREML_ARM_RESOURCEGROUP": ws.resource_group,
-               "AZUREML_ARM_WORKSPACE_NAME": ws.name, "AZUREML_ARM_PROJECT_NAME": step.experiment,
-               "AZUREML_SERVICE_ENDPOINT": "amlocal://local", "AZUREML_WORKSPACE_ID": ws.id,
-               "AZUREML_ROOT_RUN_ID": self.run_id, "AZUREML_PARENT_RUN_ID": self.run_id,
-               "AMLOCAL_RUN_SERVICE": f"unix://{SERVICE_DIR}/run.sock",
-               "PYTHONPATH": f"{RUNTIME_DIR}:{RUNTIME_DIR}/amlocal/_runtime/shim",
-               "PYTHONUNBUFFERED": "1"}
-        command = ("python", "-m", "amlocal._runtime.entry", node["script_name"], *plan.args)
-        return StepSpec(run_id=step.id, step_name=node["name"], command=command,
-                        working_dir=str(workdir), mounts=tuple(mounts), env=env,
-                        labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id},
-                        sandbox=node.get("sandbox"))
+        env = {**plan.env, **run_identity(self.workspace, run_id=step.id,
+                                          experiment=step.experiment, root_run_id=self.run_id,
+                                          token=token)}
+        return step_spec(run_id=step.id, step_name=node.name, workdir=workdir,
+                         runtime=self._runtime, command=script_command(node, plan), env=env,
+                         labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id},
+                         mounts=plan.mounts, service_dir=sock_dir, sandbox=node.sandbox)
 
     def _collect(self, step_id: str, workdir: Path) -> None:
         """Keep the step's outputs/ and logs/ as artifacts of its run. Links are not followed;
@@ -526,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                                           f"{type(exc).__name__}: {exc}")
         return 1
     status = runner.run()
-    return 0 if status in ("Finished", "Completed") else 1
+    return 0 if RunStatus.of(status).succeeded else 1
 
 
 def _fail_unstartable(store, run_id: str, message: str) -> None:
@@ -536,9 +512,10 @@ def _fail_unstartable(store, run_id: str, message: str) -> None:
         return
     for child in store.list_runs(parent_id=run_id):
         if child.status not in TERMINAL:
-            store.update_run(child.id, status="Failed", ended_at=utcnow(), error={"message": message})
+            store.update_run(child.id, status=RunStatus.FAILED.value, ended_at=utcnow(),
+                             error={"message": message})
     if info.status not in TERMINAL:
-        store.update_run(run_id, status="Failed", ended_at=utcnow(), error={"message": message})
+        store.update_run(run_id, status=RunStatus.FAILED.value, ended_at=utcnow(), error={"message": message})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""Deploying and managing pipeline web services on the host (``Webservice.deploy_pipeline``
-and the pipeline variants of the Webservice methods).
+"""Served steps: starting and managing pipeline web services on the host (what
+``Webservice.deploy_pipeline`` and the pipeline variants of the Webservice methods do below the
+facade) and the container of a deployed model (``Model.deploy``, :func:`start_model_service`).
+Every served step is planned like any step (:mod:`amlocal._engine.plan`) and started by a
+backend with the SERVE capability.
 
 A service is a folder ``AMLOCAL_HOME/services/<workspace id>/<name>/``: ``service.json`` (what the
 server process serves), ``keys.json`` (sha256 of the two keys), ``endpoint.json`` (port and pid of
@@ -18,6 +21,7 @@ The HTTP limits (``AMLOCAL_SERVICE_MAX_BODY``, ``AMLOCAL_SERVICE_READ_TIMEOUT``,
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -32,29 +36,38 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .._engine.http_guard import Limits
 from ..errors import UserErrorException, WebserviceException
-from .pipeline_service import ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE, WORKER_SECRET_FILE, hash_key
+from .graph import Graph, InputType, Node
+from .http_guard import Limits
 
+SERVICE_FILE = "service.json"
+KEYS_FILE = "keys.json"
+ENDPOINT_FILE = "endpoint.json"
+WORKER_SECRET_FILE = "worker.secret"   # what the workers check on every call (0600)
 LAUNCHER = "amlocal_execute_python_script.py"   # ExecutePythonScriptStep's generated script
 START_TIMEOUT = 300
 WORKER_SOCKET = "worker.sock"
-_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+MODEL_APP_ROOT = "/var/azureml-app"   # Azure's app root of a deployed model
+MODEL_PORT = 5001                     # the scoring server's port inside its container
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 # -- finding -----------------------------------------------------------------------------------
-def _root(workspace) -> Path:
+def service_root(workspace_id: str) -> Path:
     from .. import _settings
-    return _settings.current().home / "services" / workspace._id
+    return _settings.current().home / "services" / workspace_id
 
 
-def folder_of(workspace, name: str) -> str | None:
-    folder = _root(workspace) / name
+def folder_of(workspace_id: str, name: str) -> str | None:
+    folder = service_root(workspace_id) / name
     return str(folder) if (folder / SERVICE_FILE).is_file() else None
 
 
-def folders(workspace) -> list[tuple[str, str]]:
-    root = _root(workspace)
+def folders(workspace_id: str) -> list[tuple[str, str]]:
+    root = service_root(workspace_id)
     if not root.is_dir():
         return []
     return [(p.name, str(p)) for p in sorted(root.iterdir()) if (p / SERVICE_FILE).is_file()]
@@ -68,8 +81,8 @@ def endpoint(folder: str) -> dict:
                                   "start; see `amlocal webservice logs NAME`") from None
 
 
-def _labels(workspace, name: str) -> dict:
-    return {"amlocal.webservice": name, "amlocal.workspace_id": workspace._id,
+def _labels(workspace_id: str, name: str) -> dict:
+    return {"amlocal.webservice": name, "amlocal.workspace_id": workspace_id,
             "amlocal.webservice_role": "worker"}
 
 
@@ -86,7 +99,7 @@ def _alive(pid: int) -> bool:
     return b"amlocal.server.pipeline_service" in cmdline
 
 
-def state(workspace, name: str, folder: str) -> str:
+def state(workspace_id: str, name: str, folder: str) -> str:
     """``Healthy`` (the process answers and every worker runs), ``Unhealthy`` or ``Failed``."""
     from amlocal.compute.services import find_services
     try:
@@ -96,7 +109,7 @@ def state(workspace, name: str, folder: str) -> str:
     if not _alive(point["pid"]):
         return "Failed"
     spec = json.loads((Path(folder) / SERVICE_FILE).read_text())
-    workers = find_services(_labels(workspace, name))
+    workers = find_services(_labels(workspace_id, name))
     if len([w for w in workers if w["status"] == "running"]) < len(spec["nodes"]):
         return "Unhealthy"
     return "Healthy"
@@ -128,54 +141,19 @@ def regen_key(folder: str, key: str, set_key: str | None = None) -> str:
     return new
 
 
-# -- using -------------------------------------------------------------------------------------
-def _body(spec: dict, data) -> bytes:
-    import pandas as pd
-    first = next(iter(spec["inputs"]))
-    if isinstance(data, (str, bytes)):
-        return data.encode() if isinstance(data, str) else data
-    if isinstance(data, pd.DataFrame):
-        values = data.astype(object).where(data.notna(), None).values.tolist()
-        data = {"Inputs": {first: {"ColumnNames": [str(c) for c in data.columns], "Values": values}},
-                "GlobalParameters": {}}
-    elif isinstance(data, dict) and "Inputs" not in data:
-        data = {"Inputs": {first: [data]}, "GlobalParameters": {}}
-    elif isinstance(data, list):
-        data = {"Inputs": {first: data}, "GlobalParameters": {}}
-    return json.dumps(data, default=str).encode()
-
-
-def call(service, data):
-    """POST ``data`` to the service with its known primary (else secondary) key; the first
-    output table as a DataFrame. Raises WebserviceException with the service's answer."""
-    import pandas as pd
-    keys = [k for k in service.get_keys() if k]
-    spec = json.loads((Path(service._found["folder"]) / SERVICE_FILE).read_text())
-    request = urllib.request.Request(service.scoring_uri, data=_body(spec, data), headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {keys[0]}"})
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")
-        raise WebserviceException(f"service '{service.name}' answered {exc.code}: {detail}") from None
-    table = next(iter(answer["Results"].values()))["value"]
-    return pd.DataFrame(table["Values"], columns=table["ColumnNames"])
-
-
-def logs(workspace, name: str, folder: str) -> str:
+def logs(workspace_id: str, name: str, folder: str) -> str:
     from amlocal.compute.services import find_services, service_logs
     parts = []
     log = Path(folder) / "service.log"
     if log.is_file():
         parts.append(log.read_text(encoding="utf-8", errors="replace"))
-    for worker in find_services(_labels(workspace, name)):
+    for worker in find_services(_labels(workspace_id, name)):
         parts.append(f"--- worker {worker['labels'].get('amlocal.webservice_node', worker['id'][:12])} ---")
         parts.append(service_logs(worker["id"]))
     return "\n".join(parts)
 
 
-def delete(workspace, name: str, folder: str) -> None:
+def delete(workspace_id: str, name: str, folder: str) -> None:
     """Stop the host process, remove the worker containers, the socket folder and the folder."""
     from amlocal.compute.services import remove_services
     path = Path(folder)
@@ -192,7 +170,7 @@ def delete(workspace, name: str, folder: str) -> None:
                 time.sleep(0.1)
         except ProcessLookupError:
             pass
-    remove_services(_labels(workspace, name))
+    remove_services(_labels(workspace_id, name))
     try:
         sockets = json.loads((path / SERVICE_FILE).read_text()).get("socket_dir")
     except (OSError, ValueError):
@@ -203,78 +181,78 @@ def delete(workspace, name: str, folder: str) -> None:
 
 
 # -- deploying ---------------------------------------------------------------------------------
-def web_path(graph: dict) -> tuple[list[dict], dict]:
+NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+def check_name(name) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise UserErrorException(f"service name {name!r} is not valid: use 3-32 lowercase letters, "
+                                 "digits and '-', starting with a letter and not ending with '-'")
+
+
+def web_path(graph: Graph) -> tuple[list[Node], dict]:
     """The nodes on a path from a WebServiceInput to a WebServiceOutput, in graph order, and
     for each its dynamic ports (``{port: "input:<name>" | "node:<id>"}``). Raises
     UserErrorException for a pipeline that cannot be served."""
-    web = graph.get("webservice") or {}
-    if not web.get("inputs") or not web.get("outputs"):
+    from amlocal.compute import Capability, get_backend
+    web = graph.webservice
+    if web is None or not web.inputs or not web.outputs:
         raise UserErrorException(
             "the pipeline cannot be served: it needs at least one WebServiceInput (passed as "
             "dataframe1=/dataframe2= of an ExecutePythonScriptStep) and one WebServiceOutput "
             "(listed in steps=, e.g. WebServiceOutput('output1', source=step.result_dataset)); "
-            f"it has {len(web.get('inputs') or {})} and {len(web.get('outputs') or {})}")
-    nodes = {n["id"]: n for n in graph["steps"]}
-    producer = {o["name"]: n["id"] for n in graph["steps"] for o in n["outputs"]}
-    fed = {(v["node"], v["port"]): f"input:{k}" for k, v in web["inputs"].items()}
-    reach: set[str] = {v["node"] for v in web["inputs"].values()}
+            f"it has {len(web.inputs) if web else 0} and {len(web.outputs) if web else 0}")
+    producer = graph.producers()
+    fed = {(v.node, v.port): f"input:{k}" for k, v in web.inputs.items()}
+    reach: set[str] = {v.node for v in web.inputs.values()}
     dynamic: dict[str, dict] = {}
-    for node in graph["steps"]:  # graph order is dependency order
+    for node in graph.steps:  # graph order is dependency order
         ports = {}
-        for inp in node["inputs"]:
-            if (node["id"], inp["name"]) in fed:
-                ports[inp["name"]] = fed[(node["id"], inp["name"])]
-            elif inp["type"] == "output" and producer.get(inp.get("data")) in reach:
-                source = nodes[producer[inp["data"]]]
-                if source["outputs"][0]["name"] != inp["data"]:
+        for inp in node.inputs:
+            source = producer.get(inp.data) if inp.type is InputType.OUTPUT else None
+            if (node.id, inp.name) in fed:
+                ports[inp.name] = fed[(node.id, inp.name)]
+            elif source is not None and source.id in reach:
+                if source.outputs[0].name != inp.data:
                     raise UserErrorException(
-                        f"step '{node['name']}' reads '{inp['data']}' of step '{source['name']}', "
+                        f"step '{node.name}' reads '{inp.data}' of step '{source.name}', "
                         "which is on the web service's path: only a result_dataset can travel "
                         "between served steps")
-                ports[inp["name"]] = f"node:{source['id']}"
+                ports[inp.name] = f"node:{source.id}"
         if ports:
-            reach.add(node["id"])
-            dynamic[node["id"]] = ports
+            reach.add(node.id)
+            dynamic[node.id] = ports
     needed: set[str] = set()
-    for name, out in web["outputs"].items():
-        if out["node"] not in reach:
+    for name, out in web.outputs.items():
+        if out.node not in reach:
             raise UserErrorException(f"WebServiceOutput '{name}' does not depend on any "
                                      "WebServiceInput; connect its step to one")
-        needed.add(out["node"])
-    for node in reversed(graph["steps"]):
-        if node["id"] in needed:
-            needed.update(src[len("node:"):] for src in dynamic[node["id"]].values()
+        needed.add(out.node)
+    for node in reversed(graph.steps):
+        if node.id in needed:
+            needed.update(src[len("node:"):] for src in dynamic[node.id].values()
                           if src.startswith("node:"))
-    path = [n for n in graph["steps"] if n["id"] in needed]
+    path = [n for n in graph.steps if n.id in needed]
     for node in path:
-        if node["script_name"] != LAUNCHER:
+        if node.script_name != LAUNCHER:
             raise UserErrorException(
-                f"step '{node['name']}' is on the web service's path but is not an "
+                f"step '{node.name}' is on the web service's path but is not an "
                 "ExecutePythonScriptStep; only ExecutePythonScriptSteps can be served")
-        if node["compute"]["kind"] != "docker":
-            raise UserErrorException(f"step '{node['name']}' runs on a '{node['compute']['kind']}' "
-                                     "target; served steps run in containers: use a docker target")
-    return path, {n["id"]: dynamic[n["id"]] for n in path}
+        if Capability.SERVE not in get_backend(node.compute.kind).capabilities:
+            raise UserErrorException(
+                f"step '{node.name}' runs on the '{node.compute.name}' target ("
+                f"{node.compute.kind}), which cannot keep a step running as a service; served "
+                "steps run in containers: use a docker target (e.g. compute_target='cpu-cluster')")
+    return path, {n.id: dynamic[n.id] for n in path}
 
 
-def _batch_run(workspace, name: str, published, log):
-    from ..errors import ActivityFailedException
-    run = published.submit(workspace, re.sub(r"[^0-9a-zA-Z_-]", "_", f"webservice-{name}"))
-    try:
-        run.wait_for_completion(show_output=log is not None)
-    except ActivityFailedException as exc:
-        raise WebserviceException(f"the batch run of the pipeline failed, so service '{name}' was "
-                                  f"not deployed: {exc}") from None
-    return run
-
-
-def _worker_owner(node: dict) -> tuple[int, int]:
+def _worker_owner(node: Node) -> tuple[int, int]:
     """The uid and gid a node's worker container runs as (the docker backend's rule)."""
     from amlocal.compute.docker import container_user
-    return container_user(node.get("sandbox") is not None)
+    return container_user(node.sandbox is not None)
 
 
-def _socket_folder(sockets: Path, i: int, node: dict) -> Path:
+def _socket_folder(sockets: Path, i: int, node: Node) -> Path:
     """The worker's own socket folder: 0700, owned by the user its container runs as."""
     own = sockets / f"w{i}"
     own.mkdir(mode=0o700)
@@ -285,55 +263,52 @@ def _socket_folder(sockets: Path, i: int, node: dict) -> Path:
     return own
 
 
-def _start_workers(workspace, name: str, run, path: list[dict], dynamic: dict, folder: Path,
-                   sockets: Path, concurrency: int, secret: str) -> list[dict]:
-    """Start one warm worker container per node; return the nodes of ``service.json``."""
-    from types import SimpleNamespace
+def _start_workers(store, workspace_id: str, name: str, batch_run_id: str, path: list[Node],
+                   dynamic: dict, folder: Path, sockets: Path, concurrency: int,
+                   secret: str) -> list[dict]:
+    """Start one warm worker per node, planned like any step (the batch run's outputs are
+    its static inputs); return the nodes of ``service.json``."""
+    from amlocal.compute import SERVICE_DIR, Capability, get_backend, require
 
-    from amlocal._engine.runtime_tree import package_tree
-    from amlocal._runtime.studio_worker import SECRET_ENV
-    from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec, get_backend
-
-    from .._engine.outputs import OutputLocation
-    from .._engine.runner import Runner
-    from .._engine.snapshot import materialise
-    from .._engine.plan import plan_step
-    runner = Runner(workspace._store, run.id)
-    for step in run.get_steps():  # the batch run's outputs are the workers' static inputs
-        for out, loc in (step._info.definition.get("outputs") or {}).items():
+    from .outputs import OutputLocation
+    from .plan import plan_step, step_spec
+    from .runner import Runner
+    from .runtime_tree import package_tree
+    from .snapshot import materialise
+    from .worker_wire import SECRET_ENV
+    runner = Runner(store, batch_run_id)
+    for step in store.list_runs(parent_id=batch_run_id):
+        for out, loc in ((step.definition or {}).get("outputs") or {}).items():
             runner.outputs[out] = OutputLocation(**loc)
-    backend = get_backend("docker")
     runtime = package_tree(runner.settings.home / "runtime")
     nodes = []
     for i, node in enumerate(path):
+        backend = get_backend(node.compute.kind)
+        require(backend, Capability.SERVE, f"serving step '{node.name}'")
         resolved = runner._prepare(backend, node)
-        plan = plan_step({**node, "outputs": []}, SimpleNamespace(id=f"w{i}"), params=runner.params,
-                         outputs=runner.outputs, datastore_info=runner._datastore_info,
-                         resolve_datastore=runner._resolve_datastore, work=folder / "work")
+        plan = plan_step(node, f"w{i}", params=runner.params, outputs=runner.outputs,
+                         datastore_info=runner._datastore_info,
+                         resolve_datastore=runner._resolve_datastore, work=folder / "work",
+                         with_outputs=False)
         workdir = folder / "work" / f"w{i}"
-        materialise(node["snapshot"], runner.settings.snapshots, workdir)
-        dyn = [a for port in dynamic[node["id"]] for a in ("--dynamic", port)]
-        env = {**plan.env, "PYTHONPATH": f"{RUNTIME_DIR}:{RUNTIME_DIR}/amlocal/_runtime/shim",
-               "PYTHONUNBUFFERED": "1", "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency),
-               SECRET_ENV: secret}
+        materialise(node.snapshot, runner.settings.snapshots, workdir)
+        dyn = [a for port in dynamic[node.id] for a in ("--dynamic", port)]
         own = _socket_folder(sockets, i, node)
-        spec = StepSpec(
-            run_id=f"webservice-{name}", step_name=node["name"],
+        spec = step_spec(
+            run_id=f"webservice-{name}", step_name=node.name, workdir=workdir, runtime=runtime,
             command=("python", "-m", "amlocal._runtime.studio_worker", "--socket",
                      f"{SERVICE_DIR}/{WORKER_SOCKET}", *dyn, *plan.args),
-            working_dir=str(workdir),
-            mounts=(Mount(str(runtime), f"{RUNTIME_DIR}/amlocal"),
-                    Mount(str(own), SERVICE_DIR, read_only=False), *plan.mounts),
-            env=env, labels={**_labels(workspace, name), "amlocal.webservice_node": node["id"],
-                             "amlocal.run_id": f"webservice-{name}"},
-            sandbox=node.get("sandbox"))
-        handle = backend.submit(spec, resolved)
-        nodes.append({"id": node["id"], "name": node["name"], "socket": str(own / WORKER_SOCKET),
-                      "container": handle.container_id, "dynamic": dynamic[node["id"]]})
+            env={**plan.env, "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency), SECRET_ENV: secret},
+            labels={**_labels(workspace_id, name), "amlocal.webservice_node": node.id,
+                    "amlocal.run_id": f"webservice-{name}"},
+            mounts=plan.mounts, service_dir=own, sandbox=node.sandbox)
+        handle = backend.serve(spec, resolved)
+        nodes.append({"id": node.id, "name": node.name, "socket": str(own / WORKER_SOCKET),
+                      "container": handle.id, "dynamic": dynamic[node.id]})
     return nodes
 
 
-def _wait_workers(workspace, name: str, nodes: list[dict]) -> None:
+def _wait_workers(nodes: list[dict]) -> None:
     from amlocal.compute.services import service_logs, service_status
     deadline = time.monotonic() + START_TIMEOUT
     for node in nodes:
@@ -372,36 +347,14 @@ def _start_server(folder: Path) -> dict:
     raise WebserviceException(f"the service process did not start; its log:\n{text[-4000:]}")
 
 
-def deploy(workspace, name: str, pipeline, *, port: int | None = None, log=None) -> dict:
-    """See ``Webservice.deploy_pipeline``. Returns ``{"kind", "folder", "keys"}``."""
-    from ..core.webservice import _find
-    from ..pipeline.core.pipeline import Pipeline
-    from ..pipeline.core.published import PublishedPipeline
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise UserErrorException(f"service name {name!r} is not valid: use 3-32 lowercase letters, "
-                                 "digits and '-', starting with a letter and not ending with '-'")
-    if port is not None and not (isinstance(port, int) and 0 < port < 65536):
-        raise UserErrorException(f"port must be an int between 1 and 65535 (or None), got {port!r}")
-    try:
-        _find(workspace, name)
-    except WebserviceException:
-        pass
-    else:
-        raise UserErrorException(f"a service named '{name}' already exists; delete it first "
-                                 f"(`amlocal webservice delete {name}` or service.delete())")
-    if isinstance(pipeline, Pipeline):
-        pipeline = pipeline.publish(name=name, description=f"served as web service '{name}'")
-    if not isinstance(pipeline, PublishedPipeline):
-        raise UserErrorException("deploy_pipeline takes a Pipeline or a PublishedPipeline, got "
-                                 f"{type(pipeline).__name__}")
-    try:
-        limits = Limits.from_env()
-    except ValueError as exc:
-        raise UserErrorException(str(exc)) from None
-    graph = pipeline._info.definition
+def start_pipeline_service(store, workspace_id: str, name: str, *, graph: Graph,
+                           pipeline_id: str, batch_run_id: str, port: int | None,
+                           limits: Limits, log=None) -> dict:
+    """Start the workers of ``graph``'s web path and the host process that serves them, after
+    its batch run ``batch_run_id`` finished. Returns ``{"kind", "folder", "keys"}`` (the keys
+    only here: they are stored hashed)."""
     path, dynamic = web_path(graph)
-    run = _batch_run(workspace, name, pipeline, log)
-    folder = _root(workspace) / name
+    folder = service_root(workspace_id) / name
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -411,23 +364,54 @@ def deploy(workspace, name: str, pipeline, *, port: int | None = None, log=None)
     _write_keys(folder, {"primary": hash_key(keys[0]), "secondary": hash_key(keys[1])})
     secret = secrets.token_urlsafe(32)
     _write_private(folder / WORKER_SECRET_FILE, secret)
-    web = graph["webservice"]
-    spec = {"name": name, "workspace_id": workspace._id, "pipeline_id": pipeline.id,
-            "batch_run_id": run.id, "port": port, "concurrency": concurrency,
+    spec = {"name": name, "workspace_id": workspace_id, "pipeline_id": pipeline_id,
+            "batch_run_id": batch_run_id, "port": port, "concurrency": concurrency,
             "max_body": limits.max_body, "read_timeout": limits.read_timeout,
             "socket_dir": str(sockets),
-            "inputs": {k: {"schema": v["schema"]} for k, v in web["inputs"].items()},
-            "outputs": {k: v["node"] for k, v in web["outputs"].items()}, "nodes": []}
+            "inputs": {k: {"schema": v.schema} for k, v in graph.webservice.inputs.items()},
+            "outputs": {k: v.node for k, v in graph.webservice.outputs.items()}, "nodes": []}
     (folder / SERVICE_FILE).write_text(json.dumps(spec, indent=1))
     try:
-        spec["nodes"] = _start_workers(workspace, name, run, path, dynamic, folder, sockets,
-                                       concurrency, secret)
+        spec["nodes"] = _start_workers(store, workspace_id, name, batch_run_id, path, dynamic,
+                                       folder, sockets, concurrency, secret)
         (folder / SERVICE_FILE).write_text(json.dumps(spec, indent=1))
-        _wait_workers(workspace, name, spec["nodes"])
+        _wait_workers(spec["nodes"])
         point = _start_server(folder)
     except BaseException:
-        delete(workspace, name, str(folder))
+        delete(workspace_id, name, str(folder))
         raise
     if log:
         log(f"Service '{name}' answers at http://localhost:{point['port']}/services/{name}/execute")
     return {"kind": "pipeline", "folder": str(folder), "keys": keys}
+
+
+# -- a deployed model ---------------------------------------------------------------------------
+def start_model_service(workspace_id: str, name: str, *, environment, app: Path,
+                        entry_script: str, environment_variables: dict, model_dir: str | None,
+                        host_port: int | None, limits: Limits, log) -> str:
+    """Build (or reuse) the inference environment's image and start the scoring server of a
+    deployed model (``Model.deploy``) on a backend that can SERVE; returns the service's id.
+    ``app`` is the copied source directory with the models under ``azureml-models/``; it is the
+    step's working directory and Azure's app root (:data:`MODEL_APP_ROOT`)."""
+    from amlocal.compute import Capability, Mount, get_backend, require
+
+    from .. import _settings
+    from .plan import step_spec
+    from .runtime_tree import package_tree
+    backend = get_backend("docker")
+    require(backend, Capability.SERVE, f"serving model service '{name}'")
+    resolved = backend.prepare(environment, log=log)
+    env = {"AML_APP_ROOT": MODEL_APP_ROOT, "HOME": "/tmp",
+           **{str(k): str(v) for k, v in (environment_variables or {}).items()},
+           **limits.to_env()}
+    if model_dir is not None:
+        env["AZUREML_MODEL_DIR"] = model_dir
+    spec = step_spec(run_id=f"webservice-{name}", step_name=name, workdir=app,
+                     runtime=package_tree(_settings.current().home / "runtime"),
+                     command=("python", "-m", "amlocal._runtime.scoring", entry_script,
+                              str(MODEL_PORT)),
+                     env=env, labels={"amlocal.webservice": name,
+                                      "amlocal.workspace_id": workspace_id},
+                     mounts=(Mount(str(app), MODEL_APP_ROOT, read_only=False),))
+    log(f"Deploying {name} from image {resolved.image}")
+    return backend.serve(spec, resolved, container_port=MODEL_PORT, host_port=host_port).id

@@ -1,6 +1,6 @@
 """Settling the runs of a runner process that died (kill -9, out of memory, a machine restart).
 
-A submitted run is executed by a detached runner process (see ``_submit.start_runner``), which
+A submitted run is executed by a detached runner process (see ``submit.start_runner``), which
 records on the run its pid (``amlocal.runner_pid``), what identifies that process beyond its pid
 (``amlocal.runner_start``: the boot id and the process's start time, so a pid reused after a
 restart is not taken for the runner) and the temporary folder holding its run-service socket
@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .._status import TERMINAL
+from .._status import TERMINAL, RunStatus
 
 RUNNER_PID = "amlocal.runner_pid"
 RUNNER_START = "amlocal.runner_start"
@@ -141,8 +141,9 @@ def settle(store, info) -> bool:
     ended = utcnow()
     for child in descendants:
         if child.status not in TERMINAL:
-            store.update_run(child.id, status="Failed", ended_at=ended, error={"message": message})
-    store.update_run(info.id, status="Failed", ended_at=ended, error={"message": message})
+            store.update_run(child.id, status=RunStatus.FAILED.value, ended_at=ended,
+                             error={"message": message})
+    store.update_run(info.id, status=RunStatus.FAILED.value, ended_at=ended, error={"message": message})
     return True
 
 
@@ -160,13 +161,20 @@ def cleanup(info, run_ids: list[str]) -> list[str]:
     Returns notes on what could not be removed (added to the run's error)."""
     from .. import _settings
     notes = []
-    graph = (info.definition or {}).get("graph") or {}
-    if any((n.get("compute") or {}).get("kind") == "docker" for n in graph.get("steps") or ()):
+    from amlocal.compute import Capability, get_backend
+
+    from .graph import GraphFormatError, RunRequest
+    try:
+        kinds = {n.compute.kind for n in RunRequest.from_dict(info.definition or {}).graph.steps}
+    except (GraphFormatError, ValueError):
+        kinds = {"docker"}   # a damaged record: look for its containers all the same
+    if any(Capability.CONTAINER in get_backend(kind).capabilities for kind in kinds):
         from amlocal.compute.docker import remove_labelled
-        from ..errors import DockerUnavailableError
+
+        from ..errors import ComputeError, DockerUnavailableError
         try:
             remove_labelled({"amlocal.pipeline_run_id": info.id})
-        except DockerUnavailableError as exc:
+        except (ComputeError, DockerUnavailableError) as exc:
             notes.append(f"its containers could not be removed ({exc}); remove them with "
                          f"`docker rm -f $(docker ps -aq --filter label=amlocal.pipeline_run_id="
                          f"{info.id})`")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import io
 import os
 import socketserver
 import sys
@@ -36,26 +35,11 @@ from pathlib import Path
 
 from . import studio
 from .._engine.http_guard import GuardedHandler, HttpError, Limits, guarded
+from .._engine.worker_wire import SECRET_ENV, SECRET_HEADER, frame_to_ipc, ipc_to_frame
 
 PORTS = ("dataframe1", "dataframe2")
-SECRET_HEADER = "X-Amlocal-Worker-Secret"
-SECRET_ENV = "AMLOCAL_WORKER_SECRET"
 # the host front is the only client: frames between served steps may be large, and slow
 _LIMITS = Limits(max_body=1 << 40, read_timeout=600.0)
-
-
-def frame_to_ipc(frame) -> bytes:
-    import pyarrow as pa
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def ipc_to_frame(data: bytes):
-    import pyarrow as pa
-    return pa.ipc.open_stream(data).read_all().to_pandas()
 
 
 class Worker:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .._cloud_only import cloud_only_function
+from .._status import TERMINAL, WAITING, RunStatus
 from ..errors import UserErrorException
 
 # Azure's schema_type of each JSON-valued metric, and the Run method that logs it.
@@ -111,9 +112,10 @@ class RunExtras:
         why (Azure gives its queueing message)."""
         status = self.get_status()
         details = None
-        if status in ("NotStarted", "Queued", "Preparing"):
+        if status in WAITING or status == RunStatus.PREPARING:
             details = ("Run is waiting for its runner process to start it on this machine"
-                       if status == "NotStarted" else f"Run is {status.lower()} on this machine")
+                       if status == RunStatus.NOT_STARTED
+                       else f"Run is {status.lower()} on this machine")
         return {"status": status, "details": details}
 
     def get_all_logs(self, destination: str | None = None) -> list:
@@ -132,17 +134,10 @@ class RunExtras:
         return written
 
     # -- environment ------------------------------------------------------------------------
-    def _node(self) -> dict | None:
+    def _node(self):
         """The frozen step this run executed: its own (a script run) or its pipeline's (a step)."""
-        definition = self._refresh().definition or {}
-        graph = definition.get("graph")
-        if graph is None and self._info.parent_id and "node_id" in definition:
-            parent = self._store.get_run(self._info.parent_id)
-            graph = (parent.definition or {}).get("graph") if parent else None
-        if graph is None:
-            return None
-        return next((n for n in graph.get("steps", []) if n["id"] == definition.get("node_id")),
-                    None)
+        from .._engine.graph import node_of_run
+        return node_of_run(self._store, self._refresh())
 
     def get_environment(self):
         """The Environment this run used: the registered version it was built from when one
@@ -151,12 +146,12 @@ class RunExtras:
         pipeline run, an interactive run)."""
         from .environment import Environment
         node = self._node()
-        if node is None or not node.get("environment"):
+        if node is None or not node.environment:
             raise UserErrorException(f"There is no run definition or environment specified for "
                                      f"the run {self._id} (pipeline runs and interactive runs "
                                      "have none; ask a step run or a script run)")
-        spec = node["environment"]
-        name = node.get("environment_name") or spec.get("name")
+        spec = node.environment
+        name = node.environment_name or spec.get("name")
         ws = self._experiment.workspace
         latest = ws._store.get_environment(ws._id, name) if name else None
         for version in range(latest.version if latest else 0, 0, -1):
@@ -200,7 +195,6 @@ class RunExtras:
         files removed. The runner removes them when a step ends, so this finds leftovers of an
         interrupted run. Refused while the run has not finished."""
         from .. import _settings
-        from ._run_lifecycle import TERMINAL
         if self._refresh().status not in TERMINAL:
             raise UserErrorException(f"run {self._id} is {self._info.status}: its files are in "
                                      "use; cancel it or wait for it before run.clean()")

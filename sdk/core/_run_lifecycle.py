@@ -19,7 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .._status import MAX_SNAPSHOT_FILES, REQUESTED_STATUS, SNAPSHOT_PROPERTY, TERMINAL  # noqa: F401
+from .._status import (MAX_SNAPSHOT_FILES, REQUESTED_STATUS, SNAPSHOT_PROPERTY,  # noqa: F401
+                       TERMINAL, RunStatus)
 from ..errors import ActivityFailedException, SnapshotException, UserErrorException
 
 MAX_CHILDREN = 100
@@ -33,9 +34,10 @@ class RunLifecycle:
     _tracked_outputs: tuple = ()
 
     # -- status -----------------------------------------------------------------------------
-    def _set_status(self, status: str, error=None) -> None:
+    def _set_status(self, status: RunStatus, error=None) -> None:
         from ..store.entities import utcnow
-        fields = {"status": status}
+        status = RunStatus.of(status)
+        fields = {"status": status.value}
         if status in TERMINAL:
             fields["ended_at"] = utcnow()
         if error is not None:
@@ -47,14 +49,14 @@ class RunLifecycle:
             return  # another outcome was asked for first; the runner ends the run with it
         self._store.update_run(self._id, **fields)
 
-    def _request_status(self, status: str) -> bool:
+    def _request_status(self, status: RunStatus) -> bool:
         """Record ``status`` as asked for from outside (add-only); False when another status was
         asked for first (that one stands)."""
         asked = self._refresh().properties.get(REQUESTED_STATUS)
         if asked is not None:
             return asked == status
         try:
-            self._store.add_properties(self._id, {REQUESTED_STATUS: status})
+            self._store.add_properties(self._id, {REQUESTED_STATUS: RunStatus.of(status).value})
         except UserErrorException:  # someone else asked first, in between
             return False
         return True
@@ -62,7 +64,7 @@ class RunLifecycle:
     def start(self) -> None:
         """Mark a NotStarted run (e.g. one made by ``create_children``) Running."""
         from ..store.entities import utcnow
-        self._store.update_run(self._id, status="Running", started_at=utcnow())
+        self._store.update_run(self._id, status=RunStatus.RUNNING.value, started_at=utcnow())
 
     def complete(self, _set_status: bool = True) -> None:
         """Flush metrics, upload tracked output folders, then mark the run Completed."""
@@ -70,7 +72,7 @@ class RunLifecycle:
             self.flush()
             self._upload_tracked_outputs()
             return
-        self._set_status("Completed")
+        self._set_status(RunStatus.COMPLETED)
 
     def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
         """Flush, upload, then mark the run Failed with ``error_details`` (a str or an
@@ -83,7 +85,7 @@ class RunLifecycle:
             message = f"{type(error_details).__name__}: {error_details}"
         else:
             message = str(error_details or "failed")
-        self._set_status("Failed", {"message": message, "code": error_code})
+        self._set_status(RunStatus.FAILED, {"message": message, "code": error_code})
 
     def cancel(self) -> None:
         """Cancel the run. A run executed by a runner process is asked to stop (its containers
@@ -92,13 +94,13 @@ class RunLifecycle:
         if info.status in TERMINAL:
             return
         if self._runner_alive():
-            if self._request_status("Canceled"):
-                self._store.update_run(self._id, status="CancelRequested")
+            if self._request_status(RunStatus.CANCELED):
+                self._store.update_run(self._id, status=RunStatus.CANCEL_REQUESTED.value)
             return
         for child in self.get_children(recursive=True):
             if child._info.status not in TERMINAL:
-                child._set_status("Canceled")
-        self._set_status("Canceled")
+                child._set_status(RunStatus.CANCELED)
+        self._set_status(RunStatus.CANCELED)
 
     def _runner_alive(self) -> bool:
         """Whether a runner process executes this run and still lives (a process that got its
@@ -145,7 +147,7 @@ class RunLifecycle:
         status = self._follow(STD_LOG if show_output else None)
         if show_output:
             print(f"\nExecution Summary\n=================\nRunId: {self._id}\nStatus: {status}\n")
-        if raise_on_error and status == "Failed":
+        if raise_on_error and status == RunStatus.FAILED:
             raise ActivityFailedException(
                 f"run {self._id} failed: {(self._info.error or {}).get('message', '')}", self._id)
         return self.get_details()
@@ -222,7 +224,7 @@ class RunLifecycle:
         from .run import Run
         info = self._store.create_run(RunInfo(
             id=run_id or str(uuid.uuid4()), workspace_id=self._info.workspace_id,
-            experiment=self._info.experiment, kind="script", status="Running", name=name,
+            experiment=self._info.experiment, kind="script", status=RunStatus.RUNNING, name=name,
             parent_id=self._id, started_at=utcnow()))
         child = Run(self._experiment, info.id, _info=info)
         if outputs is not None:
@@ -257,7 +259,7 @@ class RunLifecycle:
         for value in tag_values:
             info = self._store.create_run(RunInfo(
                 id=str(uuid.uuid4()), workspace_id=self._info.workspace_id,
-                experiment=self._info.experiment, kind="script", status="NotStarted",
+                experiment=self._info.experiment, kind="script", status=RunStatus.NOT_STARTED,
                 parent_id=self._id, tags={tag_key: None if value is None else str(value)}))
             children.append(Run(self._experiment, info.id, _info=info))
         return children
@@ -270,15 +272,9 @@ class RunLifecycle:
         found = info.properties.get(SNAPSHOT_PROPERTY)
         if found:
             return found
-        node_id = info.definition.get("node_id")
-        graph = info.definition.get("graph")
-        if graph is None and node_id and info.parent_id:
-            parent = self._store.get_run(info.parent_id)
-            graph = parent.definition.get("graph") if parent is not None else None
-        for node in (graph or {}).get("steps", []):
-            if node.get("id") == node_id:
-                return node.get("snapshot")
-        return None
+        from .._engine.graph import node_of_run
+        node = node_of_run(self._store, info)
+        return node.snapshot if node is not None else None
 
     def take_snapshot(self, file_or_folder_path) -> str:
         """Store a snapshot of a file or folder (``.amlignore``/``.gitignore`` honoured; at most

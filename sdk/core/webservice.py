@@ -16,9 +16,9 @@ runs the pipeline once as a batch run, starts one warm worker container per
 ExecutePythonScriptStep on a path from a WebServiceInput to a WebServiceOutput and a detached
 host process (:mod:`amlocal.server.pipeline_service`) answering ``POST /services/NAME/execute``.
 Its folder ``AMLOCAL_HOME/services/<workspace id>/<name>/`` holds ``service.json``, the hashed
-keys, the endpoint and the log; ``Webservice(ws, name)`` finds it there. The deploying and
-managing code lives in :mod:`amlocal.server._deploy` (imported inside the methods: it uses the
-pipeline runner's planning). Deliberate differences from Azure: a pipeline service's keys are
+keys, the endpoint and the log; ``Webservice(ws, name)`` finds it there. Starting and
+managing the served steps is the execution layer's (:mod:`amlocal._engine.served`); this module
+checks what the user asked for and runs the pipeline's batch run first. Deliberate differences from Azure: a pipeline service's keys are
 known only to the object ``deploy_pipeline`` returned or after ``regen_key`` (they are stored
 hashed), and ``run`` takes a DataFrame or a row dict and returns the first output as a DataFrame.
 """
@@ -37,8 +37,6 @@ from ..errors import UserErrorException, WebserviceException
 _PAYLOAD = ("it builds the request body of Azure's model management service (container images "
             "and profiling)")
 
-APP_ROOT = "/var/azureml-app"
-CONTAINER_PORT = 5001
 
 
 class InferenceConfig:
@@ -92,8 +90,8 @@ class Webservice:
         """The pipeline service's helper, or None for a model service."""
         if self._found.get("kind") != "pipeline":
             return None
-        from ..server import _deploy
-        return _deploy
+        from .._engine import served
+        return served
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -111,7 +109,7 @@ class Webservice:
     @property
     def state(self) -> str:
         if self._pipeline:
-            return self._pipeline.state(self.workspace, self.name, self._found["folder"])
+            return self._pipeline.state(self.workspace._id, self.name, self._found["folder"])
         from amlocal.compute.services import find_services
         found = find_services({"amlocal.webservice": self.name, "amlocal.workspace_id": self.workspace._id})
         return {"running": "Healthy"}.get(found[0]["status"], found[0]["status"]) if found else "Deleted"
@@ -120,12 +118,13 @@ class Webservice:
     def list(workspace) -> list:
         """The workspace's services: deployed models and deployed pipelines, by name."""
         from amlocal.compute.services import find_services
-        from ..server import _deploy
+
+        from .._engine import served
         services = [LocalWebservice(workspace, f["labels"]["amlocal.webservice"], _found=f)
                     for f in find_services({"amlocal.workspace_id": workspace._id})
                     if f["labels"].get("amlocal.webservice_role") != "worker"]
         services += [Webservice(workspace, name, _found={"kind": "pipeline", "folder": folder})
-                     for name, folder in _deploy.folders(workspace)]
+                     for name, folder in served.folders(workspace._id)]
         return sorted(services, key=lambda s: s.name)
 
     @staticmethod
@@ -146,8 +145,7 @@ class Webservice:
         WebserviceException (the batch run failed, a worker or the server did not start; with
         the log).
         """
-        from ..server import _deploy
-        service = Webservice(workspace, name, _found=_deploy.deploy(
+        service = Webservice(workspace, name, _found=_deploy_pipeline(
             workspace, name, pipeline, port=port, log=print if show_output else None))
         service._keys = service._found.pop("keys")
         return service
@@ -187,7 +185,7 @@ class Webservice:
         classic body (``{"Inputs": ...}``), and returns the first output table as a DataFrame;
         it needs a key this object knows (see ``get_keys``)."""
         if self._pipeline:
-            return self._pipeline.call(self, input_data)
+            return _call_pipeline(self, input_data)
         body = input_data if isinstance(input_data, (str, bytes)) else json.dumps(input_data)
         request = urllib.request.Request(self.scoring_uri, data=body.encode() if isinstance(body, str) else body,
                                          headers={"Content-Type": "application/json"})
@@ -219,7 +217,7 @@ class Webservice:
         process log (failed requests) followed by each worker's log (the users' prints and
         tracebacks)."""
         if self._pipeline:
-            text = self._pipeline.logs(self.workspace, self.name, self._found["folder"])
+            text = self._pipeline.logs(self.workspace._id, self.name, self._found["folder"])
         else:
             from amlocal.compute.services import service_logs
             text = service_logs(self._found["id"])
@@ -229,7 +227,7 @@ class Webservice:
         """Stop and remove the service (a pipeline service: its host process, its worker
         containers and its folder)."""
         if self._pipeline:
-            self._pipeline.delete(self.workspace, self.name, self._found["folder"])
+            self._pipeline.delete(self.workspace._id, self.name, self._found["folder"])
             return
         from amlocal.compute.services import remove_service
         remove_service(self._found["id"])
@@ -246,8 +244,9 @@ class LocalWebservice(Webservice):
 
 def _find(workspace, name: str) -> dict:
     from amlocal.compute.services import find_services
-    from ..server import _deploy
-    folder = _deploy.folder_of(workspace, name)
+
+    from .._engine import served
+    folder = served.folder_of(workspace._id, name)
     if folder is not None:
         return {"kind": "pipeline", "folder": folder}
     found = [f for f in find_services({"amlocal.webservice": name, "amlocal.workspace_id": workspace._id})
@@ -273,12 +272,13 @@ def _copy_source(source: Path, target: Path, skip: Path) -> None:
 
 def deploy(workspace, name: str, models: list, inference_config: InferenceConfig,
            deployment_config=None, overwrite: bool = False, show_output: bool = False) -> LocalWebservice:
-    """Build (or reuse) the inference environment's image and start the service container."""
-    from amlocal._engine.runtime_tree import package_tree
-    from amlocal._engine.http_guard import Limits
-    from amlocal.compute import Mount, get_backend
-    from amlocal.compute.services import remove_service, start_service
+    """Check the request, copy the source and the models into the service's folder, and have the
+    execution layer build (or reuse) the inference environment's image and start the service."""
+    from amlocal.compute.services import remove_service
+
     from .. import _settings
+    from .._engine.http_guard import Limits
+    from .._engine.served import service_root, start_model_service
     from .environment import Environment
 
     if inference_config is None or not inference_config.entry_script:
@@ -302,35 +302,105 @@ def deploy(workspace, name: str, models: list, inference_config: InferenceConfig
         raise UserErrorException(f"a service named '{name}' already exists; pass overwrite=True "
                                  "or delete it first")
     environment = inference_config.environment or Environment("amlocal-inference")
-    resolved = get_backend("docker").prepare(environment._to_spec(),
-                                             log=print if show_output else (lambda line: None))
-    settings = _settings.current()
-    app = settings.home / "services" / workspace._id / name
+    spec = environment._to_spec()
+    app = service_root(workspace._id) / name
     if app.exists():
         shutil.rmtree(app)
-    _copy_source(source, app, skip=settings.home)
+    _copy_source(source, app, skip=_settings.current().home)
     for model in models:
         model.download(str(app / "azureml-models" / model.name / str(model.version)), exist_ok=True)
-    env = {"AML_APP_ROOT": APP_ROOT, "PYTHONPATH": "/amlocal/runtime:/amlocal/runtime/amlocal/_runtime/shim",
-           "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
-           **{str(k): str(v) for k, v in (environment.environment_variables or {}).items()},
-           **limits.to_env()}
-    if len(models) == 1:
-        env["AZUREML_MODEL_DIR"] = f"azureml-models/{models[0].name}/{models[0].version}"
     if existing:
         remove_service(existing["id"])
-    port = getattr(deployment_config, "port", None)
-    found = start_service(
-        resolved.image, ["python", "-m", "amlocal._runtime.scoring", inference_config.entry_script,
-                         str(CONTAINER_PORT)],
-        mounts=[Mount(str(package_tree(settings.home / "runtime")), "/amlocal/runtime/amlocal"),
-                Mount(str(app), APP_ROOT)],
-        env=env, container_port=CONTAINER_PORT, host_port=port, workdir=APP_ROOT,
-        labels={"amlocal.webservice": name, "amlocal.workspace_id": workspace._id})
-    service = LocalWebservice(workspace, name, _found={**found, "labels": {}})
-    if show_output:
-        print(f"Deploying {name} from image {resolved.image} on port {service.port}")
-    return service
+    start_model_service(
+        workspace._id, name, environment=spec, app=app, entry_script=inference_config.entry_script,
+        environment_variables=dict(environment.environment_variables or {}),
+        model_dir=(f"azureml-models/{models[0].name}/{models[0].version}" if len(models) == 1
+                   else None),
+        host_port=getattr(deployment_config, "port", None), limits=limits,
+        log=print if show_output else (lambda line: None))
+    return LocalWebservice(workspace, name)
+
+
+def _deploy_pipeline(workspace, name: str, pipeline, *, port: int | None = None, log=None) -> dict:
+    """See ``Webservice.deploy_pipeline``: check the request, publish a Pipeline, run the batch
+    run, then have the execution layer start the service. Returns ``{"kind", "folder", "keys"}``."""
+    import re
+
+    from .._engine.graph import Graph
+    from .._engine.http_guard import Limits
+    from .._engine.served import check_name, start_pipeline_service, web_path
+    from ..errors import ActivityFailedException
+    check_name(name)
+    if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+        raise UserErrorException(f"port must be an int between 1 and 65535 (or None), got {port!r}")
+    try:
+        _find(workspace, name)
+    except WebserviceException:
+        pass
+    else:
+        raise UserErrorException(f"a service named '{name}' already exists; delete it first "
+                                 f"(`amlocal webservice delete {name}` or service.delete())")
+    # a Pipeline (published first) or a PublishedPipeline, told apart by what they offer (the
+    # pipeline package sits above this one: it is not imported here)
+    if hasattr(pipeline, "publish") and hasattr(pipeline, "_freeze"):
+        pipeline = pipeline.publish(name=name, description=f"served as web service '{name}'")
+    if not (hasattr(pipeline, "submit") and hasattr(pipeline, "endpoint")
+            and isinstance(getattr(getattr(pipeline, "_info", None), "definition", None), dict)):
+        raise UserErrorException("deploy_pipeline takes a Pipeline or a PublishedPipeline, got "
+                                 f"{type(pipeline).__name__}")
+    try:
+        limits = Limits.from_env()
+    except ValueError as exc:
+        raise UserErrorException(str(exc)) from None
+    graph = Graph.from_dict(pipeline._info.definition)
+    web_path(graph)   # a pipeline that cannot be served fails before its batch run
+    run = pipeline.submit(workspace, re.sub(r"[^0-9a-zA-Z_-]", "_", f"webservice-{name}"))
+    try:
+        run.wait_for_completion(show_output=log is not None)
+    except ActivityFailedException as exc:
+        raise WebserviceException(f"the batch run of the pipeline failed, so service '{name}' was "
+                                  f"not deployed: {exc}") from None
+    return start_pipeline_service(workspace._store, workspace._id, name, graph=graph,
+                                  pipeline_id=pipeline.id, batch_run_id=run.id, port=port,
+                                  limits=limits, log=log)
+
+
+def _call_pipeline(service, data):
+    """POST ``data`` to a pipeline service with its known primary (else secondary) key; the
+    first output table as a DataFrame. Raises WebserviceException with the service's answer."""
+    import pandas as pd
+
+    from .._engine.served import SERVICE_FILE
+    keys = [k for k in service.get_keys() if k]
+    spec = json.loads((Path(service._found["folder"]) / SERVICE_FILE).read_text())
+    request = urllib.request.Request(service.scoring_uri, data=_body(spec, data), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {keys[0]}"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        raise WebserviceException(f"service '{service.name}' answered {exc.code}: {detail}") from None
+    table = next(iter(answer["Results"].values()))["value"]
+    return pd.DataFrame(table["Values"], columns=table["ColumnNames"])
+
+
+def _body(spec: dict, data) -> bytes:
+    """The request body for ``data``: a DataFrame in the classic ``ColumnNames``/``Values`` form
+    of the first input, a row dict or a list of rows, or a whole body as it is."""
+    import pandas as pd
+    first = next(iter(spec["inputs"]))
+    if isinstance(data, (str, bytes)):
+        return data.encode() if isinstance(data, str) else data
+    if isinstance(data, pd.DataFrame):
+        values = data.astype(object).where(data.notna(), None).values.tolist()
+        data = {"Inputs": {first: {"ColumnNames": [str(c) for c in data.columns], "Values": values}},
+                "GlobalParameters": {}}
+    elif isinstance(data, dict) and "Inputs" not in data:
+        data = {"Inputs": {first: [data]}, "GlobalParameters": {}}
+    elif isinstance(data, list):
+        data = {"Inputs": {first: data}, "GlobalParameters": {}}
+    return json.dumps(data, default=str).encode()
 
 
 # Azure's hosted service types: cloud-only (CloudOnlyError when used), LocalWebservice instead.

@@ -36,7 +36,6 @@ secret (``worker.secret``), which they check before reading a call.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import http.client
 import json
@@ -51,23 +50,15 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from amlocal._engine.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
-from amlocal._runtime.studio_worker import (SECRET_HEADER, frame_to_ipc,  # one wire format
-                                            ipc_to_frame)
-
-SERVICE_FILE = "service.json"
-KEYS_FILE = "keys.json"
-ENDPOINT_FILE = "endpoint.json"
-WORKER_SECRET_FILE = "worker.secret"   # what the workers check on every call (0600)
+from amlocal._engine.served import (ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE,  # noqa: F401
+                                    WORKER_SECRET_FILE, hash_key)
+from amlocal._engine.worker_wire import SECRET_HEADER, frame_to_ipc, ipc_to_frame
 
 
 WORKER_RETRY_SECONDS = 5.0  # how long a request waits for a worker that does not answer
 
 
 RequestError = HttpError  # an answer other than 200: ``status``, ``code`` and the message
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 # -- typing request values -------------------------------------------------------------------

@@ -213,6 +213,7 @@ def test_what_reading_needs_is_added_to_a_copy_of_the_environment(ds, tmp_path):
     from amlocal.data.dataset_consumption_config import DatasetConsumptionConfig
     from amlocal.pipeline.core import Pipeline, PipelineParameter
     from amlocal.pipeline.core._freeze import freeze
+    from amlocal._engine.graph import Graph
     from amlocal.pipeline.core._submit import _with_value_requirements, resolve_parameters
     from amlocal.pipeline.steps import ExecutePythonScriptStep, PythonScriptStep
     src = _src(tmp_path, a="print('a')\n")
@@ -247,7 +248,6 @@ def test_what_reading_needs_is_added_to_a_copy_of_the_environment(ds, tmp_path):
     # a dataset submitted for a parameter brings what it needs (http(s): aiohttp)
     web = Dataset.File.from_files("https://example.org/data/letters.txt", validate=False)
     params = resolve_parameters(graph, {"files": web}, ds.workspace)
-    submitted = _with_value_requirements(graph, params)
-    tabular = {n["name"]: n for n in submitted["steps"]}["tabular"]
-    assert "aiohttp" in tabular["environment"]["pip_packages"]
+    submitted = _with_value_requirements(Graph.from_dict(graph), params)
+    assert "aiohttp" in submitted.find("tabular").environment["pip_packages"]
     assert "aiohttp" not in envs["tabular"]["pip_packages"]  # the frozen graph is kept as it was

@@ -187,8 +187,10 @@ def test_a_reused_pid_is_not_taken_for_the_runner(workspace):
         live.wait()
 
 
-def test_an_exception_in_the_runner_settles_every_step(workspace, tmp_path):
-    """An error of the runner itself (here: a damaged run record) leaves no step NotStarted."""
+def test_a_damaged_graph_is_refused_before_anything_is_recorded(workspace, tmp_path):
+    """The run request is typed data: a graph missing a field fails the submission with the
+    field named, and no run is recorded."""
+    from amlocal._engine.graph import GraphFormatError
     from amlocal.core import Experiment
     from amlocal.pipeline.core import Pipeline
     from amlocal.pipeline.core._freeze import freeze_or_raise
@@ -197,18 +199,34 @@ def test_an_exception_in_the_runner_settles_every_step(workspace, tmp_path):
     src = _src(tmp_path, a="print('a ran')\n", b="print('b ran')\n")
     steps = [PythonScriptStep(f"{n}.py", name=n, source_directory=src) for n in ("a", "b")]
     graph = freeze_or_raise(Pipeline(workspace, steps))
-    del graph["steps"][1]["depends_on"]  # the scheduler fails on this node
-    run = launch(Experiment(workspace, "broken"), graph)
+    del graph["steps"][1]["depends_on"]
+    with pytest.raises(GraphFormatError, match="step 'b' has no 'depends_on'"):
+        launch(Experiment(workspace, "broken"), graph)
+    graph["steps"][1]["depends_on"] = ["ghost"]
+    with pytest.raises(GraphFormatError, match="depends on 'ghost'"):
+        launch(Experiment(workspace, "broken"), graph)
+    assert workspace._store.list_runs(workspace._id) == []
+
+
+def test_an_exception_in_the_runner_settles_every_step(workspace, tmp_path, monkeypatch):
+    """An error of the runner itself (here: a bad AMLOCAL_MAX_PARALLEL_STEPS, read when it
+    schedules) leaves no step NotStarted, and says why in the run and its log."""
+    from amlocal._status import PIPELINE_LOG
+    from amlocal.core import Experiment
+    from amlocal.pipeline.core import Pipeline
+    from amlocal.pipeline.steps import PythonScriptStep
+    src = _src(tmp_path, a="print('a ran')\n", b="print('b ran')\n")
+    steps = [PythonScriptStep(f"{n}.py", name=n, source_directory=src) for n in ("a", "b")]
+    monkeypatch.setenv("AMLOCAL_MAX_PARALLEL_STEPS", "many")   # the runner inherits it
+    run = Experiment(workspace, "broken").submit(Pipeline(workspace, steps))
     assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
     info = workspace._store.get_run(run.id)
     assert "runner error" in info.error["message"]
     statuses = {s.name: s for s in workspace._store.list_runs(parent_id=run.id)}
-    assert statuses["a"].status == "Finished"          # the step under way ran to its end
-    assert statuses["b"].status == "Canceled"
-    assert "not run" in statuses["b"].error["message"]
-    from amlocal.pipeline.core.run import PIPELINE_LOG
+    assert {s.status for s in statuses.values()} == {"Canceled"}
+    assert all("not run" in s.error["message"] for s in statuses.values())
     log = workspace._store.read_artifact(run.id, PIPELINE_LOG).decode()
-    assert "runner error" in log and "KeyError" in log
+    assert "runner error" in log and "ValueError" in log
 
 
 def test_an_internal_error_in_a_step_fails_that_step(workspace, tmp_path):
@@ -222,9 +240,9 @@ def test_an_internal_error_in_a_step_fails_that_step(workspace, tmp_path):
     src = _src(tmp_path, a="print('a ran')\n")
     graph = freeze_or_raise(Pipeline(workspace, [PythonScriptStep("a.py", name="a",
                                                                   source_directory=src)]))
-    del graph["steps"][0]["environment"]
+    graph["steps"][0]["environment"]["pip_packages"] = 5   # not a list: breaks the lock
     run = launch(Experiment(workspace, "broken-step"), graph)
     assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
     step = workspace._store.list_runs(parent_id=run.id)[0]
     assert step.status == "Failed"
-    assert step.error["message"].startswith("internal error while running the step: KeyError")
+    assert step.error["message"].startswith("internal error while running the step: TypeError")

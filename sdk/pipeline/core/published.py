@@ -72,7 +72,8 @@ class PublishedPipeline:
 
     def get_step_names(self, _workflow_provider=None) -> list:
         """The names of the pipeline's steps, in the order they run."""
-        return [node["name"] for node in self.get_graph().get("steps", [])]
+        from ..._engine.graph import Graph
+        return [node.name for node in Graph.from_dict(self.get_graph()).steps]
 
     def save(self, path=None, _workflow_provider=None) -> None:
         """Write the pipeline as Azure's pipeline YAML (which ``Pipeline.load_yaml`` and

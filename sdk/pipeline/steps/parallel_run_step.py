@@ -332,7 +332,7 @@ def _driver_source(user: Path) -> Path:
     """``AMLOCAL_HOME/generated/<sha256>``: the snapshot files of ``user`` (its ignore rules
     applied) and the launcher, written once per content."""
     from ... import _settings
-    from ..core._snapshot import digest_of, list_files
+    from ..._engine.snapshot import digest_of, list_files
     files = [f for f in list_files(user) if f not in (".amlignore", LAUNCHER)]
     digest = hashlib.sha256(b"parallel-run\0" + _LAUNCHER_TEXT.encode() + b"\0"
                             + digest_of(user, files).encode())
