@@ -30,12 +30,17 @@ step's target says otherwise.
 
 Deliberate differences: ``command=`` and ``resume_from=`` are refused with an error (only
 ``script`` + ``arguments`` run); ``credential_passthrough`` has no effect (there are no
-credentials to pass on this machine).
+credentials to pass on this machine). The arguments are read as Azure reads them (a dataset's
+consumption config is an input, an OutputFileDatasetConfig an output); a DataReference object in
+them must also be in ``run_config.data_references`` (Azure would pass its placeholder unresolved),
+and a pipeline's own objects (PipelineData, PipelineParameter, DataPath tuples) are refused with an
+error instead of being passed as text.
 """
 from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 import uuid
 
@@ -196,13 +201,17 @@ class ScriptRunConfig:
 
 
 def _start(experiment, source_directory, run_config, *, run_id=None, parent_run_id=None):
-    """Freeze the run's single step, record the run and start the runner; return the Run."""
+    """Freeze the run's single step, check it, and submit it to the execution layer (which
+    records the run and starts its runner); return the ScriptRun."""
+    import os
+    from pathlib import Path
+
+    from .. import _settings
+    from .._engine.graph import GRAPH_FORMAT, Graph, RunRequest
+    from .._engine.snapshot import take_snapshot
+    from .._engine.submit import Submission, submit
     from ..errors import UserErrorException, ValidationError
-    from ..pipeline.core._freeze import freeze
-    from ..pipeline.core._submit import start_runner
-    from ..pipeline.core.pipeline import Pipeline
-    from ..pipeline.steps import PythonScriptStep
-    from ..store.entities import RunInfo
+    from ._freeze_step import StepDefinition, freeze_step
     from .script_run import ScriptRun
 
     if not run_config.script:
@@ -210,51 +219,93 @@ def _start(experiment, source_directory, run_config, *, run_id=None, parent_run_
                                  "script='train.py')")
     arguments = run_config.arguments
     arguments = [arguments] if isinstance(arguments, str) else list(arguments or [])
-    step = PythonScriptStep(run_config.script, name=run_config.script, arguments=arguments,
-                            runconfig=run_config, source_directory=source_directory,
-                            compute_target=run_config.target, allow_reuse=False)
+    inputs, outputs = _script_io(arguments, run_config)
+    step = StepDefinition(
+        name=run_config.script, script_name=run_config.script,
+        source_directory=Path(source_directory or os.getcwd()).resolve(), runconfig=run_config,
+        compute_target=run_config.target, arguments=tuple(arguments), inputs=tuple(inputs),
+        outputs=tuple(outputs), allow_reuse=False)
     ws = experiment.workspace
-    graph, errors = freeze(Pipeline(ws, [step]))
-    node = graph["steps"][0] if graph["steps"] else None
-    if node is not None and node["compute"]["name"] == "local":
-        node["compute"]["kind"] = local_execution(run_config)
-        if node.get("sandbox") is not None and node["compute"]["kind"] != "docker":
-            errors.append("the run is sandboxed (run_config.docker.sandbox), which needs Docker: "
-                          "set run_config.docker.use_docker = True (or pass "
-                          "docker_runtime_config=DockerConfiguration(use_docker=True, "
-                          "sandbox=True))")
+    errors: list[str] = []
+    node, parameters = freeze_step(step, ws, node_id=re.sub(r"[^\w.\-]", "_", step.name),
+                                   errors=errors, local_kind=local_execution(run_config))
     if errors:
         raise ValidationError(errors)
+    _check_interpreter(node)
+    node["snapshot"] = take_snapshot(step.source_directory, _settings.current().snapshots)
+    graph = {"format": GRAPH_FORMAT, "description": None, "parameters": parameters,
+             "steps": [node]}
     kind = node["compute"]["kind"]
-    _check_before_start(kind, node)
-    run_id = run_id or f"{experiment.name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
-    if ws._store.get_run(run_id) is not None:
-        raise UserErrorException(f"a run with id '{run_id}' exists already; choose another "
-                                 "run_id or leave it out")
     properties = {"azureml.runsource": "experiment"}
     if node["compute"]["name"] == "local":
         properties["amlocal.execution"] = f"{kind}: {_EXECUTION[kind]}"
-    info = ws._store.create_run(RunInfo(
-        id=run_id, workspace_id=ws._id, experiment=experiment.name, kind="script",
-        status="NotStarted", name=run_config.script, target=node["compute"]["name"],
-        parent_id=parent_run_id,
-        definition={"graph": graph, "parameters": {}, "node_id": node["id"]},
-        properties=properties))
-    start_runner(run_id)
-    return ScriptRun(experiment, run_id, _info=info)
+    info = submit(ws._store, Submission(
+        ws._id, experiment.name, kind="script",
+        run_id=run_id or f"{experiment.name}_{int(time.time())}_{uuid.uuid4().hex[:8]}",
+        name=run_config.script, target=node["compute"]["name"], parent_id=parent_run_id,
+        properties=properties), RunRequest(Graph.from_dict(graph), {}, node_id=node["id"]))
+    return ScriptRun(experiment, info.id, _info=info)
 
 
-def _check_before_start(kind: str, node: dict) -> None:
-    """Fail before anything is recorded: no Docker engine for a container run, no interpreter
-    for a host run."""
-    if kind == "docker":
-        from ..compute.images import docker_client
-        docker_client()
-    elif kind == "host":
-        from ..compute.base import EnvironmentSpec
-        from ..compute.host import find_interpreter
-        from ..errors import UserErrorException, EnvironmentBuildError
-        try:
-            find_interpreter(EnvironmentSpec.from_dict(node["environment"]))
-        except EnvironmentBuildError as exc:
-            raise UserErrorException(str(exc)) from None
+def _script_io(arguments: list, run_config) -> tuple[list, list]:
+    """``(inputs, outputs)`` of a run, read from its arguments as Azure reads a ScriptRunConfig's:
+    a dataset's consumption config (``as_named_input``, ``as_mount``, ``as_download``) is an
+    input, an OutputFileDatasetConfig an output; both stay in the arguments (their paths replace
+    them in the script's argv). A DataReference must be bound through
+    ``run_config.data_references``. Raises UserErrorException for a bare dataset and for the
+    pipeline's own objects (PipelineData, PipelineParameter, DataPath tuples ...)."""
+    from ..data.data_reference import DataReference
+    from ..errors import UserErrorException
+    from ._freeze_step import is_output_config
+
+    inputs: list = []
+    outputs: list = []
+    for arg in arguments:
+        kind = type(arg).__name__
+        if kind in ("FileDataset", "TabularDataset"):
+            raise UserErrorException(
+                f"a {kind} cannot be used directly in the arguments of a run: say how the "
+                "script gets it, e.g. dataset.as_named_input('data').as_mount() (or "
+                "as_download(), or as_named_input('data') for a TabularDataset)")
+        if isinstance(arg, tuple) or type(arg).__module__.startswith("amlocal.pipeline."):
+            raise UserErrorException(
+                f"{kind} {arg!r} in the arguments of a ScriptRunConfig: it belongs to a pipeline "
+                "(a step's input or output, or a pipeline parameter); use it in a "
+                "PythonScriptStep, or give the run a dataset's as_named_input()/as_mount(), an "
+                "OutputFileDatasetConfig or a string")
+        if isinstance(arg, DataReference):
+            name = arg.data_reference_name
+            if name not in (getattr(run_config, "data_references", None) or {}):
+                raise UserErrorException(
+                    f"DataReference '{name}' is in the arguments but not in "
+                    f"run_config.data_references, so the run would not get its data: add "
+                    f"run_config.data_references = {{'{name}': reference.to_config()}}")
+        elif is_output_config(arg):
+            if all(arg is not o for o in outputs):
+                outputs.append(arg)
+        elif hasattr(arg, "arg_val") and hasattr(arg, "dataset") and hasattr(arg, "mode"):
+            if all(arg is not i for i in inputs):
+                inputs.append(arg)
+    names = [getattr(i, "name", None) for i in inputs] + [o.name for o in outputs]
+    repeated = sorted({n for n in names if n is not None and names.count(n) > 1})
+    if repeated:
+        raise UserErrorException(
+            f"the run's inputs and outputs must have distinct names; '{repeated[0]}' names two "
+            "of them: pass another name to as_named_input(...) or OutputFileDatasetConfig(name=...)")
+    return inputs, outputs
+
+
+def _check_interpreter(node: dict) -> None:
+    """A run that uses an interpreter of this machine as it is (user-managed dependencies,
+    outside a container) fails before anything is recorded when there is no such interpreter."""
+    from amlocal.compute import Capability, get_backend
+    if not node["environment"].get("user_managed") or \
+            Capability.CONTAINER in get_backend(node["compute"]["kind"]).capabilities:
+        return
+    from amlocal.compute.base import EnvironmentSpec
+    from amlocal.compute.host import find_interpreter
+    from ..errors import EnvironmentBuildError, UserErrorException
+    try:
+        find_interpreter(EnvironmentSpec.from_dict(node["environment"]))
+    except EnvironmentBuildError as exc:
+        raise UserErrorException(str(exc)) from None

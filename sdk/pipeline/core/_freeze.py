@@ -3,18 +3,24 @@
 The frozen graph is what a PipelineRun executes and what a PublishedPipeline keeps: JSON only
 (script names, snapshot digests, environment specs, argument strings with Azure's placeholders),
 so that a published id keeps running exactly what it was published with.
+
+Each step is frozen into its node by ``amlocal.core._freeze_step`` (as a ScriptRunConfig's
+single step is); this module adds what only a graph has: node ids, the producers of
+intermediate data, pipeline parameters (through :class:`_PipelineLinks`), ``run_after``,
+cycles, pipeline outputs, web service ports and snapshots.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from ...errors import UserErrorException, ValidationError
-from ._freeze_io import (argument_string, config_references, data_requirements, freeze_input,
-                         is_data_input, parameter_default, with_packages)
+from ..._engine.graph import GRAPH_FORMAT
+from ...core._freeze_step import FrozenInput, StepDefinition, StepLinks, freeze_step
+from ...core._freeze_step import is_output_config as _is_output_config
+from ...errors import ValidationError
+from ._freeze_io import argument_string, freeze_input, is_data_input, parameter_default
 from .builder import InputPortBinding, PipelineData, PipelineParameter
 
-GRAPH_FORMAT = 1
 DATAREF = "$AZUREML_DATAREFERENCE_"
 
 
@@ -40,29 +46,72 @@ def step_closure(steps: list) -> list:
     return ordered
 
 
-def _arg_string(arg, params: dict) -> str:
-    data = argument_string(arg)
-    if data is not None:
-        return data
-    if isinstance(arg, PipelineParameter):
-        params[arg.name] = parameter_default(arg)
-        return f"${arg.env_name}"
-    if isinstance(arg, (PipelineData, InputPortBinding)):
-        name = arg.input_name if isinstance(arg, InputPortBinding) else arg.name
-        return f"{DATAREF}{name}"
-    if hasattr(arg, "arg_val"):
-        return arg.arg_val
-    if isinstance(arg, str) and arg.startswith("parameter:"):
-        return "$AML_PARAMETER_" + re.sub(r"[~\W]", "_", arg[len("parameter:"):])
-    if hasattr(arg, "_to_definition") or type(arg).__name__ in ("FileDataset", "TabularDataset"):
-        raise UserErrorException(
-            "a dataset in arguments must say how the step gets it: use dataset.as_mount(), "
-            "dataset.as_download() or dataset.as_named_input('name')")
-    return str(arg)
+class _PipelineLinks(StepLinks):
+    """Freezes what only a pipeline has, for the steps of one graph: PipelineParameters,
+    PipelineData (and its bindings), the pipeline's data inputs (``_freeze_io``), pipeline
+    outputs and web service inputs. Graph-level problems are appended to ``errors``."""
 
+    def __init__(self, ids: dict[int, str], default_store: str, errors: list[str]):
+        self.ids, self.default_store, self.errors = ids, default_store, errors
+        self.web_inputs: dict[str, dict] = {}
+        self.pipeline_outputs: dict[str, dict] = {}   # PipelineData(pipeline_output_name=...)
+        self.step = None
 
-def _is_output_config(obj) -> bool:
-    return hasattr(obj, "_destination_names") and hasattr(obj, "as_input")
+    def argument(self, arg, params: dict) -> str | None:
+        data = argument_string(arg)
+        if data is not None:
+            return data
+        if isinstance(arg, PipelineParameter):
+            params[arg.name] = parameter_default(arg)
+            return f"${arg.env_name}"
+        if isinstance(arg, (PipelineData, InputPortBinding)):
+            name = arg.input_name if isinstance(arg, InputPortBinding) else arg.name
+            return f"{DATAREF}{name}"
+        return None
+
+    def param(self, value, params: dict) -> dict | None:
+        if not isinstance(value, PipelineParameter):
+            return None
+        params[value.name] = parameter_default(value)
+        return {"parameter": value.name}
+
+    def input(self, inp, params: dict) -> FrozenInput | None:
+        if is_data_input(inp):
+            return FrozenInput(*freeze_input(inp, params))
+        if isinstance(inp, (PipelineData, InputPortBinding)):
+            data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
+            name = inp.input_name if isinstance(inp, InputPortBinding) else inp.name
+            mode = inp.bind_mode if isinstance(inp, InputPortBinding) else "mount"
+            entry = {"name": name, "type": "output", "data": data.name, "mode": mode,
+                     "path_on_compute": getattr(inp, "path_on_compute", None)}
+            table = getattr(inp, "_reader", None)  # a PipelineData read as a TabularDataset
+            if table:
+                entry.update(mode="direct", path_on_compute=None, reader=table["reader"],
+                             glob=table["glob"], partition_format=table["partition_format"])
+            return FrozenInput(entry, produced_by=data.name)
+        web = getattr(inp, "_web_service_input", None)
+        if web is not None and hasattr(inp, "arg_val") and not _is_output_config(getattr(inp, "dataset", None)):
+            if web.name in self.web_inputs:
+                self.errors.append(f"WebServiceInput '{web.name}' feeds two ports; give each "
+                                   "port its own WebServiceInput with its own name")
+            self.web_inputs[web.name] = {"node": self.ids[id(self.step)], "port": inp.name,
+                                         "schema": web.schema}
+        return None   # the dataset itself is frozen as any step's
+
+    def output(self, out) -> dict | None:
+        if not isinstance(out, PipelineData):
+            return None
+        if out.pipeline_output_name is not None:
+            if out.pipeline_output_name in self.pipeline_outputs:
+                self.errors.append(f"Duplicate pipeline output with name "
+                                   f"{out.pipeline_output_name}: give each PipelineData its own "
+                                   "pipeline_output_name")
+            self.pipeline_outputs[out.pipeline_output_name] = {"node": self.ids[id(self.step)],
+                                                               "output": out.name}
+        return {"name": out.name, "kind": "pipeline_data",
+                "datastore": out.datastore_name or self.default_store,
+                "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode,
+                "registration": out._registration}
 
 
 def _default_datastore(pipeline) -> str:
@@ -88,36 +137,9 @@ def _topological(nodes: list[dict]) -> list[str] | None:
     return order if len(order) == len(deps) else None
 
 
-def _sandbox(step, runconfig, target_kind: str, errors: list[str]) -> dict | None:
-    """The node's ``sandbox``: the step's own dict (limits from its run configuration filled
-    in), else what ``runconfig.docker`` asks for, else None. A sandbox on a ``local`` target is
-    an error (a process cannot be sandboxed there)."""
-    docker = getattr(runconfig, "docker", None)
-    own = getattr(step, "sandbox", None)
-    try:
-        if own is not None:
-            limits = docker._limits() if docker is not None else {}
-            sandbox = {"network": False, **limits, **dict(own)}
-            sandbox["network"] = bool(sandbox["network"])
-        else:
-            sandbox = docker._sandbox_spec() if docker is not None else None
-    except UserErrorException as exc:
-        errors.append(f"step '{step.name}': {exc}")
-        return None
-    if sandbox is not None and target_kind == "local":
-        errors.append(f"step '{step.name}' is sandboxed (no network, read-only filesystem, "
-                      "non-root user), which a 'local' compute target cannot enforce: run it on "
-                      "a docker target (e.g. compute_target='cpu-cluster')"
-                      + ("" if own is not None else
-                         ", or turn the sandbox off (runconfig.docker.sandbox = False)"))
-    return sandbox
-
-
 def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     """Return (graph, errors). With ``take_snapshots`` the sources are stored (only when there
     are no errors, so nothing is stored for an invalid pipeline)."""
-    from ...core.compute.compute import resolve_target
-    from ...core.runconfig import RunConfiguration
     from ... import _settings
     from ..._engine.snapshot import take_snapshot
 
@@ -126,7 +148,6 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     listed = [s for s in pipeline._steps if not getattr(s, "_is_web_service_output", False)]
     listed += [o.producer for o in web_outputs if all(o.producer is not s for s in listed)]
     steps = step_closure(listed) if pipeline._resolve_closure else listed
-    web_inputs: dict[str, dict] = {}
     ids: dict[int, str] = {}
     for step in steps:
         base = re.sub(r"[^\w.\-]", "_", step.name)
@@ -144,166 +165,23 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
                                   f"('{producers[out.name]}' and '{step.name}'); give each output its own name")
                 producers[out.name] = ids[id(step)]
 
-    default_store = _default_datastore(pipeline)
+    links = _PipelineLinks(ids, _default_datastore(pipeline), errors)
     nodes, parameters = [], {}
-    pipeline_outputs: dict[str, dict] = {}   # PipelineData(pipeline_output_name=...)
     for step in steps:
-        source = step._source_dir(pipeline._default_source_directory)
-        if not source.is_dir():
-            errors.append(f"step '{step.name}': source_directory '{source}' does not exist; create it "
-                          "or pass the folder that holds the script")
-        elif not (source / step.script_name).is_file():
-            errors.append(f"step '{step.name}': script '{step.script_name}' was not found in "
-                          f"source_directory '{source}'; check script_name and source_directory")
-        runconfig = step.runconfig or RunConfiguration()
-        try:
-            target_name, target_kind = resolve_target(pipeline._workspace, step.compute_target
-                                                      or getattr(runconfig, "target", None))
-        except UserErrorException as exc:
-            errors.append(f"step '{step.name}': {exc}")
-            target_name, target_kind = "?", "docker"
-        params: dict = {}
-        arguments = []
-        try:
-            arguments = [_arg_string(a, params) for a in step.arguments]
-        except UserErrorException as exc:
-            errors.append(f"step '{step.name}': {exc}")
-        step_params = {}
-        for key, value in step.params.items():
-            if isinstance(value, PipelineParameter):
-                params[value.name] = parameter_default(value)
-                step_params[key] = {"parameter": value.name}
-            else:
-                step_params[key] = {"value": value}
-        inputs, depends, data_outputs = [], set(), []
-        for inp in step.inputs:
-            if is_data_input(inp):
-                try:
-                    entry, out_entry = freeze_input(inp, params)
-                except UserErrorException as exc:
-                    errors.append(f"step '{step.name}': {exc}")
-                    continue
-                if entry is not None:
-                    inputs.append(entry)
-                else:
-                    data_outputs.append(out_entry)
-                continue
-            if isinstance(inp, (PipelineData, InputPortBinding)):
-                data = inp.bind_object if isinstance(inp, InputPortBinding) else inp
-                name = inp.input_name if isinstance(inp, InputPortBinding) else inp.name
-                mode = inp.bind_mode if isinstance(inp, InputPortBinding) else "mount"
-                data_name = data.name
-            elif _is_output_config(getattr(inp, "dataset", None)):
-                name, mode, data_name = inp.name, inp.mode, inp.dataset.name
-                reader = getattr(inp.dataset, "_reader", None)
-                if reader:  # read_delimited_files(): the folder, read as a TabularDataset
-                    inputs.append({"name": name, "type": "output", "data": data_name,
-                                   "mode": "direct", "path_on_compute": None, "reader": reader,
-                                   "glob": inp.dataset._path_glob,
-                                   "partition_format": inp.dataset._partition_format})
-                    if data_name in producers:
-                        depends.add(producers[data_name])
-                    else:
-                        errors.append(f"step '{step.name}': input '{data_name}' is not produced "
-                                      "by any step; add it to outputs= of the step that writes it")
-                    continue
-            elif hasattr(inp, "dataset") and hasattr(inp, "arg_val"):
-                web = getattr(inp, "_web_service_input", None)
-                if web is not None:
-                    if web.name in web_inputs:
-                        errors.append(f"WebServiceInput '{web.name}' feeds two ports; give each "
-                                      "port its own WebServiceInput with its own name")
-                    web_inputs[web.name] = {"node": ids[id(step)], "port": inp.name,
-                                            "schema": web.schema}
-                inputs.append({"name": inp.name, "type": "dataset", "mode": inp.mode,
-                               "path_on_compute": inp.path_on_compute,
-                               "definition": inp.dataset._to_definition()})
-                continue
-            else:
-                errors.append(f"step '{step.name}': unsupported input {inp!r}; use PipelineData, "
-                              "an output's as_input(), or dataset.as_mount()/as_download()/"
-                              "as_named_input()")
-                continue
-            if data_name not in producers:
-                errors.append(f"step '{step.name}': input '{data_name}' is not produced by any "
-                              "step; add it to outputs= of the step that writes it")
-            else:
-                depends.add(producers[data_name])
-            entry = {"name": name, "type": "output", "data": data_name, "mode": mode,
-                     "path_on_compute": getattr(inp, "path_on_compute", None)}
-            table = getattr(inp, "_reader", None)  # a PipelineData read as a TabularDataset
-            if table:
-                entry.update(mode="direct", path_on_compute=None, reader=table["reader"],
-                             glob=table["glob"], partition_format=table["partition_format"])
-            inputs.append(entry)
-        try:  # run_config.data_references (ScriptRunConfig's way; inputs of the same name win)
-            taken = {e["name"] for e in inputs + data_outputs}
-            for entry, out_entry in config_references(getattr(runconfig, "data_references", None)):
-                if entry is not None and entry["name"] not in taken:
-                    inputs.append(entry)
-                elif out_entry is not None and out_entry["name"] not in taken:
-                    data_outputs.append(out_entry)
-        except UserErrorException as exc:
-            errors.append(f"step '{step.name}': {exc}")
-        outputs = []
-        for out in step.outputs:
-            if isinstance(out, PipelineData):
-                outputs.append({"name": out.name, "kind": "pipeline_data",
-                                "datastore": out.datastore_name or default_store,
-                                "path": "azureml/{run-id}/{output-name}", "mode": out.output_mode,
-                                "registration": out._registration})
-                if out.pipeline_output_name is not None:
-                    if out.pipeline_output_name in pipeline_outputs:
-                        errors.append(f"Duplicate pipeline output with name "
-                                      f"{out.pipeline_output_name}: give each PipelineData its own "
-                                      "pipeline_output_name")
-                    pipeline_outputs[out.pipeline_output_name] = {"node": ids[id(step)],
-                                                                  "output": out.name}
-            elif _is_output_config(out):
-                d = out._to_definition()
-                outputs.append({"name": out.name, "kind": "output_dataset",
-                                "datastore": d["destination"]["datastore"],
-                                "path": d["destination"]["path"], "mode": d["mode"],
-                                "overwrite": d["upload_options"].get("overwrite", False),
-                                "source_globs": d["upload_options"].get("source_globs"),
-                                "registration": d["registration"]})
-            else:
-                errors.append(f"step '{step.name}': unsupported output {out!r}; use PipelineData "
-                              "or OutputFileDatasetConfig")
-        outputs += data_outputs
+        links.step = step
+        node, params = freeze_step(_definition(step, pipeline), pipeline._workspace,
+                                   node_id=ids[id(step)], errors=errors, producers=producers,
+                                   links=links)
         for name, default in params.items():
             if name in parameters and parameters[name] != default:
                 errors.append(f"Graph already has pipeline parameter with same name '{name}' but "
                               f"another default ({parameters[name]!r} and {default!r}); use one "
                               "PipelineParameter object")
             parameters[name] = default
-        for other in step._run_after:
-            depends.add(ids.get(id(other), other.name))
-
-        sandbox = _sandbox(step, runconfig, target_kind, errors)
-        env = runconfig.environment
-        try:
-            env_spec = env._to_spec().to_dict()
-        except UserErrorException as exc:
-            errors.append(f"step '{step.name}': {exc}")
-            env_spec = {}
-        # what reading its datasets needs (pandas, pyarrow, a protocol's fsspec package), added
-        # to this node's copy of the spec: the registered environment is not changed
-        try:
-            env_spec = with_packages(env_spec, data_requirements(inputs))
-        except UserErrorException as exc:
-            errors.append(f"step '{step.name}': {exc}")
-        nodes.append({
-            "id": ids[id(step)], "name": step.name, "kind": "python_script",
-            "script_name": step.script_name, "source_directory": str(source), "snapshot": None,
-            "arguments": arguments, "params": step_params, "inputs": inputs, "outputs": outputs,
-            "environment": env_spec, "environment_name": env.name,
-            "environment_variables": dict(getattr(runconfig, "environment_variables", {}) or {}),
-            "compute": {"name": target_name, "kind": target_kind},
-            "sandbox": sandbox,
-            "allow_reuse": bool(step.allow_reuse), "version": step.version,
-            "depends_on": sorted(depends), "_source": step,
-        })
+        if step._run_after:
+            node["depends_on"] = sorted(set(node["depends_on"]) | {
+                ids.get(id(other), other.name) for other in step._run_after})
+        nodes.append(node)
 
     order = _topological(nodes)
     if order is None:
@@ -313,19 +191,29 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
 
     snapshots = _settings.current().snapshots
     for node in nodes:
-        node.pop("_source")
         if take_snapshots and not errors:
             node["snapshot"] = take_snapshot(Path(node["source_directory"]), snapshots)
     if order:
         nodes.sort(key=lambda n: order.index(n["id"]))
     graph = {"format": GRAPH_FORMAT, "description": pipeline._description,
              "parameters": parameters, "steps": nodes}
-    if pipeline_outputs:
-        graph["pipeline_outputs"] = pipeline_outputs
-    if web_inputs or web_outputs:
-        graph["webservice"] = {"inputs": web_inputs,
+    if links.pipeline_outputs:
+        graph["pipeline_outputs"] = links.pipeline_outputs
+    if links.web_inputs or web_outputs:
+        graph["webservice"] = {"inputs": links.web_inputs,
                                "outputs": _web_outputs(web_outputs, ids, errors)}
     return graph, errors
+
+
+def _definition(step, pipeline) -> StepDefinition:
+    """What ``amlocal.core._freeze_step`` freezes of a pipeline step."""
+    return StepDefinition(
+        name=step.name, script_name=step.script_name,
+        source_directory=step._source_dir(pipeline._default_source_directory),
+        runconfig=step.runconfig, compute_target=step.compute_target,
+        arguments=tuple(step.arguments), inputs=tuple(step.inputs), outputs=tuple(step.outputs),
+        params=dict(step.params), allow_reuse=step.allow_reuse, version=step.version,
+        sandbox=getattr(step, "sandbox", None))
 
 
 def _web_outputs(web_outputs: list, ids: dict, errors: list[str]) -> dict:
