@@ -1,5 +1,7 @@
 """Authentication classes, accepted as Azure ML scripts pass them. Locally there is no cloud to
-authenticate against: they keep what they are given and log in to nothing.
+authenticate against: they keep what they are given and log in to nothing. Their
+``get_authentication_header()`` answers a bearer header with this home's client key, which the
+studio server (``amlocal studio``) accepts.
 
 The token classes (:class:`ArmTokenAuthentication`, :class:`AzureMLTokenAuthentication`,
 :class:`TokenAuthentication`) hand back the token they were given, as Azure does, in
@@ -31,11 +33,17 @@ class AbstractAuthentication:
     """Base of the authentication classes."""
 
     def get_authentication_header(self) -> dict:
-        """Azure returns an AAD bearer token here; locally the token is a placeholder."""
-        return {"Authorization": "Bearer amlocal"}
+        """Azure returns an AAD bearer token here; locally the header carries this home's
+        client key for the studio server (made and stored hashed the first time, kept for the
+        local user in ``<home>/studio/client.key``), so unchanged sample code that posts to a
+        published pipeline's ``endpoint`` is let in."""
+        return {"Authorization": f"Bearer {self.get_token()}"}
 
     def get_token(self, *scopes, **kwargs):
-        return "amlocal"
+        """The home's client key (see ``get_authentication_header``)."""
+        from .. import _context
+        from .._engine.studio import client_key
+        return client_key(_context.current_store())
 
     def signed_session(self, session=None):
         """``session`` (a ``requests.Session``; a new one when None) with this authentication's

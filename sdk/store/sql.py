@@ -22,9 +22,12 @@ from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, Environmen
                        MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                        utcnow)
 from .files import LocalFiles
+from .sql_endpoints import PipelineEndpointStore
+from .sql_keys import ApiKeyStore
+from .sql_schedules import ScheduleStore
 from . import schema as t
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0006"
 _RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
                "reuse_key", "reused_from"}
 
@@ -37,7 +40,11 @@ def _canonical(value: dict) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-class SqlStore(Store):
+class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
+    """The host's store. Pipeline endpoints, schedules and the server's API keys are the host's
+    alone (mixins in ``sql_endpoints``, ``sql_schedules``, ``sql_keys``): they are not part of
+    the Store interface a step's client offers."""
+
     def __init__(self, url: str, artifacts_root: Path, models_root: Path):
         from .. import _settings
         self.url = url
