@@ -17,13 +17,19 @@ import pytest
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A fresh, empty amlocal home for one test."""
+    """A fresh, empty amlocal home for one test. Its studio server (started on demand, e.g.
+    by publish()) listens on a free port and is stopped when the test ends."""
     path = tmp_path / "amlocal-home"
     monkeypatch.setenv("AMLOCAL_HOME", str(path))
+    monkeypatch.setenv("AMLOCAL_STUDIO_PORT", "0")
     monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
-    for var in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AZUREML_RUN_TOKEN"):
+    for var in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AZUREML_RUN_TOKEN",
+                "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(var, raising=False)
-    return path
+    yield path
+    if (path / "studio" / "server.json").exists():
+        from amlocal._engine import studio
+        studio.stop()
 
 
 @pytest.fixture

@@ -101,12 +101,30 @@ def running(settings=None) -> ServerInfo | None:
 
 
 def wanted_address() -> tuple[str, int]:
+    """``(host, port)`` from AMLOCAL_STUDIO_HOST / AMLOCAL_STUDIO_PORT (port 0: any free one),
+    else the defaults."""
     host = os.environ.get("AMLOCAL_STUDIO_HOST", DEFAULT_HOST)
     try:
         port = int(os.environ.get("AMLOCAL_STUDIO_PORT", str(DEFAULT_PORT)))
     except ValueError:
         raise StudioError("AMLOCAL_STUDIO_PORT must be a port number, e.g. 8765") from None
     return host, port
+
+
+def _ports_to_try(port: int | None, settings) -> list[int]:
+    """An explicit port (argument or AMLOCAL_STUDIO_PORT) is the only one tried. Otherwise the
+    port this home's server had last time (URLs handed out stay valid), then the default, then
+    any free port (a second home on the machine)."""
+    if port is not None:
+        return [port]
+    if "AMLOCAL_STUDIO_PORT" in os.environ:
+        return [wanted_address()[1]]
+    ports = []
+    try:
+        ports.append(int(json.loads(server_file(settings).read_text())["port"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return [p for i, p in enumerate(ports + [DEFAULT_PORT, 0]) if p not in ports[:i]]
 
 
 def start(host: str | None = None, port: int | None = None, *, notice: bool = True,
@@ -117,9 +135,17 @@ def start(host: str | None = None, port: int | None = None, *, notice: bool = Tr
     found = running(settings)
     if found is not None:
         return found
-    want_host, want_port = wanted_address()
-    host = host or want_host
-    port = want_port if port is None else port
+    host = host or wanted_address()[0]
+    errors = []
+    for candidate in _ports_to_try(port, settings):
+        try:
+            return _start_on(host, candidate, notice=notice, settings=settings)
+        except StudioError as exc:
+            errors.append(str(exc))
+    raise StudioError(errors[-1])
+
+
+def _start_on(host: str, port: int, *, notice: bool, settings) -> ServerInfo:
     folder = studio_dir(settings)
     log_path = folder / "server.log"
     env = {**os.environ, "AMLOCAL_HOME": str(settings.home)}
