@@ -14,7 +14,8 @@ from __future__ import annotations
 from .base import (CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, Capability, ComputeBackend,
                    EnvironmentSpec, Mount, ResolvedEnvironment, ServiceHandle, StepHandle,
                    StepSpec)
-from .capabilities import backend_class, kinds_with, missing_capability, require
+from .backends import backend_class
+from .capabilities import kinds_with, missing_capability, require
 
 
 def get_backend(kind: str) -> ComputeBackend:

@@ -1,6 +1,11 @@
 """Asking a backend for a capability (:class:`~amlocal.compute.base.Capability`) instead of
 testing its kind: :func:`require` raises a clear error naming what needed the capability and the
-compute targets that have it."""
+compute targets that have it.
+
+A leaf below the backends: what each kind of compute target can do is stated here once
+(:data:`KIND_CAPABILITIES`, which each backend class takes as its ``capabilities``), so the
+messages need no backend class; the classes themselves are found by
+:func:`amlocal.compute.backends.backend_class`."""
 from __future__ import annotations
 
 from amlocal.errors import ComputeTargetException
@@ -8,6 +13,13 @@ from amlocal.errors import ComputeTargetException
 from .base import Capability
 
 KINDS = ("docker", "local", "host")
+# what each kind's backend can do beyond running a step to its end
+KIND_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "docker": frozenset({Capability.CONTAINER, Capability.SANDBOX, Capability.SHELL,
+                         Capability.SERVE}),
+    "local": frozenset(),    # no container, sandbox, shell or serve
+    "host": frozenset(),     # no container, sandbox, shell or serve
+}
 # what a backend with the capability can do, for the messages
 WHAT_IT_DOES = {
     Capability.CONTAINER: "run the step in a container image built for its environment",
@@ -17,24 +29,9 @@ WHAT_IT_DOES = {
 }
 
 
-def backend_class(kind: str) -> type:
-    """The class of the backend for ``kind`` (imported on demand). Raises ValueError."""
-    if kind == "docker":
-        from .docker import DockerBackend
-        return DockerBackend
-    if kind == "local":
-        from .local import LocalBackend
-        return LocalBackend
-    if kind == "host":
-        from .host import HostBackend
-        return HostBackend
-    raise ValueError(f"unknown compute kind {kind!r}; amlocal runs steps on 'docker', 'local' "
-                     "or 'host'")
-
-
 def kinds_with(capability: Capability) -> tuple[str, ...]:
     """The compute kinds whose backend has ``capability``."""
-    return tuple(k for k in KINDS if capability in backend_class(k).capabilities)
+    return tuple(k for k in KINDS if capability in KIND_CAPABILITIES[k])
 
 
 def missing_capability(backend, capability: Capability, what: str) -> ComputeTargetException:

@@ -37,7 +37,8 @@ from typing import Callable, Iterator
 
 from amlocal.errors import ComputeError, ComputeTargetException, DockerUnavailableError
 
-from .base import Capability, EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
+from .base import EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
+from .capabilities import KIND_CAPABILITIES
 from .container_options import (NOBODY, SANDBOX_PIDS, SANDBOX_TMPFS, cli_arguments,  # noqa: F401
                                 container_options, container_user, docker_py_kwargs,
                                 env_file_text)
@@ -212,8 +213,7 @@ class DockerBackend:
     """Runs steps in containers built per environment (compute kind ``docker``)."""
 
     kind = "docker"
-    capabilities = frozenset({Capability.CONTAINER, Capability.SANDBOX, Capability.SHELL,
-                              Capability.SERVE})
+    capabilities = KIND_CAPABILITIES["docker"]
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
         """Lock ``spec`` and build its image when missing.

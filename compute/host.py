@@ -21,6 +21,7 @@ from typing import Callable
 from amlocal.errors import EnvironmentBuildError
 
 from .base import Capability, EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
+from .capabilities import KIND_CAPABILITIES, missing_capability
 from .process import refuse_sandbox, start_process
 
 Log = Callable[[str], None]
@@ -82,7 +83,8 @@ class HostBackend:
     user-managed dependencies gets)."""
 
     kind = "host"
-    capabilities: frozenset[Capability] = frozenset()   # no container, sandbox, shell or serve
+    # no container, sandbox, shell or serve
+    capabilities: frozenset[Capability] = KIND_CAPABILITIES["host"]
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
         """Find the interpreter and describe it; installs nothing. Raises
@@ -112,11 +114,9 @@ class HostBackend:
 
     def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
         """Refused: the 'host' backend has no shell capability (ComputeTargetException)."""
-        from .capabilities import missing_capability
         raise missing_capability(self, Capability.SHELL, f"a shell in step '{step.step_name}'")
 
     def serve(self, step: StepSpec, env: ResolvedEnvironment, *,
               container_port: int | None = None, host_port: int | None = None) -> ServiceHandle:
         """Refused: the 'host' backend has no serve capability (ComputeTargetException)."""
-        from .capabilities import missing_capability
         raise missing_capability(self, Capability.SERVE, f"serving step '{step.step_name}'")

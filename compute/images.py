@@ -25,8 +25,8 @@ from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
 
 from .base import EnvironmentSpec, ResolvedEnvironment
 from .docker_errors import detail, docker_errors, translate
-from .environments import (TEMPLATES, USER_MANAGED, BaseInfo, ca_bundle, normalize_arch,
-                           pip_requirements_from_conda_lock, template_name)
+from .build_inputs import (TEMPLATES, USER_MANAGED, BaseInfo, ca_bundle, normalize_arch,
+                           pip_requirements_from_conda_lock, template_name, write_atomic)
 
 Log = Callable[[str], None]
 
@@ -189,7 +189,6 @@ def base_python(client, image, name: str) -> str:
         raise EnvironmentBuildError(f"base image {name} has no working python3 "
                                     f"({detail(exc)}): choose a base image with python3") from None
     version = out.decode().strip().splitlines()[-1]
-    from .environments import write_atomic
     write_atomic(cache, version + "\n")
     return version
 

@@ -31,6 +31,7 @@ from amlocal import _settings
 from amlocal.errors import EnvironmentBuildError
 
 from .base import Capability, EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
+from .capabilities import KIND_CAPABILITIES, missing_capability
 from .host import HostBackend
 from .process import LocalStepHandle, refuse_sandbox, start_process
 
@@ -114,7 +115,8 @@ class LocalBackend:
     """Runs steps as local processes in per-environment virtualenvs (compute kind ``local``)."""
 
     kind = "local"
-    capabilities: frozenset[Capability] = frozenset()   # no container, sandbox, shell or serve
+    # no container, sandbox, shell or serve
+    capabilities: frozenset[Capability] = KIND_CAPABILITIES["local"]
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
         """Lock ``spec`` and build its virtualenv when missing (a user-managed environment:
@@ -142,11 +144,9 @@ class LocalBackend:
 
     def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
         """Refused: the 'local' backend has no shell capability (ComputeTargetException)."""
-        from .capabilities import missing_capability
         raise missing_capability(self, Capability.SHELL, f"a shell in step '{step.step_name}'")
 
     def serve(self, step: StepSpec, env: ResolvedEnvironment, *,
               container_port: int | None = None, host_port: int | None = None) -> ServiceHandle:
         """Refused: the 'local' backend has no serve capability (ComputeTargetException)."""
-        from .capabilities import missing_capability
         raise missing_capability(self, Capability.SERVE, f"serving step '{step.step_name}'")

@@ -1,6 +1,7 @@
 """Long-running service containers (deployed models, and the warm workers of pipeline web
 services): find, read logs, remove. They are started by :meth:`DockerBackend.serve
-<amlocal.compute.docker.DockerBackend.serve>`.
+<amlocal.compute.docker.DockerBackend.serve>`, which sits above this module (the backend's
+``remove_labelled`` uses :func:`remove_services`).
 
 A service container keeps running after the deploying process exits, until it is deleted. It is
 found again by its labels (``amlocal.webservice=<name>``, ``amlocal.workspace_id=<id>``; a
@@ -12,38 +13,7 @@ ComputeError for the rest (:mod:`amlocal.compute.docker_errors`).
 """
 from __future__ import annotations
 
-import os
-
-from .base import WORKDIR, Mount, StepSpec
 from .docker_errors import docker_errors
-
-
-def start_service(image: str, command: list[str], *, mounts: list[Mount], env: dict,
-                  container_port: int, host_port: int | None, labels: dict, workdir: str) -> dict:
-    """Start the container detached and return ``{"id", "port"}`` (the published host port).
-
-    Kept for callers not yet moved to :meth:`DockerBackend.serve`, which it calls: ``workdir``
-    is one of the ``mounts``' targets, or :data:`WORKDIR`; the container's working directory is
-    :data:`WORKDIR` holding that mount's folder (read-write), the other mounts as they are.
-    """
-    from .base import EnvironmentSpec, ResolvedEnvironment
-    from .docker import DockerBackend
-    own = next((m for m in mounts if m.target == workdir), None)
-    if own is None and workdir != WORKDIR:
-        raise ValueError(f"workdir {workdir} is none of the mounts' targets")
-    if own is None:
-        raise ValueError(f"workdir {WORKDIR} needs a mount of the folder to run in")
-    name = labels.get("amlocal.webservice", "service")
-    step = StepSpec(run_id=labels.get("amlocal.run_id") or f"webservice-{name}", step_name=name,
-                    command=tuple(command), working_dir=os.path.abspath(own.source),
-                    mounts=tuple(m for m in mounts if m.target != WORKDIR), env=dict(env),
-                    labels=dict(labels))
-    resolved = ResolvedEnvironment(spec=EnvironmentSpec(name=image), installer="image",
-                                   installer_version="", lock_text="", digest="",
-                                   base_image=image, image=image)
-    handle = DockerBackend().serve(step, resolved, container_port=container_port,
-                                   host_port=host_port)
-    return {"id": handle.id, "port": handle.host_port}
 
 
 def find_services(labels: dict) -> list[dict]:

@@ -34,10 +34,10 @@ from pathlib import Path
 from amlocal.errors import UserErrorException
 
 from .fs import identity
-from .paths import join, relative_to
+from .parallel import each_file
+from .paths import common_prefix, join, relative_to
 from .progress import Progress
 from .resolve import Match, Resolution, resolve_sources, version_stamp
-from .transfer import common_prefix, each_file
 
 
 def default_cache_dir() -> Path:

@@ -101,6 +101,20 @@ def common_folder(paths: list[str]) -> str:
     return "/".join(common)
 
 
+def common_prefix(rels: list[str]) -> str:
+    """The deepest folder holding every datastore path in ``rels`` ("" for the root)."""
+    if not rels:
+        return ""
+    parts = [r.split("/")[:-1] for r in rels]
+    common = []
+    for level in zip(*parts):
+        if all(p == level[0] for p in level):
+            common.append(level[0])
+        else:
+            break
+    return "/".join(common)
+
+
 def definition_id(definition: dict) -> str:
     """The content-free id of a dataset definition: sha256 of its canonical JSON.
 

@@ -4,7 +4,7 @@ Azure's skip-existing semantics: with ``overwrite=False`` a target that already 
 alone, and one ``UserWarning`` per call (``warnings.warn``) names the skipped files and the fix.
 Progress (``show_progress=True``) goes to stderr, so scripts can keep stdout clean: a bar for large
 transfers on a terminal, plain lines otherwise (:mod:`.progress`). Remote stores copy up to
-``REMOTE_WORKERS`` files at a time; the local disk copies one at a time.
+``REMOTE_WORKERS`` files at a time (:mod:`.parallel`); the local disk copies one at a time.
 
 :func:`upload_output` is the runner's: it uploads a step's output folder after the step.
 """
@@ -20,11 +20,9 @@ from pathlib import Path
 from amlocal.errors import UserErrorException
 
 from .fs import fs_for, is_local
-from .paths import has_magic, join, parent, relative_to, safe_relpath
+from .parallel import each_file
+from .paths import common_prefix, has_magic, join, parent, relative_to, safe_relpath
 from .progress import Progress
-
-REMOTE_WORKERS = 8
-
 
 @dataclass
 class TransferResult:
@@ -230,24 +228,6 @@ def _get(fs, source: str, dest: Path, progress: Progress, label: str, size) -> N
     progress.file_done(label, size if size is not None else dest.stat().st_size, callback)
 
 
-def each_file(func, items: list, parallel: bool) -> list:
-    """``[func(item) for item in items]``, on up to REMOTE_WORKERS threads when ``parallel``
-    (remote stores: each copy mostly waits on the network). The first error is raised once the
-    copies already running have ended; the ones not started yet are dropped."""
-    if not parallel or len(items) < 2:
-        return [func(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=min(REMOTE_WORKERS, len(items)),
-                            thread_name_prefix="amlocal-transfer") as pool:
-        futures = [pool.submit(func, item) for item in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-
-
 def _existing(fs, root: str, prefix: str) -> set[str]:
     """Datastore paths (relative to ``root``) of the files below the folder ``prefix``: one
     listing instead of one ``exists`` call per file."""
@@ -260,20 +240,6 @@ def _existing(fs, root: str, prefix: str) -> set[str]:
         return {relative_to(f, root) for f in fs.find(folder)}
     except FileNotFoundError:
         return set()
-
-
-def common_prefix(rels: list[str]) -> str:
-    """The deepest folder holding every datastore path in ``rels`` ("" for the root)."""
-    if not rels:
-        return ""
-    parts = [r.split("/")[:-1] for r in rels]
-    common = []
-    for level in zip(*parts):
-        if all(p == level[0] for p in level):
-            common.append(level[0])
-        else:
-            break
-    return "/".join(common)
 
 
 def _select(src: Path, source_globs) -> list[Path]:

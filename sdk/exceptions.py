@@ -12,7 +12,7 @@ from .errors import (ActivityFailedException, AmlocalError, AzureMLException,
                      ProjectSystemException, RunConfigurationException, RunEnvironmentException,
                      SnapshotException, TrainingException, UserErrorException,
                      WebserviceException, WorkspaceException)
-from .core import VERSION
+from .core._version import VERSION
 
 
 class AzureMLAggregatedException(UserErrorException):

@@ -25,12 +25,12 @@ def _files(roots: dict[str, Path]) -> list[tuple[str, Path]]:
     found = []
     for prefix, root in roots.items():
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith(".")
                                  and not (prefix == "" and Path(dirpath) == root
                                           and root / d in roots.values()))
             for name in sorted(filenames):
-                if name.endswith((".pyc", ".pyo")):
-                    continue
+                if name.endswith((".pyc", ".pyo")) or name.startswith("."):
+                    continue   # compiled files, and dotfiles (an editor's or a writer's temp file)
                 path = Path(dirpath) / name
                 rel = path.relative_to(root).as_posix()
                 found.append((f"{prefix}/{rel}" if prefix else rel, path))

@@ -4,7 +4,8 @@
 first cell); amlocal's own version is ``amlocal.__version__``. The names only Azure can serve
 (``Image``, ``Keyvault``, ``LinkedService``, private endpoints ...) import and raise
 CloudOnlyError when used (``_cloud``)."""
-VERSION = "1.61.0"
+from ._version import VERSION
+
 __version__ = VERSION
 
 from ._cloud import (Image, Keyvault, LinkedService, PrivateEndPoint, PrivateEndPointConfig,

@@ -61,13 +61,12 @@ def family_of(name: str) -> tuple[CuratedFamily, str | None] | None:
     return None
 
 
-def curated_environment(name: str):
-    """An Environment standing in for Azure's curated environment ``name``, or None when the name
-    does not start with ``AzureML-``. Raises UserErrorException for an ``AzureML-`` name of no
-    known family (naming the families)."""
+def curated_packages(name: str) -> list[str] | None:
+    """The PyPI packages of an Environment standing in for Azure's curated environment
+    ``name`` (logging how it is approximated), or None when the name does not start with
+    ``AzureML-``. Raises UserErrorException for an ``AzureML-`` name of no known family
+    (naming the families). ``Environment.get`` builds the Environment from them."""
     from ..errors import UserErrorException
-    from .conda_dependencies import CondaDependencies
-    from .environment import Environment
     if not (name or "").lower().startswith("azureml-"):
         return None
     found = family_of(name)
@@ -78,11 +77,9 @@ def curated_environment(name: str):
             f"families (any version): {known}. Declare the packages instead: "
             "Environment(name).python.conda_dependencies = CondaDependencies.create(pip_packages=[...])")
     family, version = found
-    env = Environment(name)
-    env.python.conda_dependencies = CondaDependencies.create(pip_packages=list(family.packages))
     pinned = f" (Azure's image pins {family.framework} {version})" if family.framework and version else ""
     module_logger.warning(
         "curated environment '%s' is approximated from PyPI with %s at the versions that install "
         "on the base image's Python%s", name, ", ".join(family.packages) or "no extra packages",
         pinned)
-    return env
+    return list(family.packages)

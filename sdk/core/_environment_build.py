@@ -1,6 +1,6 @@
 """Building an Environment's image on this machine: ``Environment.build`` (in the background,
 with Azure's :class:`ImageBuildDetails` to follow it), ``build_local``, ``get_image_details``,
-and ``from_existing_conda_environment``.
+and the export behind ``from_existing_conda_environment``.
 
 The image is the one steps of that environment run in: locked and built by ``amlocal.compute``
 and tagged by the lock's digest, so a built environment starts its steps at once.
@@ -8,12 +8,15 @@ Only the standard library is imported at module level (the module is mounted int
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from typing import Iterator
 
 from ..errors import UserErrorException
 
@@ -110,7 +113,6 @@ def build_local(environment, workspace, platform=None, **kwargs) -> None:
     output. ``useDocker=True`` (default: the environment's ``docker.enabled``) builds its
     image; otherwise the virtualenv a host run of it uses (Azure builds a conda environment).
     ``pushImageToWorkspaceAcr`` has no registry to push to: the image stays in this engine."""
-    from .environment import Environment
     if environment.name is None or environment.version is None or \
             workspace._store.get_environment(workspace._id, environment.name,
                                              environment.version) is None:
@@ -123,7 +125,7 @@ def build_local(environment, workspace, platform=None, **kwargs) -> None:
     if platform not in (None, "Linux"):
         raise UserErrorException(f"build_local(platform={platform!r}): amlocal builds Linux "
                                  "environments only (for this machine's Docker engine)")
-    env = Environment.get(workspace, environment.name, environment.version)
+    env = type(environment).get(workspace, environment.name, environment.version)
     if kwargs.get("pushImageToWorkspaceAcr"):
         print("amlocal: pushImageToWorkspaceAcr: a local workspace has no container registry; "
               "the image stays in this machine's Docker engine, where steps use it")
@@ -157,11 +159,12 @@ def get_image_details(environment, workspace):
     })
 
 
-def from_existing_conda_environment(name: str, conda_environment_name: str):
-    """``Environment.from_existing_conda_environment``: the environment ``conda env export
-    --no-builds`` describes. Raises UserErrorException when no conda executable answers or the
-    conda environment does not exist (Azure returns None)."""
-    from .environment import Environment
+@contextlib.contextmanager
+def exported_conda_environment(conda_environment_name: str) -> Iterator[str]:
+    """For ``Environment.from_existing_conda_environment``: the path of a temporary file holding
+    what ``conda env export --no-builds`` says of the conda environment (removed afterwards).
+    Raises UserErrorException when no conda executable answers or the conda environment does
+    not exist (Azure returns None)."""
     conda = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
     if conda is None:
         raise UserErrorException(
@@ -180,7 +183,6 @@ def from_existing_conda_environment(name: str, conda_environment_name: str):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as spec:
         spec.write(done.stdout)
     try:
-        return Environment.from_conda_specification(name, spec.name)
+        yield spec.name
     finally:
-        import os
         os.unlink(spec.name)

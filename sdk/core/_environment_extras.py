@@ -1,16 +1,17 @@
 """The less used names of ``azureml.core.environment``: the deprecated section aliases,
-EnvironmentReference, DockerImageDetails, SparkPackage, and the names amlocal cannot serve
-(R sections, Docker build contexts, cloud image builds), which raise CloudOnlyError when used.
+DockerImageDetails, SparkPackage, DockerImagePlatform, and the names amlocal cannot serve
+(R sections, Docker build contexts), which raise CloudOnlyError when used. They need no
+Environment (:mod:`amlocal.core.environment` re-exports them).
 
 Only the standard library is imported (the module is mounted into step containers).
 """
 from __future__ import annotations
 
-import json
 import logging
 
-from .._cloud_only import cloud_only_class, cloud_only_function
-from .environment import DockerSection, Environment, PythonSection, SparkSection, _ConfigElement
+from .._cloud_only import cloud_only_class
+from ..data._config_section import _ConfigElement
+from ._environment_sections import DockerSection, PythonSection, SparkSection
 
 module_logger = logging.getLogger("amlocal.core.environment")
 
@@ -67,24 +68,6 @@ class DockerImagePlatform(_ConfigElement):
         self._initialized = True
 
 
-class EnvironmentReference(_ConfigElement):
-    """``EnvironmentReference(name, version=None)``: a registered environment by name and
-    version; :meth:`get_environment` fetches it from a workspace."""
-
-    def __init__(self, name: str, version: str | None = None):
-        self.name = name
-        self.version = version
-        self._initialized = True
-
-    def get_environment(self, workspace) -> Environment:
-        """The referenced Environment. Raises NotFoundError (listing what exists) for an
-        unknown name or version."""
-        return Environment.get(workspace, self.name, self.version)
-
-    def __repr__(self) -> str:
-        return json.dumps({"name": self.name, "version": self.version}, indent=4)
-
-
 class DockerImageDetails(dict):
     """The image details of an environment, as a dict (Azure's service answer) with accessors.
     Missing sections read as None."""
@@ -131,19 +114,3 @@ DockerBuildContext = cloud_only_class(
     "amlocal cannot build an environment from a Docker build context yet",
     "build and tag the image yourself (`docker build -t my-image <folder>`) and use "
     "Environment.from_docker_image(name, 'my-image')")
-from ._environment_build import ImageBuildDetails  # noqa: E402,F401 - azureml's import path
-
-_NOT_BUILT = "amlocal cannot build an environment from a Docker build context yet"
-_BUILD_YOURSELF = ("build and tag the image yourself (`docker build -t my-image <folder>`) and "
-                   "use Environment.from_docker_image(name, 'my-image')")
-_ENV = "azureml.core.environment.Environment"
-Environment.from_docker_build_context = staticmethod(cloud_only_function(
-    _ENV, "from_docker_build_context", _NOT_BUILT, _BUILD_YOURSELF))
-Environment.label = staticmethod(cloud_only_function(
-    _ENV, "label", "environment labels are kept by Azure's environment registry; amlocal's "
-    "store keeps numbered versions only", "Environment.get(ws, name, version=N)"))
-Environment.add_private_pip_wheel = staticmethod(cloud_only_function(
-    _ENV, "add_private_pip_wheel", "it uploads the wheel to the workspace's Azure storage; "
-    "installing private wheels into amlocal's images is not built yet",
-    "publish the wheel to a package index you control and add it with "
-    "conda_dependencies.set_pip_option('--extra-index-url URL') and add_pip_package(name)"))

@@ -95,7 +95,7 @@ def freeze_step(step: StepDefinition, workspace, *, node_id: str, errors: list[s
     ``producers`` maps the name of each output of the graph to the id of the node that writes
     it; ``local_kind`` is the compute kind a run on the ``'local'`` target gets (a
     ScriptRunConfig's local-run matrix; a pipeline's ``'local'`` steps run in containers)."""
-    from .compute.compute import resolve_target
+    from .compute_target import resolve_target
     from .runconfig import RunConfiguration
 
     links = links or StepLinks()

@@ -87,10 +87,32 @@ def _run_configuration(source_directory, run_config):
 
 def _backend_and_spec(experiment, source_directory, run_config):
     from ..compute import get_backend
-    from .compute.compute import resolve_target
     config = _run_configuration(source_directory, run_config)
     _, kind = resolve_target(experiment.workspace, config.target)
     return get_backend(kind), kind, config.environment._to_spec()
+
+
+def resolve_target(workspace, target) -> tuple[str, str]:
+    """(name, kind) for a step's compute target: an object, a name, a ``(name, type)`` tuple, or
+    None/'local' (the local Docker default). Unknown names raise before anything runs."""
+    from .compute.compute import ComputeTarget
+    if target is None:
+        return "local", "docker"
+    if isinstance(target, tuple):
+        target = target[0]
+    if isinstance(target, ComputeTarget):
+        return target.name, target.kind
+    if isinstance(target, AbstractComputeTarget):   # LocalTarget(), the legacy 'local' target
+        target = target.name
+    if isinstance(target, str):
+        if target == "local":
+            return "local", "docker"
+        info = workspace._store.get_compute_target(workspace._id, target)
+        if info is None:
+            ComputeTarget._lookup(workspace, target)  # raises with the known names
+        return info.name, info.kind
+    raise ComputeTargetException(f"compute_target must be a ComputeTarget, a name or None, not "
+                                 f"{target!r}")
 
 
 def prepare_compute_target(experiment, source_directory, run_config) -> None:

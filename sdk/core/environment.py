@@ -20,124 +20,28 @@ import json
 import logging
 import os
 
+from .._cloud_only import cloud_only_function
 from ..data._config_section import _ConfigElement
 from ..errors import NotFoundError, UserErrorException
+from ._environment_build import ImageBuildDetails  # noqa: F401 - azureml's import path
+# the rarer names of azureml.core.environment (deprecated aliases, R, build contexts)
+from ._environment_extras import (DockerBuildContext, DockerEnvironment,  # noqa: F401
+                                  DockerImageDetails, DockerImagePlatform, PythonEnvironment,
+                                  RCranPackage, RGitHubPackage, RSection, SparkEnvironment,
+                                  SparkPackage)
+# the sections of an Environment (and azureml's default images) live below it, re-exported here
+from ._environment_sections import (_DEFAULT_SHM_SIZE, DEFAULT_CPU_IMAGE,  # noqa: F401
+                                    DEFAULT_GPU_IMAGE, ContainerRegistry, DockerSection,
+                                    PythonSection, SparkSection, _get)
 from .conda_dependencies import PYTHON_DEFAULT_VERSION, CondaDependencies
 
 module_logger = logging.getLogger(__name__)
 
-# azureml-core 1.61's values: the GPU image has no tag (the SDK's tag table has no entry for it).
-DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20251130.v1"
-DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04"
-_DEFAULT_SHM_SIZE = "2g"
 _CONDA_DEPENDENCIES_FILE_NAME = "conda_dependencies.yml"
 _BASE_DOCKERFILE_FILE_NAME = "BaseDockerfile"
 _DEFINITION_FILE_NAME = "azureml_environment.json"
 _RESERVED_PREFIXES = ("Microsoft", "AzureML")
-
-
-def _get(data: dict, camel: str, default=None):
-    """``data[camel]``, or its snake_case spelling (runconfig files use either)."""
-    if camel in data:
-        return data[camel]
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return data.get(snake, default)
-
-
-class ContainerRegistry(_ConfigElement):
-    """The registry holding a private base image: ``address``, ``username``, ``password``.
-    The password is kept in memory only."""
-
-    def __init__(self, address: str | None = None, username: str | None = None,
-                 password: str | None = None):
-        self.address = address
-        self.username = username
-        self.password = password
-        self.registry_identity = None
-        self._initialized = True
-
-
-class PythonSection(_ConfigElement):
-    """``user_managed_dependencies`` (False: amlocal builds the environment from
-    ``conda_dependencies``), ``interpreter_path`` (used only when user-managed)."""
-
-    _HINTS = {"conda_dependencies_file":
-              "load the file with Environment.from_conda_specification(name, path)"}
-
-    def __init__(self, _skip_defaults: bool = False):
-        self.interpreter_path = "python"
-        self.user_managed_dependencies = False
-        self.conda_dependencies = None if _skip_defaults else CondaDependencies()
-        self.base_conda_environment = None
-        self._initialized = True
-
-
-class DockerSection(_ConfigElement):
-    """The image a step's environment is built on. ``base_image`` and ``base_dockerfile`` are
-    mutually exclusive: setting one resets the other, with a warning (as azureml)."""
-
-    def __init__(self, _skip_defaults: bool = False):
-        self._enabled = False
-        self.shared_volumes = True
-        self.arguments = []
-        self.shm_size = None if _skip_defaults else _DEFAULT_SHM_SIZE
-        self._base_image = None if _skip_defaults else DEFAULT_CPU_IMAGE
-        self._base_dockerfile = None
-        self.base_image_registry = ContainerRegistry()
-        self._initialized = True
-
-    @property
-    def enabled(self) -> bool:
-        """DEPRECATED (as in azureml; setting it warns): use
-        ``DockerConfiguration(use_docker=...)``. Still honoured: a ScriptRunConfig given this
-        environment and no docker_runtime_config runs in Docker when it is True."""
-        return self._enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        module_logger.warning("'enabled' is deprecated. Please use the "
-                              "azureml.core.runconfig.DockerConfiguration object with the "
-                              "'use_docker' param instead.")
-        self._enabled = bool(value)
-
-    @property
-    def base_image(self) -> str | None:
-        return self._base_image
-
-    @base_image.setter
-    def base_image(self, value: str | None) -> None:
-        self._base_image = value or None
-        if value and self._base_dockerfile:
-            self._base_dockerfile = None
-            module_logger.warning("Property base_dockerfile is mutually exclusive with base_image. "
-                                  "Reset base_dockerfile to None")
-
-    @property
-    def base_dockerfile(self) -> str | None:
-        return self._base_dockerfile
-
-    @base_dockerfile.setter
-    def base_dockerfile(self, value) -> None:
-        if value and hasattr(value, "read"):
-            value = value.read()
-        elif value and isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
-            with open(value, encoding="utf-8") as handle:
-                value = handle.read()
-        self._base_dockerfile = value or None
-        if value and self._base_image:
-            self._base_image = None
-            module_logger.warning("Property base_image is mutually exclusive with base_dockerfile. "
-                                  "Reset base_image to None")
-
-
-class SparkSection(_ConfigElement):
-    """Kept for script compatibility; amlocal runs no Spark."""
-
-    def __init__(self):
-        self.repositories = []
-        self.packages = []
-        self.precache_packages = True
-        self._initialized = True
+_ENV = "azureml.core.environment.Environment"
 
 
 class Environment(_ConfigElement):
@@ -274,9 +178,11 @@ class Environment(_ConfigElement):
         info = store.get_environment(workspace._id, name, number)
         if info is not None:
             return Environment._from_info(info)
-        from ._curated import curated_environment
-        curated = curated_environment(name)   # Azure's AzureML-* names, approximated from PyPI
-        if curated is not None:
+        from ._curated import curated_packages
+        packages = curated_packages(name)   # Azure's AzureML-* names, approximated from PyPI
+        if packages is not None:
+            curated = Environment(name)
+            curated.python.conda_dependencies = CondaDependencies.create(pip_packages=packages)
             return curated
         known = store.list_environments(workspace._id)
         versions = sorted(i.version for i in known if i.name == name)
@@ -459,6 +365,21 @@ class Environment(_ConfigElement):
         return EnvironmentSpec(name=self.name or "default", base_image=self.docker.base_image,
                                environment_variables=variables, **parts)
 
+    # -- what only Azure's environment registry and image builder do ------------------------
+    from_docker_build_context = staticmethod(cloud_only_function(
+        _ENV, "from_docker_build_context",
+        "amlocal cannot build an environment from a Docker build context yet",
+        "build and tag the image yourself (`docker build -t my-image <folder>`) and use "
+        "Environment.from_docker_image(name, 'my-image')"))
+    label = staticmethod(cloud_only_function(
+        _ENV, "label", "environment labels are kept by Azure's environment registry; amlocal's "
+        "store keeps numbered versions only", "Environment.get(ws, name, version=N)"))
+    add_private_pip_wheel = staticmethod(cloud_only_function(
+        _ENV, "add_private_pip_wheel", "it uploads the wheel to the workspace's Azure storage; "
+        "installing private wheels into amlocal's images is not built yet",
+        "publish the wheel to a package index you control and add it with "
+        "conda_dependencies.set_pip_option('--extra-index-url URL') and add_pip_package(name)"))
+
     # -- building on this machine (see _environment_build) ---------------------------------
     def build(self, workspace, image_build_compute=None):
         """Register the environment and build its image with this machine's Docker engine, in
@@ -482,8 +403,9 @@ class Environment(_ConfigElement):
     def from_existing_conda_environment(name: str, conda_environment_name: str) -> "Environment":
         """The environment of an existing conda environment (``conda env export``); needs a
         conda executable."""
-        from ._environment_build import from_existing_conda_environment
-        return from_existing_conda_environment(name, conda_environment_name)
+        from ._environment_build import exported_conda_environment
+        with exported_conda_environment(conda_environment_name) as specification:
+            return Environment.from_conda_specification(name, specification)
 
     def __str__(self) -> str:
         return f"Environment(Name: {self.name},\nVersion: {self.version})"
@@ -503,8 +425,19 @@ def _with_runtime_packages(pip_packages: tuple) -> tuple:
     return tuple(pip_packages) + tuple(p for p in RUNTIME_PACKAGES if p not in names)
 
 
-# The rarer names of azureml.core.environment (deprecated aliases, references, R, build contexts).
-from ._environment_extras import (DockerBuildContext, DockerEnvironment,  # noqa: E402
-                                  DockerImageDetails, DockerImagePlatform, EnvironmentReference,
-                                  ImageBuildDetails, PythonEnvironment, RCranPackage,
-                                  RGitHubPackage, RSection, SparkEnvironment, SparkPackage)
+class EnvironmentReference(_ConfigElement):
+    """``EnvironmentReference(name, version=None)``: a registered environment by name and
+    version; :meth:`get_environment` fetches it from a workspace."""
+
+    def __init__(self, name: str, version: str | None = None):
+        self.name = name
+        self.version = version
+        self._initialized = True
+
+    def get_environment(self, workspace) -> Environment:
+        """The referenced Environment. Raises NotFoundError (listing what exists) for an
+        unknown name or version."""
+        return Environment.get(workspace, self.name, self.version)
+
+    def __repr__(self) -> str:
+        return json.dumps({"name": self.name, "version": self.version}, indent=4)

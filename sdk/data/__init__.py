@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .._cloud_only import cloud_only_class
 from .dataset_consumption_config import DatasetConsumptionConfig
-from .file_dataset import FileDataset  # loads abstract_dataset, which sets Dataset.File
+from .file_dataset import FileDataset
+# the factories set Dataset.File and Dataset.Tabular on the base class as they load
 from .dataset_factory import DataType
 from .output_dataset_config import (HDFSOutputDatasetConfig, LinkFileOutputDatasetConfig,
                                     LinkTabularOutputDatasetConfig, OutputFileDatasetConfig)

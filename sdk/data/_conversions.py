@@ -26,7 +26,7 @@ def materialize(dataset, fmt: str, separator: str):
     rows give the same FileDataset), for one without a workspace (URL sources only) into a new
     temporary folder.
     """
-    from .dataset_factory import FileDatasetFactory
+    from .abstract_dataset import Dataset
     frame = dataset.to_pandas_dataframe()
     name = "part-00000." + ("csv" if fmt == "csv" else "parquet")
     with tempfile.TemporaryDirectory(prefix="amlocal-convert-") as tmp:
@@ -37,14 +37,14 @@ def materialize(dataset, fmt: str, separator: str):
             folder = Path(tempfile.mkdtemp(prefix="amlocal-converted-"))
             target = folder / name
             target.write_bytes(path.read_bytes())
-            return FileDatasetFactory.from_files(str(target))
+            return Dataset.File.from_files(str(target))
         suffix = "csv" if fmt == "csv" and separator == "," else \
             f"csv-{ord(separator):x}" if fmt == "csv" else "parquet"
         rel = f"{CONVERTED_FOLDER}/{dataset.id}/{suffix}"
         datastore = workspace.get_default_datastore()
         datastore.upload_files([str(path)], relative_root=tmp, target_path=rel, overwrite=True,
                                show_progress=False)
-        return FileDatasetFactory.from_files((datastore, f"{rel}/{name}"))
+        return Dataset.File.from_files((datastore, f"{rel}/{name}"))
 
 
 def _write(frame, path: Path, fmt: str, separator: str) -> None:
@@ -102,7 +102,8 @@ def register_pandas(dataframe, target, name, description, tags, show_progress,
                     row_group_size, make_target_path_unique):
     """See ``TabularDatasetFactory.register_pandas_dataframe``."""
     import pandas as pd
-    from .dataset_factory import TabularDatasetFactory, _target
+    from ._dataset_sources import _target
+    from .abstract_dataset import Dataset
     say = print if show_progress else (lambda *_args: None)
     say("Validating arguments.")
     if not isinstance(dataframe, pd.DataFrame):
@@ -125,14 +126,15 @@ def register_pandas(dataframe, target, name, description, tags, show_progress,
         datastore.upload_files([str(path)], relative_root=tmp, target_path=rel, overwrite=True,
                                show_progress=show_progress)
     say("Successfully uploaded file to datastore.")
-    return _register(TabularDatasetFactory.from_parquet_files((datastore, f"{rel}/dataframe.parquet")),
+    return _register(Dataset.Tabular.from_parquet_files((datastore, f"{rel}/dataframe.parquet")),
                      datastore, name, description, tags, say)
 
 
 def register_dask(dataframe, target, name, description, tags, show_progress):
     """See ``TabularDatasetFactory.register_dask_dataframe``."""
     dd = _need("dask.dataframe", "dask", "register_dask_dataframe")
-    from .dataset_factory import TabularDatasetFactory, _target
+    from ._dataset_sources import _target
+    from .abstract_dataset import Dataset
     say = print if show_progress else (lambda *_args: None)
     say("Validating arguments.")
     if not isinstance(dataframe, dd.DataFrame):
@@ -150,7 +152,7 @@ def register_dask(dataframe, target, name, description, tags, show_progress):
         say(f"Uploading file to {rel}")
         datastore.upload_files(files, relative_root=tmp, target_path=rel, overwrite=True,
                                show_progress=show_progress)
-    return _register(TabularDatasetFactory.from_parquet_files((datastore, f"{rel}/**/*.parquet")),
+    return _register(Dataset.Tabular.from_parquet_files((datastore, f"{rel}/**/*.parquet")),
                      datastore, name, description, tags, say)
 
 

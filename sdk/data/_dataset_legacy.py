@@ -37,78 +37,72 @@ def _header(header) -> bool:
 class LegacyDatasetMethods:
     """Mixed into ``Dataset``; see the module docstring."""
 
-    @staticmethod
-    def get(workspace, name: str | None = None, id: str | None = None):
+    @classmethod
+    def get(cls, workspace, name: str | None = None, id: str | None = None):
         """Deprecated: ``Dataset.get_by_name(workspace, name)`` or
         ``Dataset.get_by_id(workspace, id)``."""
-        from .abstract_dataset import Dataset
         if (name is None) == (id is None):
             raise UserErrorException("give exactly one of name and id")
         if name is not None:
             _deprecated("get", "Dataset.get_by_name(workspace, name)")
-            return Dataset.get_by_name(workspace, name)
+            return cls.get_by_name(workspace, name)
         _deprecated("get", "Dataset.get_by_id(workspace, id)")
-        return Dataset.get_by_id(workspace, id)
+        return cls.get_by_id(workspace, id)
 
-    @staticmethod
-    def list(workspace):
+    @classmethod
+    def list(cls, workspace):
         """Deprecated: ``Dataset.get_all(workspace)`` (a dict by name); this returns its values,
         the latest version of each registered dataset."""
-        from .abstract_dataset import Dataset
         _deprecated("list", "Dataset.get_all(workspace)")
-        return [ds for ds in Dataset.get_all(workspace).values()]
+        return [ds for ds in cls.get_all(workspace).values()]
 
-    @staticmethod
-    def from_delimited_files(path, separator: str = ",", header=True, encoding="utf8",
+    @classmethod
+    def from_delimited_files(cls, path, separator: str = ",", header=True, encoding="utf8",
                              quoting: bool = False, infer_column_types: bool = True,
                              skip_rows: int = 0, skip_mode=None, comment=None,
                              include_path: bool = False, archive_options=None,
                              partition_format: str | None = None):
         """Deprecated: ``Dataset.Tabular.from_delimited_files``. ``skip_rows``, ``comment`` and
         ``archive_options`` have no modern equivalent: they raise when set."""
-        from .dataset_factory import TabularDatasetFactory
         if skip_rows or comment is not None or archive_options is not None:
             raise UserErrorException(
                 "skip_rows, comment and archive_options are not supported; prepare the files "
                 "first, then use Dataset.Tabular.from_delimited_files")
         _deprecated("from_delimited_files", "Dataset.Tabular.from_delimited_files(path)")
         enc = getattr(encoding, "name", encoding)
-        return TabularDatasetFactory.from_delimited_files(
+        return cls.Tabular.from_delimited_files(
             path, include_path=include_path, infer_column_types=infer_column_types,
             separator=separator, header=_header(header), partition_format=partition_format,
             support_multi_line=bool(quoting),
             encoding=str(enc).lower() if isinstance(enc, str) else "utf8")
 
-    @staticmethod
-    def from_parquet_files(path, include_path: bool = False, partition_format: str | None = None):
+    @classmethod
+    def from_parquet_files(cls, path, include_path: bool = False, partition_format: str | None = None):
         """Deprecated: ``Dataset.Tabular.from_parquet_files``."""
-        from .dataset_factory import TabularDatasetFactory
         _deprecated("from_parquet_files", "Dataset.Tabular.from_parquet_files(path)")
-        return TabularDatasetFactory.from_parquet_files(path, include_path=include_path,
+        return cls.Tabular.from_parquet_files(path, include_path=include_path,
                                                         partition_format=partition_format)
 
-    @staticmethod
-    def from_binary_files(path):
+    @classmethod
+    def from_binary_files(cls, path):
         """Deprecated: ``Dataset.File.from_files``."""
-        from .dataset_factory import FileDatasetFactory
         _deprecated("from_binary_files", "Dataset.File.from_files(path)")
-        return FileDatasetFactory.from_files(path)
+        return cls.File.from_files(path)
 
-    @staticmethod
-    def auto_read_files(path, include_path: bool = False, partition_format: str | None = None):
+    @classmethod
+    def auto_read_files(cls, path, include_path: bool = False, partition_format: str | None = None):
         """Deprecated: ``Dataset.Tabular.from_parquet_files`` when every path ends with
         ``.parquet``, else ``Dataset.Tabular.from_delimited_files`` (the separator is not
         sniffed: comma)."""
-        from .dataset_factory import TabularDatasetFactory
         items = path if isinstance(path, list) else [path]
         texts = [str(getattr(i, "path_on_datastore", None) or (i[1] if isinstance(i, tuple) else i))
                  for i in items]
         if all(t.endswith(".parquet") for t in texts):
             _deprecated("auto_read_files", "Dataset.Tabular.from_parquet_files(path)")
-            return TabularDatasetFactory.from_parquet_files(path, include_path=include_path,
+            return cls.Tabular.from_parquet_files(path, include_path=include_path,
                                                             partition_format=partition_format)
         _deprecated("auto_read_files", "Dataset.Tabular.from_delimited_files(path)")
-        return TabularDatasetFactory.from_delimited_files(path, include_path=include_path,
+        return cls.Tabular.from_delimited_files(path, include_path=include_path,
                                                           partition_format=partition_format)
 
     def head(self, count: int):

@@ -71,3 +71,24 @@ def _url(item) -> str:
             "an absolute local path / file:// URL")
     # Percent-encode like Path.as_uri(), but keep glob characters readable.
     return "file://" + quote(Path(item).expanduser().as_posix(), safe="/*?[]!:@")
+
+
+def _target(target):
+    """``(datastore, folder)`` of a DataPath, a Datastore or a ``(datastore, path)`` tuple
+    (Azure's ``parse_target``). Raises UserErrorException."""
+    from amlocal.datastores import safe_relpath
+    from .datapath import DataPath
+    if isinstance(target, DataPath):
+        datastore, path = target._datastore, target.path_on_datastore or ""
+    elif isinstance(target, tuple) and len(target) == 2:
+        datastore, path = target
+    elif hasattr(target, "workspace") and hasattr(target, "upload_files"):
+        datastore, path = target, ""
+    else:
+        datastore, path = None, None
+    if not (hasattr(datastore, "workspace") and hasattr(datastore, "upload_files")) \
+            or not isinstance(path, str):
+        raise UserErrorException(
+            f"target {target!r} is not supported: give a DataPath, a Datastore or a "
+            "(datastore, 'folder') tuple")
+    return datastore, safe_relpath(path, "target path")

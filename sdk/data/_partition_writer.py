@@ -22,7 +22,8 @@ def write_partitions(dataset, partition_keys, target, name, show_progress: bool,
                      as_file_dataset: bool):
     """See ``TabularDataset.partition_by``."""
     import pandas as pd
-    from .dataset_factory import FileDatasetFactory, TabularDatasetFactory, _target
+    from ._dataset_sources import _target
+    from .abstract_dataset import Dataset
     say = print if show_progress else (lambda *_args: None)
     say("Validating arguments.")
     if isinstance(partition_keys, str) or not isinstance(partition_keys, (list, tuple)):
@@ -71,9 +72,9 @@ def write_partitions(dataset, partition_keys, target, name, show_progress: bool,
     parts = ["{%s:yyyyMMddHHmmss}*" % k if k in dates else "{%s}" % k for k in keys]
     partition_format = f"/{base}/{'/'.join(parts)}/*.parquet"
     if as_file_dataset:
-        result = FileDatasetFactory.from_files(path, partition_format=partition_format)
+        result = Dataset.File.from_files(path, partition_format=partition_format)
     else:
-        result = TabularDatasetFactory.from_parquet_files(
+        result = Dataset.Tabular.from_parquet_files(
             path, partition_format=partition_format, set_column_types=types)
     say("Successfully created a new dataset.")
     if name is None:

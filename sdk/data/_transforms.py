@@ -39,3 +39,10 @@ def check_columns(columns, what: str) -> list[str]:
         raise UserErrorException(
             f"{what}(columns) needs a column name or a non-empty list of them, not {columns!r}")
     return list(items)
+
+
+def count(value, what: str) -> int:
+    """The row count of ``take``/``skip``: a whole number >= 0."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserErrorException(f"{what}(count) needs a whole number >= 0, not {value!r}")
+    return value

@@ -48,8 +48,8 @@ class Dataset(LegacyDatasetMethods):
     (``amlocal.data.abstract_dataset``); the deprecated methods of Azure's pre-2019 ``Dataset``
     come from :class:`._dataset_legacy.LegacyDatasetMethods`."""
 
-    File: "type[FileDatasetFactory]"
-    Tabular: "type[TabularDatasetFactory]"
+    File: type      # FileDatasetFactory, set by amlocal.data.dataset_factory
+    Tabular: type   # TabularDatasetFactory, set by amlocal.data.dataset_factory
 
     def __init__(self, definition: dict, workspace=None):
         self._definition = definition
@@ -257,11 +257,8 @@ class Dataset(LegacyDatasetMethods):
         if not isinstance(definition, dict):
             raise UserErrorException("a dataset definition is a dict made by dataset._to_definition()")
         kind = definition.get("type")
-        if kind == "FileDataset":
-            from .file_dataset import FileDataset as cls
-        elif kind == "TabularDataset":
-            from .tabular_dataset import TabularDataset as cls
-        else:
+        cls = _class_of(kind)
+        if cls is None:
             raise UserErrorException(
                 f"unknown dataset type {kind!r}; expected FileDataset or TabularDataset")
         definition = copy.deepcopy(definition)
@@ -473,13 +470,23 @@ def _version_number(version) -> int | None:
     return number
 
 
+def _class_of(kind) -> type | None:
+    """The dataset class whose ``_TYPE`` is a definition's ``type`` (FileDataset,
+    TabularDataset), None for another. The classes build on this module, so it names none of
+    them: they are its subclasses, loaded with the package (``amlocal.data`` imports both)."""
+    todo = list(Dataset.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        if cls.__dict__.get("_TYPE") == kind:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
+
+
 AbstractDataset = Dataset
 
-# The factories live in azureml.data.dataset_factory (as in Azure); ``Dataset.File`` and
-# ``Dataset.Tabular`` alias them. Imported last: that module's datasets build on this one.
-from .dataset_factory import FileDatasetFactory, TabularDatasetFactory  # noqa: E402
-
-Dataset.File = FileDatasetFactory
-Dataset.Tabular = TabularDatasetFactory
+# ``Dataset.File`` and ``Dataset.Tabular`` are the factories of azureml.data.dataset_factory,
+# which builds on the dataset classes and sets them on this class when it loads (with the
+# package: ``amlocal.data`` imports it).
 
 __all__ = ["AbstractDataset"]

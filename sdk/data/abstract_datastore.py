@@ -64,8 +64,8 @@ def _refuse_existing(existing, url: str, options: dict, name: str, overwrite: bo
 
 
 def _class_for(kind: str):
+    """The class of a datastore of ``kind`` (the concrete classes are defined below)."""
     if kind == "AzureBlob":
-        from .azure_storage_datastore import AzureBlobDatastore
         return AzureBlobDatastore
     return Datastore
 
@@ -393,6 +393,56 @@ for _name, _reason, _alternative in (
     _function = cloud_only_function(_QUAL, _name, _reason, _alternative)
     _function.__doc__ += f"\n\nAzure's signature: Datastore.{_name}{_AZURE_SIGNATURES[_name]}"
     setattr(Datastore, _name, staticmethod(_function))
+
+
+# The Azure Storage classes (``azureml.data.azure_storage_datastore``, which re-exports them)
+# are defined here, next to the Datastore that returns them for their kind.
+
+class AbstractAzureStorageDatastore(Datastore):
+    """The base class of Azure Storage datastores (blob containers; Azure also has file shares).
+    ``Datastore(ws, name)`` returns the concrete class; ``isinstance(ds,
+    AbstractAzureStorageDatastore)`` holds for blob containers, as on Azure."""
+
+
+class AzureBlobDatastore(AbstractAzureStorageDatastore):
+    """A blob container; ``datastore_type`` is ``"AzureBlob"``."""
+
+    def _describe(self) -> dict:
+        from amlocal.datastores.azure import describe
+        return describe(self._info.url, self._info.options)
+
+    @property
+    def container_name(self) -> str:
+        return self._describe()["container_name"]
+
+    @property
+    def account_name(self) -> str | None:
+        return self._describe()["account_name"]
+
+    @property
+    def endpoint(self) -> str | None:
+        """The blob service's URL (Azure gives the suffix, e.g. ``core.windows.net``)."""
+        return self._describe()["endpoint"]
+
+    @property
+    def protocol(self) -> str | None:
+        endpoint = self.endpoint
+        return endpoint.split("://", 1)[0] if endpoint else None
+
+    @property
+    def credential_type(self) -> str:
+        """``"AccountKey"``, ``"Sas"`` or ``"None"``, as Azure names them."""
+        return self._describe()["credential_type"]
+
+    def _display_dict(self) -> dict:
+        shown = super()._display_dict()
+        shown.update(self._describe())
+        return shown
+
+    def __repr__(self) -> str:
+        d = self._describe()
+        return (f"AzureBlobDatastore(name='{self.name}', container_name='{d['container_name']}', "
+                f"account_name='{d['account_name']}', endpoint='{d['endpoint']}')")
 
 
 AbstractDatastore = Datastore

@@ -14,6 +14,9 @@ from ..errors import UserErrorException
 DIRECT_MODE, DOWNLOAD_MODE, MOUNT_MODE, HDFS_MODE = "direct", "download", "mount", "hdfs"
 _NAME = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
 _RISKY_NAMES = {"path", "home", "user", "pwd", "shell"}
+# the ``_TYPE`` of FileDataset and TabularDataset: this module is below the dataset classes (a
+# dataset's as_named_input makes a DatasetConsumptionConfig), so it tells them by that attribute
+_DATASET_TYPES = ("FileDataset", "TabularDataset")
 
 
 def _validate_name(name, kind: str = "input") -> str:
@@ -32,12 +35,12 @@ def _validate_name(name, kind: str = "input") -> str:
 
 def _registered(spec: tuple):
     """The registered dataset a ``(workspace, name[, version])`` tuple names."""
-    if len(spec) not in (2, 3) or not isinstance(spec[1], str) or not hasattr(spec[0], "_store"):
+    if len(spec) not in (2, 3) or not isinstance(spec[1], str) or not hasattr(spec[0], "_dataset"):
         raise UserErrorException(
             f"dataset tuple {spec!r} is not valid: use (workspace, 'dataset name') or "
             "(workspace, 'dataset name', version)")
-    from .abstract_dataset import Dataset
-    return Dataset.get_by_name(spec[0], spec[1], spec[2] if len(spec) == 3 else "latest")
+    # the workspace looks it up (Dataset.get_by_name): this module is below the dataset classes
+    return spec[0]._dataset(spec[1], spec[2] if len(spec) == 3 else "latest")
 
 
 class DatasetConsumptionConfig:
@@ -72,22 +75,19 @@ class DatasetConsumptionConfig:
 
     @staticmethod
     def _validate_mode(dataset, mode: str) -> None:
-        from .tabular_dataset import TabularDataset
         if mode not in DatasetConsumptionConfig._SUPPORTED_MODE:
             raise UserErrorException(
                 f"Invalid mode '{mode}'. Mode can only be mount, download, hdfs, or direct")
         dataset = getattr(dataset, "default_value", dataset)  # a PipelineParameter's default
-        if isinstance(dataset, TabularDataset) and mode in (DOWNLOAD_MODE, MOUNT_MODE, HDFS_MODE):
+        if getattr(dataset, "_TYPE", None) == "TabularDataset" and mode in (DOWNLOAD_MODE, MOUNT_MODE, HDFS_MODE):
             raise UserErrorException(
                 f"{type(dataset)} does not support {mode}. Only FileDataset supports {mode}")
 
     @staticmethod
     def _validate_if_pipeline_parameter(param):
-        from .file_dataset import FileDataset
-        from .tabular_dataset import TabularDataset
         if not hasattr(param, "default_value"):
             return param
-        if not isinstance(param.default_value, (FileDataset, TabularDataset)):
+        if getattr(param.default_value, "_TYPE", None) not in _DATASET_TYPES:
             raise UserErrorException(
                 f"Invalid PipelineParameter with default value '{param.default_value}'. Default "
                 "value must be of types: FileDataset or TabularDataset")
@@ -121,10 +121,9 @@ class DatasetConsumptionConfig:
 
     def _to_definition(self) -> dict:
         """Plain JSON: name, mode, path_on_compute and the dataset's own definition."""
-        from .output_dataset_config import OutputDatasetConfig
         dataset = self.dataset
-        if isinstance(dataset, OutputDatasetConfig):
-            data = {"output": dataset._to_definition()}
+        if hasattr(dataset, "_consumed_as"):     # an OutputDatasetConfig fed to a later step
+            data = dataset._consumed_as()
         elif hasattr(dataset, "default_value"):
             data = {"pipeline_parameter": getattr(dataset, "name", None),
                     "default": dataset.default_value._to_definition()}

@@ -19,7 +19,8 @@ quoted multi-line values are always read (``support_multi_line`` is recorded onl
 from __future__ import annotations
 
 from .._cloud_only import cloud_only_function
-from ._dataset_sources import _definition, _parse_paths
+from .abstract_dataset import Dataset
+from ._dataset_sources import _definition, _parse_paths, _target  # noqa: F401
 from ..errors import UserErrorException
 
 
@@ -227,27 +228,6 @@ def _check_partition_format(partition_format) -> None:
         parse(partition_format)
 
 
-def _target(target):
-    """``(datastore, folder)`` of a DataPath, a Datastore or a ``(datastore, path)`` tuple
-    (Azure's ``parse_target``). Raises UserErrorException."""
-    from amlocal.datastores import safe_relpath
-    from .datapath import DataPath
-    if isinstance(target, DataPath):
-        datastore, path = target._datastore, target.path_on_datastore or ""
-    elif isinstance(target, tuple) and len(target) == 2:
-        datastore, path = target
-    elif hasattr(target, "workspace") and hasattr(target, "upload_files"):
-        datastore, path = target, ""
-    else:
-        datastore, path = None, None
-    if not (hasattr(datastore, "workspace") and hasattr(datastore, "upload_files")) \
-            or not isinstance(path, str):
-        raise UserErrorException(
-            f"target {target!r} is not supported: give a DataPath, a Datastore or a "
-            "(datastore, 'folder') tuple")
-    return datastore, safe_relpath(path, "target path")
-
-
 def _tabular(sources: list, workspace, reader: dict, partition_format, validate: bool):
     """The TabularDataset over ``sources`` read with ``reader``; validated (every source matches
     a file) when ``validate``."""
@@ -258,3 +238,10 @@ def _tabular(sources: list, workspace, reader: dict, partition_format, validate:
     if validate:
         dataset._validate()
     return dataset
+
+
+# ``Dataset.File`` and ``Dataset.Tabular`` (as in Azure) are these factories. They are set here,
+# above the dataset classes they build, and this module loads with the package (``amlocal.data``
+# imports it), so the base class needs no import of its factories.
+Dataset.File = FileDatasetFactory
+Dataset.Tabular = TabularDatasetFactory

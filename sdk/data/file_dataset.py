@@ -29,6 +29,8 @@ class FileDataset(Dataset):
     """Create with ``Dataset.File.from_files(path, validate=True, partition_format=None,
     is_file=False)``."""
 
+    _TYPE = "FileDataset"     # the definition's "type" (Dataset._from_definition picks this class)
+
     def to_path(self) -> list[str]:
         """The files' paths relative to the dataset's base folder, each starting with ``/``
         (``['/input.csv']`` for a single-file dataset). Sorted."""
@@ -78,12 +80,12 @@ class FileDataset(Dataset):
     # -- selections -------------------------------------------------------------------------
     def take(self, count: int) -> "FileDataset":
         """A new FileDataset of the first ``count`` files (in ``to_path()`` order)."""
-        from .tabular_dataset import _count
+        from ._transforms import count as _count
         return self._with_transform({"take": _count(count, "take")})
 
     def skip(self, count: int) -> "FileDataset":
         """A new FileDataset without the first ``count`` files."""
-        from .tabular_dataset import _count
+        from ._transforms import count as _count
         return self._with_transform({"skip": _count(count, "skip")})
 
     def take_sample(self, probability: float, seed: int | None = None) -> "FileDataset":

@@ -63,6 +63,10 @@ class OutputDatasetConfig:
         mode = "direct" if getattr(self, "_reader", None) else "mount"
         return DatasetConsumptionConfig(name or f"input_{uuid.uuid4().hex[:8]}", self, mode)
 
+    def _consumed_as(self) -> dict:
+        """How a DatasetConsumptionConfig feeding this output to a later step records it."""
+        return {"output": self._to_definition()}
+
     def _clone(self, **changes) -> "OutputDatasetConfig":
         clone = copy.copy(self)
         for key, value in vars(self).items():

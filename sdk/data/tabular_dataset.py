@@ -14,7 +14,7 @@ import copy
 
 from .abstract_dataset import Dataset
 from ..errors import UserErrorException
-from ._transforms import apply_to_frame, row_limit
+from ._transforms import apply_to_frame, count as _count, row_limit
 
 _TYPE_NAMES = {int: "Int64", float: "float64", str: "string", bool: "boolean"}
 _ALIASES = {"int": "Int64", "integer": "Int64", "long": "Int64", "float": "float64",
@@ -45,6 +45,8 @@ def reader_types(set_column_types) -> dict:
 
 class TabularDataset(Dataset):
     """Create with ``Dataset.Tabular.from_delimited_files(...)`` or ``from_parquet_files(...)``."""
+
+    _TYPE = "TabularDataset"  # the definition's "type" (Dataset._from_definition picks this class)
 
     def to_pandas_dataframe(self, on_error: str = "null", out_of_range_datetime: str = "null"):
         """Read every file (sorted by path) into one pandas DataFrame.
@@ -403,12 +405,6 @@ def _to_datetime(pd, column, formats: list[str], errors: str):
         bad = column[result.isna() & column.notna()].iloc[0]
         raise ValueError(f"{bad!r} matches none of the formats {formats}")
     return result
-
-
-def _count(count, what: str) -> int:
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise UserErrorException(f"{what}(count) needs a whole number >= 0, not {count!r}")
-    return count
 
 
 from .._cloud_only import cloud_only_function  # noqa: E402

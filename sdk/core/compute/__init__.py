@@ -3,11 +3,12 @@
 ``AmlCompute``, ``ComputeInstance`` and ``ComputeTarget`` name local targets (Docker containers
 or local processes); the other target classes exist only in Azure and raise CloudOnlyError when
 used (``_cloud``)."""
-from .. import VERSION  # azureml.core.compute re-exports the SDK version
+from .._version import VERSION  # noqa: F401 - azureml.core.compute re-exports the SDK version
 from ._cloud import (AdlaCompute, AksCompute, BatchCompute, DatabricksCompute,
                      DataFactoryCompute, DsvmCompute, HDInsightCompute, KubernetesCompute,
                      KustoCompute, RemoteCompute, SynapseCompute)
-from .compute import AmlCompute, ComputeTarget
+from .amlcompute import AmlCompute
+from .compute import ComputeTarget
 from .computeinstance import ComputeInstance
 
 __all__ = ["AdlaCompute", "AksCompute", "AmlCompute", "BatchCompute", "ComputeInstance",

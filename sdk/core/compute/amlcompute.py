@@ -128,6 +128,8 @@ class AmlComputeProvisioningConfiguration(dict):
 class AmlCompute(ComputeTarget):
     """``AmlCompute(ws, name)``: an unknown name becomes a local Docker target, with a notice."""
 
+    _TYPE = "AmlCompute"     # the stored type ComputeTarget(ws, name) returns this class for
+
     def __init__(self, workspace, name: str, **kwargs):
         info = workspace._store.get_compute_target(workspace._id, name)
         if info is None:

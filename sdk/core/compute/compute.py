@@ -135,37 +135,9 @@ class ComputeTarget:
 
 
 def _class_of(info) -> type:
-    """The class for a stored target's type."""
+    """The class for a stored target's type: the subclass declaring it as its ``_TYPE``
+    (AmlCompute, ComputeInstance: the package imports both with this module), else
+    ComputeTarget. The subclasses build on this module, so it names none of them."""
     kind = info.config.get("type")
-    if kind == "AmlCompute":
-        return AmlCompute
-    if kind == "ComputeInstance":
-        from .computeinstance import ComputeInstance
-        return ComputeInstance
-    return ComputeTarget
-
-
-def resolve_target(workspace, target) -> tuple[str, str]:
-    """(name, kind) for a step's compute target: an object, a name, a ``(name, type)`` tuple, or
-    None/'local' (the local Docker default). Unknown names raise before anything runs."""
-    if target is None:
-        return "local", "docker"
-    if isinstance(target, tuple):
-        target = target[0]
-    if isinstance(target, ComputeTarget):
-        return target.name, target.kind
-    from ..compute_target import AbstractComputeTarget
-    if isinstance(target, AbstractComputeTarget):   # LocalTarget(), the legacy 'local' target
-        target = target.name
-    if isinstance(target, str):
-        if target == "local":
-            return "local", "docker"
-        info = workspace._store.get_compute_target(workspace._id, target)
-        if info is None:
-            ComputeTarget._lookup(workspace, target)  # raises with the known names
-        return info.name, info.kind
-    raise ComputeTargetException(f"compute_target must be a ComputeTarget, a name or None, not "
-                                 f"{target!r}")
-
-
-from .amlcompute import AmlCompute  # noqa: E402 - defined on top of ComputeTarget; re-exported here
+    return next((c for c in ComputeTarget.__subclasses__() if c.__dict__.get("_TYPE") == kind),
+                ComputeTarget)

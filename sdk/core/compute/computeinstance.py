@@ -18,6 +18,8 @@ class ComputeInstance(ComputeTarget):
     raises ComputeTargetException, as on Azure (create it with
     ``ComputeTarget.create(ws, name, ComputeInstance.provisioning_configuration(...))``)."""
 
+    _TYPE = "ComputeInstance"   # the stored type ComputeTarget(ws, name) returns this class for
+
     @staticmethod
     def provisioning_configuration(vm_size: str = "", ssh_public_access: bool = False,
                                    admin_user_ssh_public_key: str | None = None,

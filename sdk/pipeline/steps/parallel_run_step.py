@@ -63,7 +63,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def _version() -> str:
-    from ...core import VERSION
+    from ...core._version import VERSION
     return str(VERSION)
 
 
