@@ -163,32 +163,7 @@ class RunExtras:
                 continue
         return _environment_from_spec(name, spec)
 
-    # -- runs by compute, clean-up ----------------------------------------------------------
-    @staticmethod
-    def list_by_compute(compute, type=None, tags=None, properties=None, status=None):
-        """The runs that execute (or executed) on ``compute``, newest first, as a generator.
-        Deliberate difference: Azure yields raw run records; amlocal yields Run objects, which
-        carry the same fields (``id``, ``status``, ``tags``, ``properties``)."""
-        from .experiment import Experiment, _matches, _run_filter
-        from .run import _run_class
-        tag_filter = _run_filter("tags", tags)
-        property_filter = _run_filter("properties", properties)
-        ws = compute.workspace
-
-        def runs():
-            experiments: dict = {}
-            for info in ws._store.list_runs(ws._id):
-                if info.target != compute.name or (status and info.status != status):
-                    continue
-                if not (_matches(info.tags, tag_filter) and _matches(info.properties, property_filter)):
-                    continue
-                experiment = experiments.get(info.experiment) or experiments.setdefault(
-                    info.experiment, Experiment(ws, info.experiment, _skip_create=True))
-                run = _run_class(info.kind, info)(experiment, info.id, _info=info)
-                if type is None or run.type == type:
-                    yield run
-        return runs()
-
+    # -- clean-up ---------------------------------------------------------------------------
     def clean(self) -> list:
         """Remove the files this run (and its child runs) left on the machine that executed it:
         working copies, staged inputs and outputs under ``AMLOCAL_HOME/work``. Returns the

@@ -221,12 +221,11 @@ class RunLifecycle:
     def child_run(self, name: str | None = None, run_id: str | None = None, outputs=None):
         """A child run of this one, started (Running). ``outputs`` as in ``start_logging``."""
         from ..store.entities import RunInfo, utcnow
-        from .run import Run
         info = self._store.create_run(RunInfo(
             id=run_id or str(uuid.uuid4()), workspace_id=self._info.workspace_id,
             experiment=self._info.experiment, kind="script", status=RunStatus.RUNNING, name=name,
             parent_id=self._id, started_at=utcnow()))
-        child = Run(self._experiment, info.id, _info=info)
+        child = self._experiment._run_of(info)    # a plain Run: a script child, no graph
         if outputs is not None:
             child._track_outputs(outputs)
         return child
@@ -236,7 +235,6 @@ class RunLifecycle:
         """``count`` children, or one per value of ``tag_values`` tagged ``{tag_key: value}``;
         at most 100. Unlike ``child_run()`` they are not started (NotStarted)."""
         from ..store.entities import RunInfo
-        from .run import Run
         if tag_key is None and tag_values is None and count is None:
             raise UserErrorException("Either count or tag_key and tag_values must be set")
         if tag_key is not None or tag_values is not None:
@@ -261,7 +259,7 @@ class RunLifecycle:
                 id=str(uuid.uuid4()), workspace_id=self._info.workspace_id,
                 experiment=self._info.experiment, kind="script", status=RunStatus.NOT_STARTED,
                 parent_id=self._id, tags={tag_key: None if value is None else str(value)}))
-            children.append(Run(self._experiment, info.id, _info=info))
+            children.append(self._experiment._run_of(info))
         return children
 
     # -- snapshots --------------------------------------------------------------------------

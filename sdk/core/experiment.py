@@ -7,6 +7,7 @@ import uuid
 
 from .._status import RunStatus
 from ..errors import UserErrorException
+from ._run_filters import _matches, _run_filter  # noqa: F401 - also importable here
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 
@@ -20,21 +21,6 @@ class ViewType:
     ArchivedOnly = "ArchivedOnly"
 
 
-def _run_filter(field: str, value):
-    """A tags/properties filter of ``get_runs``, checked now (as Azure builds its query at call
-    time): a str means "this key exists", a dict "each key has this value". Deliberate
-    difference: a list or tuple means "each of these keys exists" (Azure raises ValueError)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {value: ...}
-    if isinstance(value, dict):
-        return {str(k): (... if v is ... else None if v is None else str(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and all(isinstance(k, str) for k in value):
-        return {k: ... for k in value}
-    raise ValueError(f"Unknown filter type for run {field}: {type(value)}")
-
-
 def _docs_url(cls) -> str:
     """The documentation page of the azureml class ``cls`` mirrors, built as Azure's
     ``get_docs_url`` builds it (azureml.core and azureml.data pages are azureml-core's)."""
@@ -42,13 +28,6 @@ def _docs_url(cls) -> str:
     suffix = (f"azureml-core/{full}" if full.startswith(("azureml.core", "azureml.data"))
               else "overview/azure/ml/intro")
     return f"https://docs.microsoft.com/en-us/python/api/{suffix}?view=azure-ml-py"
-
-
-def _matches(values: dict, wanted: dict | None) -> bool:
-    """Whether a run's tags/properties pass a filter from :func:`_run_filter`."""
-    if not wanted:
-        return True
-    return all(k in values and (v is ... or values[k] == v) for k, v in wanted.items())
 
 
 class Experiment:
@@ -175,13 +154,14 @@ class Experiment:
         return f"{self._workspace._id}/{self._name}"
 
     def submit(self, config, tags: dict | None = None, **kwargs):
-        """Submit a Pipeline, PublishedPipeline or ScriptRunConfig; kwargs go to its submit
-        function (``pipeline_parameters``, ``continue_on_step_failure``, ``regenerate_outputs``)."""
+        """Submit a Pipeline, PublishedPipeline, PipelineEndpoint or ScriptRunConfig; kwargs go
+        to its submit function (``pipeline_parameters``, ``continue_on_step_failure``,
+        ``regenerate_outputs``; ``pipeline_version`` for a PipelineEndpoint)."""
         submit = getattr(config, "_submit_to_experiment", None)
         if submit is None:
             raise UserErrorException(
-                f"cannot submit a {type(config).__name__}: submit a Pipeline, PublishedPipeline "
-                "or ScriptRunConfig")
+                f"cannot submit a {type(config).__name__}: submit a Pipeline, PublishedPipeline, "
+                "PipelineEndpoint or ScriptRunConfig")
         run = submit(self, **kwargs)
         if tags:
             run.set_tags(tags)
@@ -196,8 +176,13 @@ class Experiment:
         property_filter = _run_filter("properties", properties)
         return self._runs(type, tag_filter, property_filter, include_children, status)
 
-    def _runs(self, type, tag_filter, property_filter, include_children, status):
+    def _run_of(self, info):
+        """The run of this experiment a stored RunInfo describes, as its own class
+        (PipelineRun, StepRun, ScriptRun or Run)."""
         from .run import _run_class
+        return _run_class(info.kind, info)(self, info.id, _info=info)
+
+    def _runs(self, type, tag_filter, property_filter, include_children, status):
         for info in self._workspace._store.list_runs(self._workspace._id, self._name):
             if info.parent_id and not include_children:
                 continue
@@ -205,7 +190,7 @@ class Experiment:
                 continue
             if not _matches(info.tags, tag_filter) or not _matches(info.properties, property_filter):
                 continue
-            run = _run_class(info.kind, info)(self, info.id, _info=info)
+            run = self._run_of(info)
             if type and run.type != type:
                 continue
             yield run

@@ -339,7 +339,7 @@ class Run(RunLifecycle, RunExtras):
                      status=None, _rehydrate_runs=True):
         """Child runs, oldest first (recursively with ``recursive``); ``tags`` and
         ``properties`` filter as in ``Experiment.get_runs``."""
-        from .experiment import _matches, _run_filter
+        from ._run_filters import _matches, _run_filter
         tag_filter = _run_filter("tags", tags)
         property_filter = _run_filter("properties", properties)
         for info in reversed(self._store.list_runs(parent_id=self._id)):
@@ -350,6 +350,32 @@ class Run(RunLifecycle, RunExtras):
             if recursive:
                 yield from child.get_children(recursive=True, tags=tags, properties=properties,
                                               type=type, status=status)
+
+    # -- runs by compute (in Run: it builds Experiments and rehydrates runs) -----------------
+    @staticmethod
+    def list_by_compute(compute, type=None, tags=None, properties=None, status=None):
+        """The runs that execute (or executed) on ``compute``, newest first, as a generator.
+        Deliberate difference: Azure yields raw run records; amlocal yields Run objects, which
+        carry the same fields (``id``, ``status``, ``tags``, ``properties``)."""
+        from ._run_filters import _matches, _run_filter
+        from .experiment import Experiment
+        tag_filter = _run_filter("tags", tags)
+        property_filter = _run_filter("properties", properties)
+        ws = compute.workspace
+
+        def runs():
+            experiments: dict = {}
+            for info in ws._store.list_runs(ws._id):
+                if info.target != compute.name or (status and info.status != status):
+                    continue
+                if not (_matches(info.tags, tag_filter) and _matches(info.properties, property_filter)):
+                    continue
+                experiment = experiments.get(info.experiment) or experiments.setdefault(
+                    info.experiment, Experiment(ws, info.experiment, _skip_create=True))
+                run = _run_class(info.kind, info)(experiment, info.id, _info=info)
+                if type is None or run.type == type:
+                    yield run
+        return runs()
 
     def register_model(self, model_name: str, model_path: str | None = None, tags=None,
                        properties=None, model_framework=None, model_framework_version=None,
@@ -405,6 +431,22 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
+# azureml.core.script_run's class (that module re-exports it), defined next to the Run whose
+# rehydration picks it
+class ScriptRun(Run):
+    """A submitted script run: executed by a runner process in its environment's container (or
+    on the host, as its target says). ``cancel()`` stops it; ``wait_for_completion`` follows its
+    log with ``show_output=True``."""
+
+    def __init__(self, experiment, run_id: str, directory=None, _run_config=None, **kwargs):
+        super().__init__(experiment, run_id, **kwargs)
+        self._directory = directory
+
+    @property
+    def type(self) -> str:
+        return "azureml.scriptrun"
+
+
 def _run_class(kind: str, info=None):
     """The Run class of a stored run: PipelineRun, StepRun, ScriptRun (a submitted script) or Run."""
     if kind == "pipeline":
@@ -414,7 +456,6 @@ def _run_class(kind: str, info=None):
         from ..pipeline.core.run import StepRun
         return StepRun
     if info is not None and "graph" in (info.definition or {}):
-        from .script_run import ScriptRun
         return ScriptRun
     return Run
 
