@@ -32,6 +32,23 @@ def home(tmp_path, monkeypatch):
         studio.stop()
 
 
+@pytest.fixture(autouse=True)
+def _no_studio_server_left(tmp_path):
+    """A test's programs may start studio servers in homes under its tmp_path (publish() does):
+    every one still running is stopped when the test ends."""
+    yield
+    import json
+    import signal
+    for found in tmp_path.glob("**/studio/server.json"):
+        try:
+            pid = int(json.loads(found.read_text())["pid"])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, KeyError):
+            continue
+        if b"amlocal.server" in cmdline:
+            os.kill(pid, signal.SIGTERM)
+
+
 @pytest.fixture
 def workspace(home):
     from amlocal.core import Workspace

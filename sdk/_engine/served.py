@@ -39,6 +39,7 @@ from pathlib import Path
 from ..errors import UserErrorException, WebserviceException
 from .graph import Graph, InputType, Node
 from .http_guard import Limits
+from .processes import runs_module
 
 SERVICE_FILE = "service.json"
 KEYS_FILE = "keys.json"
@@ -88,15 +89,7 @@ def _labels(workspace_id: str, name: str) -> dict:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` is a running pipeline service process (not a reused pid)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-    return b"amlocal.server.pipeline_service" in cmdline
+    return runs_module(pid, "amlocal.server.pipeline_service")
 
 
 def state(workspace_id: str, name: str, folder: str) -> str:

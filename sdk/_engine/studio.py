@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .. import _settings
 from ..errors import AmlocalError
+from .processes import runs_module
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -43,8 +44,27 @@ class ServerInfo:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = f"[{host.strip('[]')}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for a loopback bind address (127.0.0.0/8, ::1, localhost); False for anything
+    else, including the wildcard addresses 0.0.0.0 and ::."""
+    import ipaddress
+    if not host:
+        return False
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def studio_dir(settings=None) -> Path:
@@ -68,15 +88,7 @@ def write_server_file(info: ServerInfo, settings=None) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-    return b"amlocal.server" in cmdline and b"pipeline_service" not in cmdline
+    return runs_module(pid, "amlocal.server")
 
 
 def answers(url: str, timeout: float = 2.0) -> bool:
@@ -111,7 +123,7 @@ def wanted_address() -> tuple[str, int]:
     return host, port
 
 
-def _ports_to_try(port: int | None, settings) -> list[int]:
+def ports_to_try(port: int | None, settings) -> list[int]:
     """An explicit port (argument or AMLOCAL_STUDIO_PORT) is the only one tried. Otherwise the
     port this home's server had last time (URLs handed out stay valid), then the default, then
     any free port (a second home on the machine)."""
@@ -137,7 +149,7 @@ def start(host: str | None = None, port: int | None = None, *, notice: bool = Tr
         return found
     host = host or wanted_address()[0]
     errors = []
-    for candidate in _ports_to_try(port, settings):
+    for candidate in ports_to_try(port, settings):
         try:
             return _start_on(host, candidate, notice=notice, settings=settings)
         except StudioError as exc:

@@ -63,9 +63,11 @@ def _register() -> None:
     from .model import model
     from .pipeline import pipeline
     from .run import run
+    from .studio import studio
     from .webservice import webservice
     from .workspace import workspace
-    for group in (workspace, datastore, dataset, env, pipeline, run, model, webservice):
+    for group in (workspace, datastore, dataset, env, pipeline, run, model, webservice,
+                  studio):
         cli.add_command(group)
 
 

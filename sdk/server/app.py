@@ -9,9 +9,10 @@ import socket
 import sys
 
 
-def create_app(store=None, *, clock=None, run_scheduler: bool = True):
+def create_app(store=None, *, clock=None, run_scheduler: bool = True, host: str = "127.0.0.1"):
     """The app over ``store`` (the home's store when None). ``clock`` (a callable returning an
-    aware UTC datetime) drives the scheduler; tests inject one."""
+    aware UTC datetime) drives the scheduler; tests inject one. ``host`` is the address the
+    server listens on: reads need no key on a loopback address only (``auth.read_access``)."""
     from fastapi import FastAPI
 
     from .. import __version__
@@ -40,6 +41,8 @@ def create_app(store=None, *, clock=None, run_scheduler: bool = True):
                               "models, datasets, and MLflow tracking.")
     app.state.store = store
     app.state.clock = clock
+    app.state.host = host
+    _error_handlers(app)
 
     @app.get("/health", tags=["server"])
     def health() -> dict:
@@ -48,6 +51,19 @@ def create_app(store=None, *, clock=None, run_scheduler: bool = True):
     for module in (api_read, api_pipelines, api_schedules, mlflow_api):
         app.include_router(module.router)
     return app
+
+
+def _error_handlers(app) -> None:
+    """amlocal's errors raised by a route become JSON answers, never a 500: NotFoundError is
+    404, any other user error 400 (``{"detail": message}``, as FastAPI's own errors)."""
+    from fastapi.responses import JSONResponse
+
+    from ..errors import NotFoundError, UserErrorException
+
+    @app.exception_handler(UserErrorException)
+    async def user_error(request, exc):
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 def serve(host: str, port: int) -> int:
@@ -67,11 +83,23 @@ def serve(host: str, port: int) -> int:
     sock.listen(128)
     bound = sock.getsockname()[1]
     import os
-    app = create_app()
+    app = create_app(host=host)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     studio.write_server_file(studio.ServerInfo(os.getpid(), host, bound, utcnow()))
     print(f"amlocal studio: serving this home at http://{host}:{bound}", file=sys.stderr,
           flush=True)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:  # a stopped server is no longer found (a killed one is found dead by its pid)
+        _forget(studio.server_file(), os.getpid())
     return 0
+
+
+def _forget(path, pid: int) -> None:
+    import json
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
