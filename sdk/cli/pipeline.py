@@ -18,7 +18,7 @@ def _summary(pp) -> dict:
     return {"id": pp.id, "name": pp.name, "description": pp.description, "version": pp.version,
             "status": pp.status, "totalRunSteps": pp.total_run_steps,
             "continueOnStepFailure": pp.continue_on_step_failure,
-            "createdTime": info.created_at, "endpoint": pp.endpoint,
+            "createdTime": info.created_at, "endpoint": pp._endpoint(start=False),
             "parameters": dict(info.definition.get("parameters", {}))}
 
 

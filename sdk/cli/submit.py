@@ -104,7 +104,10 @@ def submit_pipeline(pipeline_id, pipeline_yaml, experiment_name, parameters, dat
         ws, published = resolve_published(selector, pipeline_id)
         values.update({name: _datapath(ws, name, text) for name, text in paths.items()})
         experiment = experiment_name or published.default_experiment_name()
-        r = published.submit(ws, experiment, pipeline_parameters=values or None)
+        from ..core.experiment import Experiment
+        r = published._submit_to_experiment(   # the one submission path, marked as the CLI's
+            Experiment(ws, experiment), pipeline_parameters=values or None,
+            _properties={"amlocal.submitted_via": "CLI", "runSource": "CLI"})
     click.echo(f"Pipeline was submitted with run ID {r.id}")
     if output_file:
         _write_output_file(output_file, r, experiment)

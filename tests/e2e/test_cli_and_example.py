@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _env(home: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AMLOCAL_STORE_URL")}
-    return {**env, "AMLOCAL_HOME": str(home), **extra}
+    return {**env, "AMLOCAL_HOME": str(home), "AMLOCAL_STUDIO_PORT": "0", **extra}
 
 
 def _publish(tmp_path: Path, home: Path, script: str) -> str:

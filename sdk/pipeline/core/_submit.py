@@ -103,8 +103,10 @@ def _with_value_requirements(graph, params: dict):
 
 
 def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_step_failure=False,
-           regenerate_outputs=False, parent_run_id=None, published_pipeline_id=None):
-    """Submit a pipeline run of ``graph`` through the execution layer. Returns a PipelineRun."""
+           regenerate_outputs=False, parent_run_id=None, published_pipeline_id=None,
+           properties=None):
+    """Submit a pipeline run of ``graph`` through the execution layer (``properties``: more run
+    properties, e.g. how it was submitted). Returns a PipelineRun."""
     from ..._engine.graph import Graph, RunRequest
     from ..._engine.submit import Submission, submit
     from .run import PipelineRun
@@ -115,7 +117,8 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
                          continue_on_step_failure=bool(continue_on_step_failure),
                          regenerate_outputs=bool(regenerate_outputs),
                          published_pipeline_id=published_pipeline_id)
-    properties = {"azureml.runsource": "azureml.PipelineRun"}
+    properties = {**{k: str(v) for k, v in (properties or {}).items()},
+                  "azureml.runsource": "azureml.PipelineRun"}
     if published_pipeline_id:
         properties["azureml.pipelineid"] = published_pipeline_id
     info = submit(ws._store, Submission(ws._id, experiment.name, parent_id=parent_run_id,

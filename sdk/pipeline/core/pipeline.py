@@ -93,7 +93,9 @@ class Pipeline:
 
     def publish(self, name: str | None = None, description: str | None = None,
                 version: str | None = None, continue_on_step_failure: bool | None = None):
-        """Freeze this pipeline as a new PublishedPipeline (a new id every time)."""
+        """Freeze this pipeline as a new PublishedPipeline (a new id every time). Starts the
+        home's studio server in the background when none runs, so that the published
+        pipeline's ``endpoint`` URL answers."""
         from .published import PublishedPipeline
         return PublishedPipeline._create(self._workspace, self._freeze(), name=name,
                                          description=description or self._description,
