@@ -180,6 +180,8 @@ class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
             for table in tables:
                 conn.execute(table.delete().where(table.c.workspace_id == workspace_id))
             conn.execute(t.workspaces.delete().where(t.workspaces.c.id == workspace_id))
+        self.delete_schedules(workspace_id)
+        self.delete_pipeline_endpoints(workspace_id)
         for run_id in ids:
             shutil.rmtree(self.files.run_dir(run_id), ignore_errors=True)
         shutil.rmtree(self.files.models_root / workspace_id, ignore_errors=True)
