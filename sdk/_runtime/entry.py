@@ -8,6 +8,9 @@ Nothing the script logged is dropped silently: a metric that cannot be written w
 ends (the run service refused it, does not answer, or the value is bad) is reported here, in the
 step's log, and the step exits 1 even if the script itself succeeded. (A tag, property or file
 write that fails raises in the script at the call, as on Azure.)
+
+When the step's environment has mlflow, ``MLFLOW_TRACKING_URI`` reaches the step's own run (a
+loopback proxy over the run service: :mod:`amlocal._runtime.mlflow_proxy`), as on Azure.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from amlocal import compat
     compat.install()
+    from amlocal._runtime import mlflow_proxy
+    mlflow_proxy.start_for_step()   # MLflow tracking on this step's run, when mlflow is here
     os.makedirs("outputs", exist_ok=True)
     os.makedirs("logs", exist_ok=True)
     script = argv[0]

@@ -187,6 +187,12 @@ class Workspace:
         from .dataset import Dataset
         return Dataset.get_all(self)
 
+    def _dataset(self, name: str, version="latest"):
+        """The registered dataset ``name`` at ``version`` (``Dataset.get_by_name``): what a
+        ``(workspace, name[, version])`` tuple given as a step's dataset names."""
+        from .dataset import Dataset
+        return Dataset.get_by_name(self, name, version)
+
     @property
     def experiments(self) -> dict:
         from .experiment import Experiment
@@ -265,6 +271,39 @@ class Workspace:
               "Workspace.get()/from_config() for an existing one", file=sys.stderr)
         return Workspace.from_config()
 
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The MLflow tracking URI of this workspace: on this home's studio server (started in
+        the background, with a one-line notice, when none runs), in Azure's shape
+        (``http://127.0.0.1:8765/mlflow/v1.0/subscriptions/<sub>/resourceGroups/<rg>/providers/
+        Microsoft.MachineLearningServices/workspaces/<name>``). Use it as on Azure:
+        ``mlflow.set_tracking_uri(ws.get_mlflow_tracking_uri())``.
+
+        Where Azure's plugin authenticates the mlflow client from the workspace, amlocal sets
+        ``MLFLOW_TRACKING_TOKEN`` (which the mlflow client sends as a bearer key) to this
+        home's client key when it is unset, so writes are authorised. Inside a step this is the
+        step's own tracking URI (``MLFLOW_TRACKING_URI``, set when the step's environment has
+        mlflow), which records on the step run. ``_with_auth`` is deprecated on Azure and
+        ignored."""
+        import os
+        from .. import _context
+        if _with_auth:
+            print("'_with_auth' is deprecated and will be removed in a future release.",
+                  file=sys.stderr)
+        if _context.job_context() is not None:
+            uri = os.environ.get("MLFLOW_TRACKING_URI")
+            if not uri:
+                raise UserErrorException(
+                    "mlflow is not installed in this step's environment, so the step has no "
+                    "MLflow tracking URI: add mlflow (or mlflow-skinny) to its conda or pip "
+                    "dependencies, or log with run.log(...)")
+            return uri
+        from .._engine import studio
+        from .._engine.mlflow_tracking import tracking_path
+        info = studio.ensure_running()
+        if not os.environ.get("MLFLOW_TRACKING_TOKEN"):
+            os.environ["MLFLOW_TRACKING_TOKEN"] = studio.client_key(self._store)
+        return info.url + tracking_path(self.subscription_id, self.resource_group, self.name)
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Workspace) and other._id == self._id
 
@@ -327,9 +366,6 @@ for _name, _reason, _alternative in (
         ("set_connection", _CONNECTIONS, "pass credentials to steps as environment variables"),
         ("get_connection", _CONNECTIONS, "pass credentials to steps as environment variables"),
         ("list_connections", _CONNECTIONS, "pass credentials to steps as environment variables"),
-        ("delete_connection", _CONNECTIONS, None),
-        ("get_mlflow_tracking_uri", "amlocal has no MLflow tracking server yet (it comes with "
-                                    "amlocal's server); this is not built yet",
-         "log with run.log(...) and read with run.get_metrics()")):
+        ("delete_connection", _CONNECTIONS, None)):
     setattr(Workspace, _name, _azure_only(_name, _reason, _alternative))
 del _name, _reason, _alternative

@@ -24,8 +24,15 @@ def _run(name: str, tmp_path: Path, timeout: int = 900) -> str:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AMLOCAL_STORE_URL")}
     env["AMLOCAL_HOME"] = str(tmp_path / "home")
-    done = subprocess.run([sys.executable, "-m", "amlocal.compat", "program.py"], cwd=work,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    env["AMLOCAL_STUDIO_PORT"] = "0"  # publish() starts the home's studio server: a free port
+    try:
+        done = subprocess.run([sys.executable, "-m", "amlocal.compat", "program.py"], cwd=work,
+                              env=env, capture_output=True, text=True, timeout=timeout)
+    finally:
+        if (tmp_path / "home" / "studio" / "server.json").exists():
+            from amlocal._engine import studio
+            from amlocal._settings import Settings
+            studio.stop(Settings(home=tmp_path / "home", store_url=""))
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     return output
@@ -109,3 +116,32 @@ def test_script_run_with_dataset_inputs_and_outputs(tmp_path):
     assert "COPIED True" in out
     assert "TAKE (2, 3)" in out
     assert "SECOND Completed 3" in out
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_publish_rest_submit_and_pipeline_endpoints(tmp_path):
+    out = _run("pipeline_endpoints", tmp_path)
+    assert "started the studio server of this home" in out
+    assert "Hello World! pipeline_arg is 45" in out and "REST RUN Finished" in out
+    assert "DEFAULT VERSION 1" in out
+    assert "VERSION 0 My_Published_Pipeline" in out
+    assert "VERSION 1 Published_Pipeline_Notebook" in out
+    assert "Hello World! pipeline_arg is 7" in out and "EXPERIMENT SUBMIT Finished" in out
+    assert "ENDPOINT REST Finished True" in out
+    assert "RENAMED True" in out and "DISABLED 400" in out
+    assert "DONE Finished Finished" in out
+
+
+def test_mlflow_tracking_through_the_workspace_uri(tmp_path):
+    """The v1 MLflow sample: the real mlflow client on ws.get_mlflow_tracking_uri() records an
+    amlocal run (params, metrics with steps, a tag, an artifact, a nested run) that the v1 Run
+    API reads back. No step runs: nothing needs Docker."""
+    out = _run("mlflow_tracking", tmp_path)
+    assert "started the studio server of this home" in out
+    assert "STATUS Completed" in out
+    assert "HELLO METRIC 0.5" in out
+    loss = out.split("LOSS ", 1)[1].splitlines()[0]
+    assert [float(v) for v in loss.strip("[]").split(",")] == [1.0, 0.5, 1 / 3]
+    assert "TAG sample" in out
+    assert "helloworld.txt" in out.split("FILES", 1)[1].splitlines()[0]
+    assert "CHILDREN [True]" in out and "RUNS 1" in out
