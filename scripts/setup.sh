@@ -40,4 +40,14 @@ if ! docker image inspect python:3.11-slim >/dev/null 2>&1 \
     "$PYTHON" -m amlocal.cli env bootstrap-base
   fi
 fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  # the studio page's browser tests drive Debian's Chromium (no browser download is needed)
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Chromium (for the studio page's browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: no Chromium found; the studio page's browser tests need one (apt-get install chromium)" >&2
+  fi
+fi
 echo "==> ready"

@@ -64,7 +64,7 @@ async function route() {
   const view = VIEWS[name];
   if (!view) { main.append(errorBox(`no page "${name}"`)); return; }
   if (!workspace) {
-    main.append(h("p", {}, "This home has no workspace yet: create one with ",
+    main.append(h("h1", {}, "No workspace yet"), h("p", {}, "This home has no workspace yet: create one with ",
       h("code", {}, "amlocal workspace create"), " or run a pipeline."));
     return;
   }
