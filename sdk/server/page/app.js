@@ -53,7 +53,10 @@ function navigation(current, workspace) {
   if (picker) nav.append(picker);
 }
 
+let generation = 0;   // a route started later wins: an earlier, slower view is disposed at once
+
 async function route() {
+  const mine = ++generation;
   if (dispose) { try { dispose(); } catch { /* a view's timers */ } dispose = null; }
   const { name, parts, query } = parse();
   const section = name === "run" || name === "compare" || name === "output" ? "runs" : name;
@@ -70,7 +73,9 @@ async function route() {
   }
   try {
     const module = await import(`./views/${view}.js`);
-    dispose = (await module.render(main, { parts, query, workspace })) || null;
+    const stop = (await module.render(main, { parts, query, workspace })) || null;
+    if (mine !== generation) { if (stop) stop(); return; }
+    dispose = stop;
   } catch (error) {
     main.append(errorBox(error));
   }
