@@ -17,7 +17,8 @@ def create_app(store=None, *, clock=None, run_scheduler: bool = True, host: str 
 
     from .. import __version__
     from ..store import open_store
-    from . import api_page, api_pipelines, api_read, api_schedules, mlflow_api, page_routes
+    from . import (api_page, api_page_catalog, api_page_data, api_pipelines, api_read,
+                   api_schedules, mlflow_api, page_routes)
 
     store = store if store is not None else open_store()
 
@@ -48,7 +49,8 @@ def create_app(store=None, *, clock=None, run_scheduler: bool = True, host: str 
     def health() -> dict:
         return {"status": "Healthy"}
 
-    for module in (api_read, api_pipelines, api_schedules, mlflow_api, api_page, page_routes):
+    for module in (api_read, api_pipelines, api_schedules, mlflow_api, api_page, api_page_catalog,
+                   api_page_data, page_routes):
         app.include_router(module.router)
     return app
 
