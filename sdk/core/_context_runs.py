@@ -1,41 +1,12 @@
-"""The two runs ``Run.get_context()`` returns: the job's own run inside a job
-(:class:`_SubmittedRun`) and an offline run outside one (:class:`_OfflineRun`), as on Azure."""
+"""The run ``Run.get_context()`` returns outside a job (:class:`_OfflineRun`), as on Azure.
+
+It is no Run (nothing is stored), so it sits below ``amlocal.core.run``, which returns it and
+exports it under Azure's path ``azureml.core.run._OfflineRun``. The job's own run,
+``_SubmittedRun``, is a Run and lives in ``amlocal.core.run``."""
 from __future__ import annotations
 
 import sys
 import uuid
-import warnings
-
-from .run import InputDatasets, OutputDatasets, Run
-
-
-class _SubmittedRun(Run):
-    """The run a job executes in. Its ``complete()`` and ``fail()`` flush metrics and upload
-    tracked outputs but do not set the status: the runtime sets it from the script's exit code.
-    ``cancel()`` only warns. ``with Run.get_context() as run:`` calls ``complete()`` on exit."""
-
-    def complete(self, _set_status: bool = True) -> None:
-        super().complete(_set_status=False)
-
-    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
-        super().fail(error_details=error_details, error_code=error_code, _set_status=False)
-
-    def cancel(self) -> None:
-        warnings.warn("cancel is not supported for submitted runs: the job's own run ends when "
-                      "its script exits (cancel it from outside: run.cancel() or "
-                      "`amlocal run cancel`)", stacklevel=2)
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self.complete()
-        return False
-
-    @property
-    def input_datasets(self) -> InputDatasets:
-        return InputDatasets(self._experiment.workspace)
-
-    @property
-    def output_datasets(self) -> OutputDatasets:
-        return OutputDatasets(self._experiment.workspace)
 
 
 class _OfflineRun:

@@ -8,6 +8,7 @@ import uuid
 from .._status import RunStatus
 from ..errors import UserErrorException
 from ._run_filters import _matches, _run_filter  # noqa: F401 - also importable here
+from ._workspace_object import WorkspaceObject, object_class
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 
@@ -30,13 +31,15 @@ def _docs_url(cls) -> str:
     return f"https://docs.microsoft.com/en-us/python/api/{suffix}?view=azure-ml-py"
 
 
-class Experiment:
+class Experiment(WorkspaceObject):
     """``Experiment(workspace, name)``; created in the store when missing, as on Azure.
 
     Deliberate difference: an experiment is one name in its workspace, so writing to an
     archived experiment (a new run, a tag) keeps using it, archived until ``reactivate()``
     (Azure creates a new active experiment of the same name).
     """
+
+    _OBJECT_TYPE = "experiment"
 
     def __init__(self, workspace, name: str, _skip_name_validation: bool = False, _id=None,
                  _archived_time=None, _create_in_cloud: bool = True, _experiment_dto=None,
@@ -179,8 +182,7 @@ class Experiment:
     def _run_of(self, info):
         """The run of this experiment a stored RunInfo describes, as its own class
         (PipelineRun, StepRun, ScriptRun or Run)."""
-        from .run import _run_class
-        return _run_class(info.kind, info)(self, info.id, _info=info)
+        return object_class("run")._rehydrate(self, info)
 
     def _runs(self, type, tag_filter, property_filter, include_children, status):
         for info in self._workspace._store.list_runs(self._workspace._id, self._name):
@@ -208,13 +210,12 @@ class Experiment:
         from .. import _context
         from ..errors import SnapshotException
         from ..store.entities import RunInfo, utcnow
-        from .run import Run
         run_id = run_id or str(uuid.uuid4())
         info = self._workspace._store.create_run(RunInfo(
             id=run_id, workspace_id=self._workspace._id, experiment=self._name, kind="script",
             status=RunStatus.RUNNING, started_at=utcnow(), target="local",
             name=display_name or name))
-        run = Run(self, run_id, _info=info)
+        run = object_class("run")(self, run_id, _info=info)
         run._track_outputs(outputs)
         if snapshot_directory not in (None, ""):
             if _context.job_context() is not None:

@@ -28,6 +28,7 @@ from .._cloud_only import cloud_only_class, cloud_only_function
 from ..errors import ModelNotFoundException, UserErrorException, WebserviceException
 from ..store.entities import parse_utc
 from ._model_extras import _record_datasets, _recorded_datasets, print_configuration
+from ._workspace_object import WorkspaceObject
 from .webservice import InferenceConfig  # noqa: F401 - Azure's import path: azureml.core.model
 
 _PACKAGE = "model packages are images built in the workspace's Azure container registry"
@@ -82,13 +83,15 @@ def _unsupported(what: str) -> UserErrorException:
         "Model.register(..., tags=..., properties=..., description=...) instead")
 
 
-class Model:
+class Model(WorkspaceObject):
     """``Model(workspace, name=None, id=None, tags=None, properties=None, version=None,
     run_id=None, model_framework=None, expand=True)``: a registered model.
 
     Returns the given version (``version=`` or ``id="name:version"``), else the latest version
     matching every filter. Raises WebserviceException ("ModelNotFound: ...") when none matches.
     """
+
+    _OBJECT_TYPE = "model"
 
     class Framework:
         """Model framework names, as ``azureml.core.Model.Framework``."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from ._metrics import MetricBuffer, shape_metrics
 from ._run_extras import RunExtras
 from .._status import POST_PROCESSING as _POST_PROCESSING, RUNNING as _RUNNING
 from ._run_lifecycle import TERMINAL, RunLifecycle
+from ._context_runs import _OfflineRun
+from ._workspace_object import WorkspaceObject
 
 # Azure's groups (azureml._restclient.constants.RunStatus): still running, and post-processing;
 # public lists of Azure's plain strings, as azureml's are.
@@ -51,8 +54,10 @@ class ArtifactUpload:
                 "errors": {}}
 
 
-class Run(RunLifecycle, RunExtras):
+class Run(RunLifecycle, RunExtras, WorkspaceObject):
     """``Run(experiment, run_id)``: a run of an experiment, read from the store."""
+
+    _OBJECT_TYPE = "run"
 
     def __init__(self, experiment, run_id: str, outputs=None, _info=None, **kwargs):
         self._experiment = experiment
@@ -80,13 +85,11 @@ class Run(RunLifecycle, RunExtras):
                     "Run.get_context(allow_offline=False) was called outside a job: the "
                     "AZUREML_RUN_ID and AMLOCAL_RUN_SERVICE variables are not set. Submit the "
                     "script as a step (Experiment.submit / pipeline.submit) to get a live run")
-            from ._context_runs import _OfflineRun
             return _OfflineRun()
         return run
 
     @staticmethod
     def _for_job(ctx) -> "Run":
-        from ._context_runs import _SubmittedRun
         from .experiment import Experiment
         from .workspace import Workspace
         ws = Workspace(ctx.subscription_id, ctx.resource_group, ctx.workspace_name)
@@ -105,7 +108,13 @@ class Run(RunLifecycle, RunExtras):
                                 "list runs with `amlocal run list`")
         from .experiment import Experiment
         experiment = experiment or Experiment(workspace, info.experiment, _skip_create=True)
-        return _run_class(info.kind, info)(experiment, run_id, _info=info)
+        return Run._rehydrate(experiment, info)
+
+    @staticmethod
+    def _rehydrate(experiment, info) -> "Run":
+        """The run of ``experiment`` a stored RunInfo describes, as its own class (PipelineRun,
+        StepRun, ScriptRun or Run)."""
+        return _run_class(info.kind, info)(experiment, info.id, _info=info)
 
     @classmethod
     def get(cls, workspace, run_id: str) -> "Run":
@@ -343,7 +352,7 @@ class Run(RunLifecycle, RunExtras):
         tag_filter = _run_filter("tags", tags)
         property_filter = _run_filter("properties", properties)
         for info in reversed(self._store.list_runs(parent_id=self._id)):
-            child = _run_class(info.kind, info)(self._experiment, info.id, _info=info)
+            child = Run._rehydrate(self._experiment, info)
             if ((status is None or info.status == status) and (type is None or child.type == type)
                     and _matches(info.tags, tag_filter) and _matches(info.properties, property_filter)):
                 yield child
@@ -372,7 +381,7 @@ class Run(RunLifecycle, RunExtras):
                     continue
                 experiment = experiments.get(info.experiment) or experiments.setdefault(
                     info.experiment, Experiment(ws, info.experiment, _skip_create=True))
-                run = _run_class(info.kind, info)(experiment, info.id, _info=info)
+                run = Run._rehydrate(experiment, info)
                 if type is None or run.type == type:
                     yield run
         return runs()
@@ -503,4 +512,30 @@ LinkOutput = cloud_only_class(
     "OutputFileDatasetConfig(...).register_on_complete(name) registers a step's output as a dataset")
 
 
-from ._context_runs import _OfflineRun, _SubmittedRun  # noqa: E402,F401 - needs Run defined above
+class _SubmittedRun(Run):
+    """The run a job executes in. Its ``complete()`` and ``fail()`` flush metrics and upload
+    tracked outputs but do not set the status: the runtime sets it from the script's exit code.
+    ``cancel()`` only warns. ``with Run.get_context() as run:`` calls ``complete()`` on exit."""
+
+    def complete(self, _set_status: bool = True) -> None:
+        super().complete(_set_status=False)
+
+    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
+        super().fail(error_details=error_details, error_code=error_code, _set_status=False)
+
+    def cancel(self) -> None:
+        warnings.warn("cancel is not supported for submitted runs: the job's own run ends when "
+                      "its script exits (cancel it from outside: run.cancel() or "
+                      "`amlocal run cancel`)", stacklevel=2)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.complete()
+        return False
+
+    @property
+    def input_datasets(self) -> InputDatasets:
+        return InputDatasets(self._experiment.workspace)
+
+    @property
+    def output_datasets(self) -> OutputDatasets:
+        return OutputDatasets(self._experiment.workspace)

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import NotFoundError, UserErrorException
+from ._workspace_object import object_class
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{2,32}$")
 DEFAULT_DATASTORE = "workspaceblobstore"
@@ -195,8 +196,7 @@ class Workspace:
 
     @property
     def experiments(self) -> dict:
-        from .experiment import Experiment
-        return {e.name: e for e in Experiment.list(self)}  # active ones, as on Azure
+        return {e.name: e for e in object_class("experiment").list(self)}  # active ones, as on Azure
 
     @property
     def compute_targets(self) -> dict:
@@ -210,8 +210,7 @@ class Workspace:
 
     @property
     def models(self) -> dict:
-        from .model import Model
-        return {m.name: m for m in Model.list(self, latest=True)}
+        return {m.name: m for m in object_class("model").list(self, latest=True)}
 
     def get_default_datastore(self):
         from .datastore import Datastore
@@ -229,8 +228,7 @@ class Workspace:
         return self._info
 
     def get_run(self, run_id: str):
-        from .run import Run
-        return Run._by_id(self, run_id)
+        return object_class("run")._by_id(self, run_id)
 
     def get_details(self) -> dict:
         return {"id": self._id, "name": self.name, "location": self.location,

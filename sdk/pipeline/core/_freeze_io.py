@@ -22,7 +22,7 @@ from ...data.data_reference import DataReference
 from ...errors import UserErrorException
 from ._inputs import PipelineDataset, _PipelineIO
 from .builder import InputPortBinding, PipelineParameter
-from .run import PortDataReference
+from ._port_data import PortDataReference
 
 DATAPATH, DATASET = "datapath", "dataset"
 

@@ -2,167 +2,15 @@
 ``PipelineStep`` reads them: DataPath tuples, datasets in arguments, port renaming and the checks
 that name a mistake before anything is frozen.
 
-Also the two input wrappers Azure defines in ``azureml.pipeline.core.graph``: ``_PipelineIO`` (a
-``(DataPath or PipelineParameter, DataPathComputeBinding)`` tuple) and ``PipelineDataset``.
+The two input wrappers Azure defines in ``azureml.pipeline.core.graph`` (``_PipelineIO`` and
+``PipelineDataset``) live in ``_ports`` with the other data edges; they are exported here too.
 """
 from __future__ import annotations
 
 import re
 
-
-class _PipelineIO:
-    """A ``(datapath_or_parameter, DataPathComputeBinding)`` tuple, as a step input.
-
-    ``name`` is the DataPath's name (a parameter's default's name), not the parameter's;
-    ``str()`` is ``$AZUREML_DATAREFERENCE_<name>``.
-    """
-
-    def __init__(self, datapath=None, datapath_param=None, datapath_compute_binding=None,
-                 name: str | None = None):
-        self._datapath = datapath
-        self._datapath_param = datapath_param
-        self._datapath_compute_binding = datapath_compute_binding
-        self._name = name or (datapath._name if datapath is not None
-                              else datapath_param.default_value._name)
-        self._producer = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def datapath(self):
-        return self._datapath if self._datapath is not None else self._datapath_param
-
-    @property
-    def datapath_param_name(self) -> str | None:
-        return None if self._datapath_param is None else self._datapath_param.name
-
-    def _default(self):
-        """The DataPath used when no value is submitted."""
-        return self._datapath if self._datapath is not None else self._datapath_param.default_value
-
-    @staticmethod
-    def _validate(item) -> None:
-        from ...data.datapath import DataPath, DataPathComputeBinding
-        from .builder import PipelineParameter
-        if len(item) != 2:
-            raise ValueError("Length of the tuple must be 2")
-        if not isinstance(item[0], (DataPath, PipelineParameter)):
-            raise ValueError("First item in the tuple should be a DataPath or PipelineParameter")
-        if not isinstance(item[1], DataPathComputeBinding):
-            raise ValueError("Second item in the tuple should be DataPathComputeBinding")
-        if isinstance(item[0], PipelineParameter) and not isinstance(item[0].default_value, DataPath):
-            raise ValueError("Default value for the PipelineParameter should be DataPath")
-
-    @staticmethod
-    def create(item) -> "_PipelineIO":
-        from .builder import PipelineParameter
-        _PipelineIO._validate(item)
-        if isinstance(item[0], PipelineParameter):
-            return _PipelineIO(datapath_param=item[0], datapath_compute_binding=item[1])
-        return _PipelineIO(datapath=item[0], datapath_compute_binding=item[1])
-
-    def as_input(self):
-        """The DataReference this input stands for (with the default path)."""
-        return self._default().create_data_reference(self.name, self._datapath_compute_binding)
-
-    def as_output(self):
-        """The PipelineData this tuple stands for as an output."""
-        from .builder import PipelineData
-        path, binding = self._default(), self._datapath_compute_binding
-        return PipelineData(path._name, datastore=path._datastore, output_mode=binding._mode,
-                            output_path_on_compute=binding._path_on_compute,
-                            output_overwrite=binding._overwrite)
-
-    def __str__(self) -> str:
-        return f"$AZUREML_DATAREFERENCE_{self._name}"
-
-    __repr__ = __str__
-
-
-class PipelineDataset:
-    """``PipelineDataset(dataset=None, name=None, bind_mode='mount', path_on_compute=None,
-    overwrite=False, parameter_name=None)``: Azure's (deprecated) adapter of a dataset as a step
-    input; ``PipelineDataset.create(dataset, name=None, parameter_name=None)`` makes one from a
-    dataset or a DatasetConsumptionConfig. With ``parameter_name`` the dataset is the default of
-    that pipeline parameter. A TabularDataset is always read directly (mount applies to files).
-    """
-
-    def __init__(self, dataset=None, name: str | None = None, bind_mode: str = "mount",
-                 path_on_compute: str | None = None, overwrite: bool = False,
-                 parameter_name: str | None = None):
-        self._dataset = dataset
-        self._name = name or (PipelineDataset.default_name(dataset) if dataset is not None else None)
-        self._bind_mode = bind_mode
-        self._path_on_compute = path_on_compute
-        self._overwrite = overwrite
-        self._parameter_name = parameter_name
-
-    dataset = property(lambda self: self._dataset)
-    name = property(lambda self: self._name)
-    bind_mode = property(lambda self: self._bind_mode)
-    path_on_compute = property(lambda self: self._path_on_compute)
-    overwrite = property(lambda self: self._overwrite)
-    parameter_name = property(lambda self: self._parameter_name)
-
-    @property
-    def dataset_id(self) -> str | None:
-        return getattr(self._dataset, "id", None)
-
-    @property
-    def mode(self) -> str:
-        """The consumption mode amlocal binds: ``direct`` for a TabularDataset."""
-        from ...data.tabular_dataset import TabularDataset
-        return "direct" if isinstance(self._dataset, TabularDataset) else self._bind_mode
-
-    @staticmethod
-    def default_name(dataset) -> str | None:
-        """The port name of a dataset: its registered name (non-word characters as ``_``)."""
-        name = getattr(dataset, "name", None)
-        return re.sub(r"[^a-zA-Z0-9_]", "_", name) if name else None
-
-    @staticmethod
-    def is_dataset(dset) -> bool:
-        from ...data.dataset_consumption_config import DatasetConsumptionConfig
-        from ...data.file_dataset import FileDataset
-        from ...data.tabular_dataset import TabularDataset
-        return isinstance(dset, (DatasetConsumptionConfig, FileDataset, TabularDataset))
-
-    @staticmethod
-    def validate_dataset(dset) -> None:
-        """Nothing to check locally (Azure warns about deprecated or archived datasets)."""
-
-    @staticmethod
-    def create(dataset, name: str | None = None, parameter_name: str | None = None) -> "PipelineDataset":
-        from ...data.dataset_consumption_config import DatasetConsumptionConfig
-        from ...data.file_dataset import FileDataset
-        from ...data.tabular_dataset import TabularDataset
-        from .builder import PipelineParameter
-        if isinstance(dataset, PipelineDataset):
-            return PipelineDataset(dataset.dataset, name or dataset.name, dataset.bind_mode,
-                                   dataset.path_on_compute, dataset.overwrite,
-                                   parameter_name or dataset.parameter_name)
-        if isinstance(dataset, DatasetConsumptionConfig):
-            inner = dataset.dataset
-            if isinstance(inner, PipelineParameter):
-                return PipelineDataset(inner.default_value, name or dataset.name, dataset.mode,
-                                       dataset.path_on_compute, False,
-                                       parameter_name or inner.name)
-            return PipelineDataset(inner, name or dataset.name, dataset.mode,
-                                   dataset.path_on_compute, False, parameter_name)
-        if isinstance(dataset, (FileDataset, TabularDataset)):
-            return PipelineDataset(dataset, name or PipelineDataset.default_name(dataset)
-                                   or (re.sub(r"\W", "_", parameter_name) if parameter_name else None),
-                                   parameter_name=parameter_name)
-        raise ValueError(f"Cannot create a PipelineDataset from {type(dataset).__name__}.")
-
-    def __str__(self) -> str:
-        if not self._name:
-            raise ValueError("PipelineDataset does not have a name.")
-        return f"$AZUREML_DATAREFERENCE_{self._name}"
-
-    __repr__ = __str__
+from ._ports import (InputPortBinding, PipelineData, PipelineDataset,  # noqa: F401 - exported
+                     PipelineParameter, _PipelineIO)
 
 
 # -- reading a step's arguments, inputs and outputs -------------------------------------------
@@ -190,7 +38,7 @@ def _unwrap(obj):
 
 def _data_reference_like(obj) -> bool:
     from ...data.data_reference import DataReference
-    from .run import PortDataReference
+    from ._port_data import PortDataReference
     return isinstance(obj, (DataReference, PortDataReference))
 
 
@@ -205,7 +53,6 @@ def process_step_io(step, arguments: list, inputs: list, outputs: list,
                     fix_port_name_collisions: bool) -> tuple[list, list, list]:
     """Apply Azure's construction rules; returns the (arguments, inputs, outputs) to keep.
     Raises ValueError as Azure does, naming the object and the fix."""
-    from .builder import PipelineData, PipelineParameter
     from .pipeline_output_dataset import PipelineOutputAbstractDataset
 
     # DataPath tuples: one _PipelineIO per distinct tuple, shared by arguments and inputs.
@@ -287,7 +134,6 @@ def _rename_colliding_inputs(inputs: list, outputs: list, arguments: list) -> tu
     """An input named like an output becomes ``INPUT_<name>`` (Azure's
     ``fix_port_name_collisions``); arguments follow the renamed input."""
     from ...data.data_reference import DataReference
-    from .builder import InputPortBinding, PipelineData
     taken = _output_port_names(outputs)
     changed: dict[int, object] = {}
     renamed = []
@@ -344,7 +190,6 @@ def _check_port_names(inputs: list, outputs: list, fixed: bool) -> None:
 
 def _check_arguments(step, arguments: list, inputs: list, outputs: list) -> None:
     """Everything data-like in ``arguments`` must be an input (or output) of the step."""
-    from .builder import InputPortBinding, PipelineData
 
     def in_inputs(obj) -> bool:
         return any(obj is i or (isinstance(i, InputPortBinding) and i.bind_object is obj)

@@ -109,7 +109,6 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     properties, e.g. how it was submitted). Returns a PipelineRun."""
     from ..._engine.graph import Graph, RunRequest
     from ..._engine.submit import Submission, submit
-    from .run import PipelineRun
 
     ws = experiment.workspace
     params = resolve_parameters(graph, pipeline_parameters, ws)
@@ -124,4 +123,4 @@ def launch(experiment, graph: dict, *, pipeline_parameters=None, continue_on_ste
     info = submit(ws._store, Submission(ws._id, experiment.name, parent_id=parent_run_id,
                                         properties=properties), request)
     print(f"Submitted PipelineRun {info.id}")
-    return PipelineRun(experiment, info.id, _info=info)
+    return experiment._run_of(info)  # a PipelineRun: the run's kind is pipeline

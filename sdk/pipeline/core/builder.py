@@ -1,17 +1,15 @@
-"""PipelineStep, StepSequence, PipelineData, InputPortBinding, OutputPortBinding and
-PipelineParameter (``azureml.pipeline.core.builder`` / ``graph``): the steps, data edges and
-parameters of a pipeline.
+"""PipelineStep and StepSequence (``azureml.pipeline.core.builder``): the steps of a pipeline.
 
-Placeholders follow Azure: ``str(PipelineData('x'))`` is ``$AZUREML_DATAREFERENCE_x`` (the argv
-placeholder and the environment variable holding the path), and a PipelineParameter used in
-arguments becomes ``$AML_PARAMETER_<name>`` with ``re.sub(r'[~\\W]', '_', name)`` applied.
+PipelineData, InputPortBinding, OutputPortBinding and PipelineParameter, the data edges and
+parameters, are defined in ``_ports`` (below the rules reading a step's inputs, which use them)
+and exported here under Azure's path, as is PipelineOutputFileDataset.
 """
 from __future__ import annotations
 
-import re
-
-_WORD = re.compile(r"^\w+$")
-PARAM_TYPES = (int, str, bool, float)
+from ._inputs import _check_arguments, process_step_io
+from ._ports import (PARAM_TYPES, InputPortBinding, OutputPortBinding,  # noqa: F401 - Azure's path
+                     PipelineData, PipelineParameter, coerce_parameter)
+from .pipeline_output_dataset import PipelineOutputFileDataset  # noqa: F401 - Azure's path
 
 
 class PipelineStep:
@@ -42,7 +40,6 @@ class PipelineStep:
 
     def _process_io(self, arguments: list, inputs: list, outputs: list,
                     fix_port_name_collisions: bool) -> tuple[list, list, list]:
-        from ._inputs import process_step_io
         return process_step_io(self, arguments, inputs, outputs, fix_port_name_collisions)
 
     # -- Azure's step-building hooks ----------------------------------------------------------
@@ -79,7 +76,6 @@ class PipelineStep:
     def validate_arguments(arguments, inputs, outputs) -> None:
         """Check that every input and output used in ``arguments`` is in ``inputs`` or
         ``outputs``; raises ValueError naming the first one that is not (as Azure does)."""
-        from ._inputs import _check_arguments
 
         declared = {id(o) for o in outputs or []}
         for arg in arguments or []:
@@ -170,252 +166,3 @@ def _tails(item) -> list:
         return [s for sub in item for s in _tails(sub)]
     return [item]
 
-
-class PipelineData:
-    """An intermediate output of one step, consumed by others (a folder on a datastore)."""
-
-    def __init__(self, name: str, datastore=None, output_name: str | None = None,
-                 output_mode: str = "mount", output_path_on_compute: str | None = None,
-                 output_overwrite: bool | None = None, data_type: str | None = None,
-                 is_directory: bool | None = None, pipeline_output_name: str | None = None,
-                 training_output=None):
-        if not isinstance(name, str) or not _WORD.match(name):
-            raise ValueError(f"PipelineData name {name!r} is not valid: use letters, digits and '_' only")
-        if output_name is not None and not _WORD.match(output_name):
-            raise ValueError(f"PipelineData output_name {output_name!r} is not valid: use letters, "
-                             "digits and '_' only")
-        if output_mode not in ("mount", "upload"):
-            raise ValueError(f"PipelineData output_mode {output_mode!r} is not valid: use 'mount' or 'upload'")
-        self._name = name
-        self._datastore = datastore
-        self._output_name = output_name or name
-        self._output_mode = output_mode
-        self._output_path_on_compute = output_path_on_compute
-        self._output_overwrite = output_overwrite
-        self._data_type = data_type
-        self._is_directory = is_directory
-        if pipeline_output_name is not None and not _WORD.match(str(pipeline_output_name)):
-            raise ValueError(f"PipelineData pipeline_output_name {pipeline_output_name!r} is not "
-                             "valid: use letters, digits and '_' only")
-        self._pipeline_output_name = pipeline_output_name
-        self._training_output = training_output
-        self._producer = None
-        self._registration: dict | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def datastore(self):
-        return self._datastore
-
-    @property
-    def datastore_name(self) -> str | None:
-        ds = self._datastore
-        return ds if isinstance(ds, str) or ds is None else ds.name
-
-    @property
-    def output_mode(self) -> str:
-        return self._output_mode
-
-    @property
-    def data_type(self) -> str | None:
-        """The data type given at construction (amlocal needs none: outputs are folders)."""
-        return self._data_type
-
-    @property
-    def pipeline_output_name(self) -> str | None:
-        """The name under which ``PipelineRun.get_pipeline_output(name)`` finds this output."""
-        return self._pipeline_output_name
-
-    def get_env_variable_name(self) -> str:
-        return f"AZUREML_DATAREFERENCE_{self._name}"
-
-    def _set_producer(self, step) -> None:
-        self._producer = step
-
-    def __str__(self) -> str:
-        return f"${self.get_env_variable_name()}"
-
-    __repr__ = __str__
-
-    def as_dataset(self):
-        """This output as a file dataset: consume it with ``as_named_input``/``as_mount``/
-        ``as_download``, or ``register`` it when the producing step completes."""
-        return PipelineOutputFileDataset(self)
-
-    def create_input_binding(self, input_name: str | None = None, mode: str | None = None,
-                             path_on_compute: str | None = None,
-                             overwrite: bool | None = None) -> "InputPortBinding":
-        """An InputPortBinding feeding this output to a step (``mode`` mount, the default, or
-        download). Raises ValueError for another mode."""
-        name = input_name or self._name
-        mode = mode or "mount"
-        if mode not in ("mount", "download"):
-            raise ValueError(f"Input [{name}] has an invalid mode [{mode}]")
-        return InputPortBinding(self, name, mode, path_on_compute, overwrite)
-
-    def as_input(self, input_name: str | None = None) -> "InputPortBinding":
-        return self.create_input_binding(input_name)
-
-    def as_mount(self, input_name: str | None = None) -> "InputPortBinding":
-        return self.create_input_binding(input_name, "mount")
-
-    def as_download(self, input_name: str | None = None, path_on_compute: str | None = None,
-                    overwrite: bool | None = None) -> "InputPortBinding":
-        return self.create_input_binding(input_name, "download", path_on_compute, overwrite)
-
-
-class OutputPortBinding(PipelineData):
-    """``OutputPortBinding(name, datastore=None, output_name=None, bind_mode='mount',
-    path_on_compute=None, is_directory=None, overwrite=None, data_type=None,
-    pipeline_output_name=None, training_output=None, dataset_registration=None,
-    dataset_output=None)``: a step output, the way Azure's graph names it. It behaves as the
-    PipelineData of the same name, mode and datastore."""
-
-    def __init__(self, name: str, datastore=None, output_name: str | None = None,
-                 bind_mode: str = "mount", path_on_compute: str | None = None,
-                 is_directory: bool | None = None, overwrite: bool | None = None,
-                 data_type: str | None = None, pipeline_output_name: str | None = None,
-                 training_output=None, dataset_registration=None, dataset_output=None):
-        super().__init__(name, datastore, output_name, bind_mode, path_on_compute, overwrite,
-                         data_type, is_directory, pipeline_output_name, training_output)
-        if dataset_registration is not None:
-            self._registration = {"name": dataset_registration.name, "description": None, "tags": {}}
-
-    @property
-    def bind_mode(self) -> str:
-        return self._output_mode
-
-    @property
-    def path_on_compute(self) -> str | None:
-        return self._output_path_on_compute
-
-    @property
-    def overwrite(self) -> bool | None:
-        return self._output_overwrite
-
-
-class InputPortBinding:
-    """How a step consumes data: a PipelineData (mount or download), a DataReference, a previous
-    run's output (``PortDataReference``) or a DataPath parameter."""
-
-    def __init__(self, bind_object=None, input_name: str | None = None, mode: str = "mount",
-                 path_on_compute: str | None = None, overwrite: bool | None = None, *,
-                 name: str | None = None, bind_mode: str | None = None, **kwargs):
-        # Azure's order is (name, bind_object, bind_mode, path_on_compute, overwrite, ...);
-        # amlocal's own code passes (bind_object, input_name, mode, path_on_compute).
-        if isinstance(bind_object, str) and input_name is not None and not isinstance(input_name, str):
-            bind_object, input_name = input_name, bind_object
-        self.bind_object = bind_object
-        self.input_name = name or input_name or getattr(bind_object, "name", None)
-        self.bind_mode = bind_mode or mode
-        self.path_on_compute = path_on_compute
-        self.overwrite = overwrite
-        self.is_resource = bool(kwargs.get("is_resource", False))
-        self.additional_transformations = kwargs.get("additional_transformations")
-        self._dataset_like = False
-
-    @property
-    def name(self) -> str:
-        return self.input_name
-
-    @property
-    def data_reference_name(self) -> str:
-        return self.input_name
-
-    @property
-    def data_type(self) -> str | None:
-        return self.get_bind_object_data_type()
-
-    def get_bind_object_name(self) -> str:
-        obj = self.bind_object
-        return getattr(obj, "data_reference_name", None) or obj.name
-
-    def get_bind_object_data_type(self) -> str | None:
-        """The data type of what is bound: a PipelineData's ``data_type``, ``AzureMLDataset``
-        for a dataset, None otherwise (as Azure)."""
-        from ._inputs import PipelineDataset
-        from .pipeline_output_dataset import PipelineOutputAbstractDataset
-        obj = self.bind_object
-        if isinstance(obj, (PipelineDataset, PipelineOutputAbstractDataset)) or self._dataset_like:
-            return "AzureMLDataset"
-        if isinstance(obj, PipelineData):
-            return obj.data_type
-        return None
-
-    def as_resource(self) -> "InputPortBinding":
-        """A copy of this binding marked ``is_resource`` (Azure's resource inputs). Locally it
-        is bound like any other input."""
-        copy = InputPortBinding(self.bind_object, self.input_name, self.bind_mode,
-                                self.path_on_compute, self.overwrite, is_resource=True,
-                                additional_transformations=self.additional_transformations)
-        copy._dataset_like = self._dataset_like
-        if hasattr(self, "_reader"):
-            copy._reader = self._reader
-        return copy
-
-    def __str__(self) -> str:
-        return f"$AZUREML_DATAREFERENCE_{self.input_name}"
-
-    __repr__ = __str__
-
-
-class PipelineParameter:
-    """``PipelineParameter(name, default_value)``: a value set per submission.
-
-    The default is an int, str, bool or float (in arguments: ``$AML_PARAMETER_<name>``), a
-    DataPath (used as ``(parameter, DataPathComputeBinding(...))`` in inputs/arguments), or a
-    FileDataset/TabularDataset (used through ``DatasetConsumptionConfig(name, parameter)``, or
-    placed directly in arguments, which adds it to the inputs). Raises ValueError for any other
-    default.
-    """
-
-    def __init__(self, name: str, default_value):
-        if not isinstance(default_value, PARAM_TYPES) and not _is_data_default(default_value):
-            raise ValueError(f"PipelineParameter {name!r}: the default value must be an int, str, "
-                             "bool, float, DataPath, PipelineDataset, FileDataset or TabularDataset, "
-                             f"not {type(default_value).__name__}")
-        self.name = name
-        self.default_value = default_value
-
-    @property
-    def env_name(self) -> str:
-        return "AML_PARAMETER_" + re.sub(r"[~\W]", "_", self.name)
-
-    def __str__(self) -> str:
-        return f"PipelineParameter_Name:{self.name}_Default:{self.default_value}"
-
-    __repr__ = __str__
-
-
-def _is_data_default(value) -> bool:
-    from ...data.datapath import DataPath
-    from ...data.file_dataset import FileDataset
-    from ...data.tabular_dataset import TabularDataset
-    from ._inputs import PipelineDataset
-    return isinstance(value, (DataPath, FileDataset, TabularDataset, PipelineDataset))
-
-
-def coerce_parameter(name: str, default, value):
-    """Convert a submitted value (often a string from the CLI) to the default's type, or raise
-    ValueError naming the parameter and the type expected."""
-    kind = type(default)
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
-    text = str(value).strip()
-    try:
-        if kind is bool:
-            if text.lower() in ("true", "1", "yes"):
-                return True
-            if text.lower() in ("false", "0", "no"):
-                return False
-            raise ValueError(text)
-        return kind(text)
-    except ValueError:
-        raise ValueError(f"pipeline parameter {name!r} takes a {kind.__name__} (default "
-                         f"{default!r}); {value!r} cannot be converted") from None
-
-
-from .pipeline_output_dataset import PipelineOutputFileDataset  # noqa: E402 - re-export (no cycle at import)

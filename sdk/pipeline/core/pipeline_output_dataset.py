@@ -68,11 +68,8 @@ class PipelineOutputAbstractDataset:
         return copy
 
     def _binding(self, mode: str | None = None, path_on_compute: str | None = None):
-        from .builder import InputPortBinding
-        binding = InputPortBinding(self._data, self._input_name, mode or self._mode,
-                                   path_on_compute or self._path_on_compute)
-        binding._dataset_like = True  # like a dataset: used in arguments, it is an input too
-        return binding
+        return self._data._dataset_binding(self._input_name, mode or self._mode,
+                                           path_on_compute or self._path_on_compute)
 
     create_input_binding = _binding
 
