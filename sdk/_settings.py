@@ -74,6 +74,18 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` atomically, 0600 from its first byte (keys, secrets)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
 def current() -> Settings:
     home = Path(os.environ.get("AMLOCAL_HOME") or Path.home() / ".amlocal").expanduser().resolve()
     url = os.environ.get("AMLOCAL_STORE_URL") or f"sqlite:///{home / 'amlocal.db'}"

@@ -39,7 +39,8 @@ def _no_studio_server_left(tmp_path):
     yield
     import json
     import signal
-    for found in tmp_path.glob("**/studio/server.json"):
+    found_files = [*tmp_path.glob("*/studio/server.json"), *tmp_path.glob("*/*/studio/server.json")]
+    for found in found_files:
         try:
             pid = int(json.loads(found.read_text())["pid"])
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()

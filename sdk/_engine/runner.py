@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -175,7 +176,7 @@ class Runner:
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
                 spec = self._spec(node, step, plan, workdir, sock_dir, service.grant(step.id))
                 print(f"amlocal: a shell in step '{node.name}' ({resolved.image}); the step's "
-                      f"command is in $AMLOCAL_STEP_COMMAND:\n  {' '.join(spec.command)}",
+                      f"command is in $AMLOCAL_STEP_COMMAND:\n  {shlex.join(spec.command)}",
                       file=sys.stderr)
                 code = backend.shell(spec, resolved)
             self._collect(step.id, workdir)

@@ -36,6 +36,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._settings import write_private
 from ..errors import UserErrorException, WebserviceException
 from .graph import Graph, InputType, Node
 from .http_guard import Limits
@@ -109,18 +110,8 @@ def state(workspace_id: str, name: str, folder: str) -> str:
 
 
 # -- keys --------------------------------------------------------------------------------------
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, 0600 from its first byte."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def _write_keys(folder: Path, hashes: dict) -> None:
-    _write_private(folder / KEYS_FILE, json.dumps(hashes))
+    write_private(folder / KEYS_FILE, json.dumps(hashes))
 
 
 def regen_key(folder: str, key: str, set_key: str | None = None) -> str:
@@ -356,7 +347,7 @@ def start_pipeline_service(store, workspace_id: str, name: str, *, graph: Graph,
     keys = (secrets.token_urlsafe(32), secrets.token_urlsafe(32))
     _write_keys(folder, {"primary": hash_key(keys[0]), "secondary": hash_key(keys[1])})
     secret = secrets.token_urlsafe(32)
-    _write_private(folder / WORKER_SECRET_FILE, secret)
+    write_private(folder / WORKER_SECRET_FILE, secret)
     spec = {"name": name, "workspace_id": workspace_id, "pipeline_id": pipeline_id,
             "batch_run_id": batch_run_id, "port": port, "concurrency": concurrency,
             "max_body": limits.max_body, "read_timeout": limits.read_timeout,

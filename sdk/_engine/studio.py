@@ -220,8 +220,5 @@ def client_key(store, settings=None) -> str:
     if key and store.verify_api_key(key) is not None:
         return key
     _, key = store.create_api_key(CLIENT_KEY_NAME)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    os.replace(path.with_suffix(".tmp"), path)
+    _settings.write_private(path, key)
     return key

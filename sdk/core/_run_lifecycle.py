@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .._status import (MAX_SNAPSHOT_FILES, REQUESTED_STATUS, SNAPSHOT_PROPERTY,  # noqa: F401
+from .._status import (MAX_SNAPSHOT_FILES, REQUESTED_STATUS, SNAPSHOT_PROPERTY,
                        TERMINAL, RunStatus)
 from ..errors import ActivityFailedException, SnapshotException, UserErrorException
 

@@ -161,11 +161,8 @@ def _workspace(request: Request, key: str):
 
 
 def _workspace_of(request: Request, workspace_id: str):
-    store = _store(request)
-    found = [w for w in store.find_workspaces() if w.id == workspace_id]
-    if not found:
-        raise HTTPException(404, f"the workspace {workspace_id} no longer exists")
-    return _workspace(request, found[0].id)
+    """The facade Workspace of a record's workspace (404 when it was deleted meanwhile)."""
+    return _workspace(request, workspace_id)
 
 
 def _service_path(ws) -> str:

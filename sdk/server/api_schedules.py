@@ -112,14 +112,8 @@ def _get(request: Request, schedule_id: str):
 
 
 def _workspace_id(store, workspace: Optional[str]) -> Optional[str]:
-    if workspace is None:
-        return None
-    found = [w for w in store.find_workspaces() if workspace in (w.id, w.name)]
-    if not found:
-        raise HTTPException(404, f"no workspace with id or name {workspace!r}")
-    if len(found) > 1:
-        raise HTTPException(400, f"several workspaces are named {workspace!r}; pass its id")
-    return found[0].id
+    from .api_read import _find_workspace
+    return None if workspace is None else _find_workspace(store, workspace).id
 
 
 @router.get("", response_model=list[ScheduleModel], summary="List schedules")

@@ -50,7 +50,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from amlocal._engine.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
-from amlocal._engine.served import (ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE,  # noqa: F401
+from amlocal._engine.served import (ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE,
                                     WORKER_SECRET_FILE, hash_key)
 from amlocal._engine.worker_wire import SECRET_HEADER, frame_to_ipc, ipc_to_frame
 
