@@ -360,8 +360,8 @@ class Tracking:
 
     def _metrics(self, run_id: str, key: str | None = None) -> list[dict]:
         out = []
-        for r in self.store.get_metric_records(run_id):
-            if r.kind != "scalar" or (key is not None and r.name != key):
+        for r in self.store.get_metric_records(run_id, name=key):  # the store filters by name
+            if r.kind != "scalar":
                 continue
             if isinstance(r.value, bool) or not isinstance(r.value, (int, float)):
                 continue

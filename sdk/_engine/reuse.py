@@ -63,7 +63,7 @@ def find_reusable(store, workspace_id: str, key: str):
     match = store.find_reusable_run(workspace_id, key)
     if match is None or recorded_by_runner(match):
         return match
-    for info in store.list_runs(workspace_id, kind="step"):   # newest first
+    for info in store.iter_runs(workspace_id, kind="step"):
         if (info.reuse_key == key and info.status == RunStatus.FINISHED and info.reused_from is None
                 and recorded_by_runner(info)):
             return info
@@ -73,7 +73,7 @@ def find_reusable(store, workspace_id: str, key: str):
 def previous_run(store, step, node_name: str):
     """The newest earlier run of the same step (same experiment, same step name) that recorded
     its reuse components: what a rerun is compared with."""
-    for info in store.list_runs(step.workspace_id, step.experiment, kind="step"):
+    for info in store.iter_runs(step.workspace_id, step.experiment, kind="step"):
         if (info.name == node_name and info.parent_id != step.parent_id
                 and (info.definition or {}).get("reuse", {}).get("components")):
             return info

@@ -39,14 +39,26 @@ def get_run(selector, run_id: str):
     return run
 
 
-def settled_runs(store, workspace_id: str, experiment: str | None = None) -> list:
-    """The runs of a workspace (newest first), after settling those whose runner died."""
+def settle_active(store, workspace_id: str, experiment: str | None = None) -> list[str]:
+    """Settle the workspace's unfinished runs whose runner died (found by status through an
+    index, so listing finished runs reads none of them); the ids settled now."""
     from .._engine.settle import settle_runs
-    from .._status import TERMINAL
-    infos = store.list_runs(workspace_id, experiment)
-    if settle_runs(store, [i for i in infos if i.status not in TERMINAL]):
-        infos = store.list_runs(workspace_id, experiment)
-    return infos
+    from .._status import TERMINAL, RunStatus
+    active = [s.value for s in RunStatus if s not in TERMINAL]
+    live = store.list_runs(workspace_id, experiment, statuses=active, with_definition=False)
+    return settle_runs(store, live) if live else []
+
+
+def settled_runs(store, workspace_id: str, experiment: str | None = None, *,
+                 top_level: bool = False, last: int | None = None) -> tuple[list, int]:
+    """The newest ``last`` runs of a workspace (all when None), after settling those whose
+    runner died, without their definitions; and how many match in all."""
+    settle_active(store, workspace_id, experiment)
+    infos = store.list_runs(workspace_id, experiment, top_level=top_level, limit=last,
+                            with_definition=False)
+    if last is None or len(infos) < last:
+        return infos, len(infos)
+    return infos, store.count_runs(workspace_id, experiment, top_level=top_level)
 
 
 def info_summary(info) -> dict:

@@ -16,6 +16,8 @@ from ._runs import get_run, info_summary, pick_run_id, run_id_options, settled_r
 from .logs import logs
 from .submit import submit_pipeline
 
+LAST = 10       # runs `run list` shows by default (az ml run list's --last default)
+
 
 @click.group()
 def run() -> None:
@@ -55,18 +57,17 @@ def reuse_report(r) -> dict:
 
 @run.command("list")
 @click.option("-e", "--experiment-name", "experiment", default=None, help="Only this experiment.")
-@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Only the newest N runs.")
+@click.option("--last", type=click.IntRange(min=0), default=LAST, show_default=True, metavar="N",
+              help="Only the newest N runs (as az ml's --last); 0 for every run.")
 @click.option("--include-children", is_flag=True, help="Also the step runs of pipeline runs.")
 @workspace_options
 @output_option
 def list_(experiment, last, include_children, selector, output) -> None:
-    """List runs, newest first (top-level runs unless --include-children)."""
+    """List runs, newest first (top-level runs unless --include-children): the newest 10
+    unless --last says otherwise; the table's footer says when there are more."""
     ws = selector.resolve()
-    infos = [i for i in settled_runs(ws._store, ws._id, experiment)
-             if include_children or not i.parent_id]
-    if last:
-        infos = infos[:last]
+    infos, total = settled_runs(ws._store, ws._id, experiment, top_level=not include_children,
+                                last=last or None)
     if output == "json":
         echo_json([info_summary(i) for i in infos])
         return
@@ -74,6 +75,9 @@ def list_(experiment, last, include_children, selector, output) -> None:
                 [[i.id, i.experiment, i.kind, i.status, show_time(i.created_at),
                   duration(i.started_at, i.ended_at), i.name or ""] for i in infos],
                 empty="No runs" + (f" in experiment '{experiment}'" if experiment else "") + ".")
+    if total > len(infos):
+        click.echo(f"Showing the newest {len(infos)} of {total:,} runs; --last N for more "
+                   "(--last 0 for all).")
 
 
 @run.command("show")

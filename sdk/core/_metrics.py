@@ -10,11 +10,15 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 
-FLUSH_EVERY = 2000       # records
+from ..store.entities import MetricRecord
+
+FLUSH_EVERY = 2000       # records: the background thread sends a batch this large at once
 FLUSH_INTERVAL = 1.0     # seconds: metrics show up in `amlocal run show` while the step runs
+MAX_PENDING = 8 * FLUSH_EVERY   # records held before run.log itself waits for a send
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,13 @@ def flush_all() -> list[UnsentMetrics]:
 
 class MetricBuffer:
     """Collects ``run.log*`` calls and writes them to the store in batches: a loop of 10,000
-    ``run.log`` calls makes a handful of store calls, not 10,000. Flushed every second by a
-    background thread, when full, before any read, and at interpreter exit."""
+    ``run.log`` calls makes a handful of store calls, not 10,000.
+
+    A background thread sends what is pending every second, and at once when a batch of
+    ``FLUSH_EVERY`` records is ready, so the logging loop does not wait for the store; it is
+    also flushed before any read and at interpreter exit. When the thread falls behind (or the
+    store fails) and ``MAX_PENDING`` records wait, ``add`` flushes itself: it waits for the
+    store, and a failure is raised to the caller. Nothing is dropped."""
 
     def __init__(self, store, run_id: str):
         self._store = store
@@ -50,9 +59,11 @@ class MetricBuffer:
         self._pending: list = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._due = threading.Event()      # a full batch is ready: send it now
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
+        self._second = -1                  # the whole second ``_prefix`` spells
+        self._prefix = ""
         from .. import _context
         _context.add_metric_buffer(self)
         atexit.register(_flush_at_exit, weakref.ref(self))
@@ -66,19 +77,36 @@ class MetricBuffer:
         with self._lock:
             return len(self._pending)
 
+    def timestamp(self) -> str:
+        """Now, as :func:`amlocal.store.entities.utcnow` spells it, without a datetime per call
+        (the date and time of the current second are formatted once)."""
+        seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if seconds != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+            self._second = seconds
+        return f"{self._prefix}.{nanos // 1000:06d}Z"
+
+    def log(self, name: str, kind: str, value, step=None) -> None:
+        """Add one record logged now."""
+        self.add(MetricRecord(name, kind, value, step, self.timestamp()))
+
     def add(self, record) -> None:
         with self._lock:
             self._pending.append(record)
-            full = len(self._pending) >= FLUSH_EVERY
+            count = len(self._pending)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, daemon=True,
                                                 name=f"amlocal-metrics-{self._run_id[:8]}")
                 self._thread.start()
-        if full:
+        if count >= MAX_PENDING:
             self.flush()
+        elif count % FLUSH_EVERY == 0:
+            self._due.set()
 
     def _loop(self) -> None:
-        while not self._wake.wait(FLUSH_INTERVAL):
+        while True:
+            self._due.wait(FLUSH_INTERVAL)
+            self._due.clear()
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - keep the user's script alive; retried next tick
@@ -88,6 +116,7 @@ class MetricBuffer:
                     print(f"amlocal: could not write {self.pending_count} metric value(s) to run "
                           f"{self._run_id} ({reason}); kept, retried every second and at exit",
                           file=sys.stderr, flush=True)
+                time.sleep(FLUSH_INTERVAL)  # a failing store is not retried in a busy loop
 
     def flush(self) -> None:
         with self._flush_lock:
@@ -118,32 +147,41 @@ def shape_metrics(records) -> dict:
     """Azure's ``get_metrics`` shapes from raw records, in logging order:
     scalar once -> value, N times -> list; log_list -> list; log_row -> {col: v} or {col: [v...]};
     log_table -> {col: [...]}; image -> its ``aml://`` artifact path."""
+    return shape_metric_values([r.name for r in records], [r.kind for r in records],
+                               [r.value for r in records])
+
+
+def shape_metric_values(names, kinds, values) -> dict:
+    """:func:`shape_metrics` from three columns (of ``Store.get_metric_columns``): one pass that
+    groups values by name, then each metric shaped by the kind of its last record."""
     grouped: dict[str, list] = {}
-    for r in records:
-        grouped.setdefault(r.name, []).append(r)
-    result = {}
-    for name, recs in grouped.items():
-        kind = recs[-1].kind
-        if kind == "scalar":
-            values = [r.value for r in recs]
-            result[name] = values[0] if len(values) == 1 else values
-        elif kind == "list":
-            result[name] = [v for r in recs for v in r.value]
-        elif kind == "row":
-            if len(recs) == 1:
-                result[name] = dict(recs[0].value)
-            else:
-                cols: dict = {}
-                for r in recs:
-                    for k, v in r.value.items():
-                        cols.setdefault(k, []).append(v)
-                result[name] = cols
-        elif kind == "table":
-            cols = {}
-            for r in recs:
-                for k, v in r.value.items():
-                    cols.setdefault(k, []).extend(v)
-            result[name] = cols
-        else:  # image
-            result[name] = recs[-1].value if len(recs) == 1 else [r.value for r in recs]
-    return result
+    last_kind: dict[str, str] = {}
+    for name, kind, value in zip(names, kinds, values):
+        group = grouped.get(name)
+        if group is None:
+            group = grouped[name] = []
+        group.append(value)
+        last_kind[name] = kind
+    return {name: _shape(last_kind[name], group) for name, group in grouped.items()}
+
+
+def _shape(kind: str, values: list):
+    if kind == "scalar":
+        return values[0] if len(values) == 1 else values
+    if kind == "list":
+        return [v for value in values for v in value]
+    if kind == "row":
+        if len(values) == 1:
+            return dict(values[0])
+        cols: dict = {}
+        for row in values:
+            for k, v in row.items():
+                cols.setdefault(k, []).append(v)
+        return cols
+    if kind == "table":
+        cols = {}
+        for table in values:
+            for k, v in table.items():
+                cols.setdefault(k, []).extend(v)
+        return cols
+    return values[-1] if len(values) == 1 else values  # image

@@ -1,5 +1,6 @@
 """The tags/properties filters of ``get_runs`` and ``list_by_compute``: checked when asked
-for, matched against each run's record. A leaf, shared by Experiment and Run."""
+for, matched against each run's record; and the paged read of a run list behind those
+generators. A leaf, shared by Experiment and Run."""
 from __future__ import annotations
 
 
@@ -23,3 +24,11 @@ def _matches(values: dict, wanted: dict | None) -> bool:
     if not wanted:
         return True
     return all(k in values and (v is ... or values[k] == v) for k, v in wanted.items())
+
+
+PAGE = 100      # runs read from the store at a time by the run generators
+
+
+def _paged(store, workspace_id: str, experiment: str | None = None, **filters):
+    """Every run for these filters, newest first, read ``PAGE`` at a time (``Store.iter_runs``)."""
+    return store.iter_runs(workspace_id, experiment, page=PAGE, **filters)

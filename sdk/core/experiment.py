@@ -7,10 +7,12 @@ import uuid
 
 from .._status import RunStatus
 from ..errors import UserErrorException
-from ._run_filters import _matches, _run_filter  # noqa: F401 - also importable here
+from ._run_filters import _matches, _paged, _run_filter  # noqa: F401 - also importable here
 from ._workspace_object import WorkspaceObject, object_class
 
 _NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+_KIND_OF_TYPE = {"azureml.PipelineRun": "pipeline", "azureml.StepRun": "step",
+                 "azureml.scriptrun": "script"}
 
 
 class ViewType:
@@ -172,9 +174,11 @@ class Experiment(WorkspaceObject):
 
     def get_runs(self, type=None, tags=None, properties=None, include_children: bool = False,
                  status=None):
-        """Runs of this experiment, newest first, as a generator (as on Azure). ``tags`` and
-        ``properties``: a str (the key exists), a dict (each key has that value) or a list
-        (each key exists; Azure raises for a list). Bad filters raise here, not when iterating."""
+        """Runs of this experiment, newest first, as a generator (as on Azure): it reads the
+        store a page at a time as it is iterated, so the first runs come as fast with 10,000
+        runs as with 100. ``tags`` and ``properties``: a str (the key exists), a dict (each key
+        has that value) or a list (each key exists; Azure raises for a list). Bad filters
+        raise here, not when iterating."""
         tag_filter = _run_filter("tags", tags)
         property_filter = _run_filter("properties", properties)
         return self._runs(type, tag_filter, property_filter, include_children, status)
@@ -185,11 +189,12 @@ class Experiment(WorkspaceObject):
         return object_class("run")._rehydrate(self, info)
 
     def _runs(self, type, tag_filter, property_filter, include_children, status):
-        for info in self._workspace._store.list_runs(self._workspace._id, self._name):
-            if info.parent_id and not include_children:
-                continue
-            if status and info.status != status:
-                continue
+        store, kind = self._workspace._store, _KIND_OF_TYPE.get(type)
+        if type and type not in _KIND_OF_TYPE:
+            return              # no stored run has another type
+        for info in _paged(store, self._workspace._id, self._name, top_level=not include_children,
+                           statuses=[str(status)] if status else None,
+                           kind=kind if kind != "script" else None):
             if not _matches(info.tags, tag_filter) or not _matches(info.properties, property_filter):
                 continue
             run = self._run_of(info)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .._cloud_only import cloud_only_class
 from ..errors import NotFoundError, RunEnvironmentException, UserErrorException
-from ._metrics import MetricBuffer, shape_metrics
+from ._metrics import MetricBuffer, shape_metric_values
 from ._run_extras import RunExtras
 from .._status import POST_PROCESSING as _POST_PROCESSING, RUNNING as _RUNNING
 from ._run_lifecycle import TERMINAL, RunLifecycle
@@ -199,8 +199,7 @@ class Run(RunLifecycle, RunExtras, WorkspaceObject):
         return self._buffer
 
     def _record(self, name: str, kind: str, value, step=None) -> None:
-        from ..store.entities import MetricRecord
-        self._metrics.add(MetricRecord(name=name, kind=kind, value=value, step=step))
+        self._metrics.log(name, kind, value, step)
 
     def log(self, name: str, value, description: str = "", step: int | None = None) -> None:
         """Log a scalar. Lists and generators raise: use ``log_list``."""
@@ -245,9 +244,10 @@ class Run(RunLifecycle, RunExtras, WorkspaceObject):
             for child in self.get_children(recursive=True):
                 result[child.id] = child.get_metrics(name)
             return result
-        shaped = shape_metrics(self._store.get_metric_records(self._id))
-        return {name: shaped[name]} if name is not None and name in shaped else (
-            {} if name is not None else shaped)
+        # as columns, without a record object per value; with a name, only that metric's
+        # values are read (the store filters them)
+        columns = self._store.get_metric_columns(self._id, name=name)
+        return shape_metric_values(columns.names, columns.kinds, columns.values)
 
     # -- tags and properties ----------------------------------------------------------------
     def tag(self, key: str, value=None) -> None:

@@ -18,6 +18,7 @@ import re
 from ..errors import UserErrorException
 from ..store.entities import MetricRecord
 from ..store.files import safe_relpath
+from ._metric_wire import FIELDS, METRIC_COLUMNS
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$", re.ASCII)
 _MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$", re.ASCII)
@@ -28,6 +29,7 @@ RESERVED_ENVIRONMENT_PREFIXES = ("Microsoft", "AzureML")
 METRIC_KINDS = frozenset({"scalar", "list", "row", "table", "image"})
 MAX_ARTIFACT_NAME = 1024
 MAX_JSON_FIELD = 1 << 20
+_INT64 = 1 << 63
 
 
 def text(value, what: str) -> str:
@@ -166,24 +168,56 @@ def string_list(value, what: str) -> list:
 
 
 def metric_records(value) -> list:
+    """``value`` when it is a list of valid metric records. Each distinct name is checked once,
+    so a batch of 10,000 values of one metric costs one name check."""
     if not isinstance(value, list):
         raise UserErrorException("records must be a list of metric records")
+    names: set = set()
     for record in value:
         if not isinstance(record, MetricRecord):
             raise UserErrorException(f"records must hold metric records, not "
                                      f"{type(record).__name__}")
-        text(record.name, "metric name")
-        if not record.name or len(record.name) > 255 or _CONTROL.search(record.name):
-            raise UserErrorException(f"metric name {record.name!r} is not valid: 1-255 "
-                                     "characters without control characters")
+        if record.name not in names:
+            metric_name(record.name)
+            names.add(record.name)
         if record.kind not in METRIC_KINDS:
             raise UserErrorException(f"metric kind {record.kind!r} is not one of "
                                      f"{', '.join(sorted(METRIC_KINDS))}")
-        if record.step is not None and (not isinstance(record.step, int)
-                                        or isinstance(record.step, bool)):
-            raise UserErrorException(f"the step of metric {record.name!r} must be a whole number")
-        text(record.created_at, "a metric's created_at")
+        step = record.step
+        if step is not None and (type(step) is not int or not -_INT64 <= step < _INT64):
+            if isinstance(step, bool) or not isinstance(step, int) \
+                    or not -_INT64 <= step < _INT64:
+                raise UserErrorException(f"the step of metric {record.name!r} must be a whole "
+                                         "number of 64 bits")
+        created = record.created_at
+        if type(created) is not str or len(created) > 32 or not created.isascii():
+            raise UserErrorException(f"a metric's created_at must be an ISO-8601 time of at most "
+                                     f"32 characters such as '2024-01-31T12:00:00.000000Z', not "
+                                     f"{created!r}")
     return value
+
+
+def metric_name(value) -> str:
+    text(value, "metric name")
+    if not value or len(value) > 255 or _CONTROL.search(value):
+        raise UserErrorException(f"metric name {value!r} is not valid: 1-255 "
+                                 "characters without control characters")
+    return value
+
+
+def metric_columns(value) -> list:
+    """Metric records a step sent as columns (``{"__metric_columns__": {field: [...]}}``, see
+    :mod:`._metric_wire`), as a list of records: the columns must be lists of one length.
+    The records themselves are checked by :func:`metric_records`."""
+    columns = value.get(METRIC_COLUMNS) if isinstance(value, dict) else None
+    if not isinstance(columns, dict) or set(columns) != set(FIELDS) or not all(
+            isinstance(columns[f], list) for f in FIELDS):
+        raise UserErrorException(f"records must be metric columns: an object "
+                                 f"{{{METRIC_COLUMNS!r}: {{field: [...]}}}} with the lists "
+                                 f"{', '.join(FIELDS)}")
+    if len({len(columns[f]) for f in FIELDS}) != 1:
+        raise UserErrorException("the metric columns must all have the same length")
+    return list(map(MetricRecord, *(columns[f] for f in FIELDS)))
 
 
 def timestamp(value, what: str) -> str | None:

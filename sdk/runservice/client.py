@@ -29,7 +29,6 @@ import shutil
 import socket
 import tarfile
 import tempfile
-import threading
 import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
@@ -38,12 +37,14 @@ from .. import errors
 from ..errors import StoreError, UserErrorException
 from ..store.base import Store
 from ..store.entities import from_wire, to_wire
+from ._metric_wire import columns_from_wire, metric_columns, records_from_columns
+from ._transport import (BLOCK, _BodyFailed, _file_chunks, _guarded, _TarProducer, _TcpConnection,
+                         _UnixConnection)
 
 API_PREFIX = "/v1/"
 META_LENGTH_HEADER = "X-Amlocal-Meta-Length"
 ENTRY_HEADER = "X-Amlocal-Entry"
 BOUND_HEADER = "X-Amlocal-Bound"   # fetch_dataset: the bound sources, URL-quoted JSON
-BLOCK = 1 << 20
 
 # Builtin exceptions that cross the service as themselves (everything else from outside
 # amlocal.errors arrives as StoreError).
@@ -120,113 +121,6 @@ def encode_meta(kwargs: dict) -> bytes:
     return json.dumps(to_wire(kwargs), default=_json_default).encode("utf-8")
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over an AF_UNIX stream socket."""
-
-    def __init__(self, path: str, timeout: float, connect_timeout: float):
-        super().__init__("localhost", timeout=timeout, blocksize=BLOCK)
-        self._path = path
-        self._connect_timeout = connect_timeout
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self._connect_timeout)
-            sock.connect(self._path)
-            sock.settimeout(self.timeout)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class _TcpConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, timeout: float, connect_timeout: float):
-        super().__init__(host, port, timeout=timeout, blocksize=BLOCK)
-        self._connect_timeout = connect_timeout
-
-    def connect(self):
-        self.sock = socket.create_connection((self.host, self.port), self._connect_timeout)
-        self.sock.settimeout(self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _file_chunks(path: Path, size: int):
-    """The file's bytes; refuses a file that changed size meanwhile."""
-    sent = 0
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(BLOCK)
-            if not block:
-                break
-            sent += len(block)
-            if sent > size:
-                break
-            yield block
-    if sent != size:
-        raise StoreError(f"{path} changed size while it was being sent ({size} -> {sent} bytes); "
-                         "upload it again once it is written")
-
-
-class _BodyFailed(Exception):
-    """Carries an error raised while producing a request body out of http.client."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guarded(meta: bytes, chunks):
-    yield meta
-    try:
-        yield from chunks
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        raise _BodyFailed(exc) from exc
-
-
-class _TarProducer:
-    """A tar stream of a file or folder, written by a thread into a pipe and read as chunks."""
-
-    def __init__(self, source: Path):
-        self.source = source
-        self.error: BaseException | None = None
-        read_fd, write_fd = os.pipe()
-        self._reader = os.fdopen(read_fd, "rb")
-        self._thread = threading.Thread(target=self._write, args=(write_fd,), daemon=True,
-                                        name="amlocal-tar")
-        self._thread.start()
-
-    def _write(self, write_fd: int) -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as pipe:
-                with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT,
-                                  bufsize=BLOCK, dereference=True) as tar:
-                    tar.add(str(self.source), arcname=self.source.name, recursive=True)
-        except BrokenPipeError:
-            pass  # the request was abandoned; the reader reports why
-        except BaseException as exc:  # reported by chunks() once the pipe closes
-            self.error = exc
-
-    def chunks(self):
-        try:
-            while True:
-                block = self._reader.read(BLOCK)
-                if not block:
-                    break
-                yield block
-            self._thread.join()
-            if self.error is not None:
-                raise self.error
-        finally:
-            self._reader.close()
-
-    def close(self) -> None:
-        self._reader.close()
-        self._thread.join(timeout=5)
-
-
 class RemoteStore(Store):
     """Every :class:`Store` call, made over the run service at ``service_url`` with ``token``.
 
@@ -287,13 +181,15 @@ class RemoteStore(Store):
                 time.sleep(delay)
                 delay *= 2
 
-    def _request(self, method: str, kwargs: dict, payload=None, length: int | None = None):
+    def _request(self, method: str, kwargs: dict, payload=None, length: int | None = None,
+                 meta: bytes | None = None):
         """Send one call and return (connection, response) for a 200 answer; raise otherwise.
 
         ``payload`` (an iterable of bytes) follows the meta JSON in the body, sent with
         ``Content-Length`` when its ``length`` is known, else chunked. If it fails, the request
-        is abandoned before its end, so the service discards it, and its error is raised."""
-        meta = encode_meta(kwargs)
+        is abandoned before its end, so the service discards it, and its error is raised.
+        ``meta``: the call's JSON already encoded (then ``kwargs`` is not used)."""
+        meta = encode_meta(kwargs) if meta is None else meta
         headers = {"Authorization": f"Bearer {self._token}", META_LENGTH_HEADER: str(len(meta)),
                    "Content-Type": "application/json" if payload is None
                    else "application/octet-stream"}
@@ -330,12 +226,13 @@ class RemoteStore(Store):
             raise exc
         return conn, response
 
-    def _call(self, method: str, _payload=None, _length: int | None = None, **kwargs):
-        """One call; its JSON result decoded into entities."""
-        conn, response = self._request(method, kwargs, _payload, _length)
+    def _call(self, method: str, _payload=None, _length: int | None = None,
+              _meta: bytes | None = None, _decode=from_wire, **kwargs):
+        """One call; its JSON result decoded into entities (by ``_decode``)."""
+        conn, response = self._request(method, kwargs, _payload, _length, _meta)
         try:
-            return from_wire(json.loads(response.read())["result"])
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+            return _decode(json.loads(response.read())["result"])
+        except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"the run service at {self.service_url} sent a broken answer to "
                              f"{method}: {exc}") from exc
         finally:
@@ -394,9 +291,12 @@ class RemoteStore(Store):
     def update_run(self, run_id, **fields):
         return self._call("update_run", run_id=run_id, **fields)
 
-    def list_runs(self, workspace_id=None, experiment=None, parent_id=None, kind=None):
+    def list_runs(self, workspace_id=None, experiment=None, parent_id=None, kind=None, *,
+                  statuses=None, **paging):
+        """``paging``: the other keyword-only filters and paging of ``Store.list_runs``."""
+        statuses = list(statuses) if isinstance(statuses, (set, frozenset)) else statuses
         return self._call("list_runs", workspace_id=workspace_id, experiment=experiment,
-                          parent_id=parent_id, kind=kind)
+                          parent_id=parent_id, kind=kind, statuses=statuses, **paging)
 
     def find_reusable_run(self, workspace_id, reuse_key):
         return self._call("find_reusable_run", workspace_id=workspace_id, reuse_key=reuse_key)
@@ -411,13 +311,22 @@ class RemoteStore(Store):
         return self._call("add_properties", run_id=run_id, properties=properties)
 
     def log_metrics(self, run_id, records):
-        """The whole batch in one request."""
+        """The whole batch in one request, as columns (:mod:`._metric_wire`)."""
         if not records:
             return None
-        return self._call("log_metrics", run_id=run_id, records=list(records))
+        meta = json.dumps({"run_id": run_id, "records": metric_columns(records)},
+                          default=_json_default).encode("utf-8")
+        return self._call("log_metrics", _meta=meta)
 
-    def get_metric_records(self, run_id):
-        return self._call("get_metric_records", run_id=run_id)
+    def get_metric_records(self, run_id, name=None):
+        """The records arrive as columns (:mod:`._metric_wire`)."""
+        return self._call("get_metric_records", _decode=records_from_columns, run_id=run_id,
+                          **({} if name is None else {"name": name}))
+
+    def get_metric_columns(self, run_id, name=None):
+        """The same answer as columns, without a record per value."""
+        return self._call("get_metric_records", _decode=columns_from_wire, run_id=run_id,
+                          **({} if name is None else {"name": name}))
 
     # -- artifacts --------------------------------------------------------------------------
     def put_artifact(self, run_id, name, source):

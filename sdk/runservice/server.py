@@ -36,6 +36,8 @@ from urllib.parse import quote, unquote, urlsplit
 from ..errors import AmlocalError, NotFoundError, StoreError
 from ..store.base import Store
 from ..store.entities import from_wire, to_wire
+from . import _validate as check
+from ._metric_wire import columns_to_wire
 from ._policy import SERVICE_METHODS, STEP_API, Refusal as _Refusal, Scope, StepPolicy, scope_of
 from .client import (API_PREFIX, BLOCK, BOUND_HEADER, ENTRY_HEADER, META_LENGTH_HEADER,
                      _BUILTIN_ERRORS, safe_extract)
@@ -228,6 +230,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         writer.close()  # the last chunk: the client knows the archive is complete
 
 
+def _wake(server) -> None:
+    """Connect to ``server`` once (and close): its serve loop wakes from its wait at once."""
+    try:
+        family = socket.AF_UNIX if isinstance(server.server_address, str) else socket.AF_INET6 \
+            if ":" in str(server.server_address[0]) else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as poke:
+            poke.settimeout(0.5)
+            poke.connect(server.server_address)
+    except OSError:
+        pass   # it wakes at its poll interval instead
+
+
 class RunService:
     """Serve ``store`` to steps: on a Unix socket at ``socket_path`` and/or over TCP on
     ``host``:``port`` (``port=0`` picks a free port).
@@ -277,7 +291,7 @@ class RunService:
             self.stop()
             raise
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                       name=f"amlocal-runservice-{len(self._threads)}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -311,7 +325,10 @@ class RunService:
 
     def stop(self) -> None:
         for server, thread in zip(self._servers, self._threads):  # the started ones
-            server.shutdown()
+            asking = threading.Thread(target=server.shutdown, daemon=True)
+            asking.start()
+            _wake(server)         # the loop sees the request now, not after its poll interval
+            asking.join(timeout=5)
             thread.join(timeout=5)
         for server in self._servers:
             server.server_close()
@@ -378,9 +395,16 @@ class RunService:
             raise _Refusal(400, f"{META_LENGTH_HEADER} must be between 1 and {MAX_META_BYTES}",
                            "StoreError")
         try:
-            kwargs = from_wire(json.loads(body.read_exact(meta_length)))
+            kwargs = json.loads(body.read_exact(meta_length))
             if not isinstance(kwargs, dict):
                 raise TypeError("the request's JSON must be an object of keyword arguments")
+            columns = (kwargs.pop("records") if method == "log_metrics"
+                       and isinstance(kwargs.get("records"), dict) else None)
+            kwargs = from_wire(kwargs)
+            if columns is not None:  # a batch as columns (._metric_wire), checked as it is read
+                kwargs["records"] = check.metric_columns(columns)
+            if method == "get_metric_records" and kwargs.get("name") is not None:
+                check.text(kwargs["name"], "metric name")
             if method in FILE_PARAMETERS:
                 if FILE_PARAMETERS[method] in kwargs:
                     raise TypeError(f"{FILE_PARAMETERS[method]!r} travels in the request body")
@@ -410,6 +434,9 @@ class RunService:
                 self._fetch_dataset(request, arguments)
             elif method == "read_artifact":
                 request._send_bytes(bytes(self.store.read_artifact(**arguments)))
+            elif method == "get_metric_records":  # as columns (._metric_wire), no records
+                request._send_json(200, {"result": columns_to_wire(
+                    self.store.get_metric_columns(**arguments))})
             else:
                 result = self._policy.answer(scope, method,
                                              getattr(self.store, method)(**arguments))

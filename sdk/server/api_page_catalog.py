@@ -319,7 +319,10 @@ def dataset_lineage(request: Request, workspace: str = PathParam(min_length=1, m
         raise HTTPException(404, f"no dataset named {name!r} in workspace '{ws.name}'")
     ids = {i.id: (n, i.version) for n, items in by_name.items() for i in items}
     runs: dict[str, list[LineageRun]] = {n: [] for n in by_name}
-    for run in store.list_runs(ws.id):            # newest first
+    from ..core._run_filters import _paged
+    for run in _paged(store, ws.id):              # newest first, a page at a time
+        if all(len(found) >= top for found in runs.values()):
+            break                                 # every dataset has its runs: stop reading
         for entry in (run.definition or {}).get("inputDatasets") or []:
             if not isinstance(entry, dict):
                 continue

@@ -8,11 +8,25 @@ step containers). Conveniences in the SDK are routed through these few primitive
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, EnvironmentInfo,
                        ExperimentInfo,
                        MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo)
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """A run's metric records as five columns of one length, in logging order: what
+    ``get_metric_records`` gives, without a record object per value."""
+
+    names: Sequence[str]
+    kinds: Sequence[str]
+    values: Sequence
+    steps: Sequence
+    created_at: Sequence[str]
 
 
 class Store(abc.ABC):
@@ -89,8 +103,43 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_runs(self, workspace_id: str | None = None, experiment: str | None = None,
-                  parent_id: str | None = None, kind: str | None = None) -> list[RunInfo]:
-        """Runs, newest first."""
+                  parent_id: str | None = None, kind: str | None = None, *,
+                  top_level: bool = False, statuses: list[str] | None = None,
+                  created_after: str | None = None, created_before: str | None = None,
+                  before: tuple[str, str] | None = None, offset: int = 0,
+                  limit: int | None = None, with_definition: bool = True) -> list[RunInfo]:
+        """Runs matching every given filter, newest first (``created_at``, then ``id``).
+
+        ``top_level``: only runs without a parent; ``statuses``: only these statuses;
+        ``created_after``/``created_before``: store timestamps, exclusive. Paging: ``before``
+        is the ``(created_at, id)`` of the last run of the previous page (only older runs
+        follow), ``offset`` runs are skipped, at most ``limit`` returned. ``with_definition``
+        False leaves each ``definition`` empty (``{}``) for lists that do not show it."""
+
+    def iter_runs(self, workspace_id: str | None = None, experiment: str | None = None, *,
+                  page: int = 100, **filters):
+        """Every run ``list_runs`` gives for these filters, newest first, read ``page`` runs at
+        a time as the generator is iterated (a search that stops early reads little); each page
+        starts after the last run of the one before, so runs created meanwhile neither repeat
+        nor shift a run out."""
+        before = None
+        while True:
+            runs = self.list_runs(workspace_id, experiment, before=before, limit=page, **filters)
+            yield from runs
+            if len(runs) < page:
+                return
+            before = (runs[-1].created_at, runs[-1].id)
+
+    def count_runs(self, workspace_id: str | None = None, experiment: str | None = None,
+                   parent_id: str | None = None, kind: str | None = None, *,
+                   top_level: bool = False, statuses: list[str] | None = None,
+                   created_after: str | None = None, created_before: str | None = None) -> int:
+        """How many runs ``list_runs`` gives for these filters without paging. This default
+        counts its answer; the SQL store counts in SQL."""
+        return len(self.list_runs(workspace_id, experiment, parent_id, kind,
+                                  top_level=top_level, statuses=statuses,
+                                  created_after=created_after, created_before=created_before,
+                                  with_definition=False))
 
     @abc.abstractmethod
     def find_reusable_run(self, workspace_id: str, reuse_key: str) -> RunInfo | None:
@@ -112,8 +161,15 @@ class Store(abc.ABC):
         """Append a batch of metric records in one transaction."""
 
     @abc.abstractmethod
-    def get_metric_records(self, run_id: str) -> list[MetricRecord]:
-        """Every record of the run, in logging order."""
+    def get_metric_records(self, run_id: str, name: str | None = None) -> list[MetricRecord]:
+        """Every record of the run, in logging order; with ``name``, that metric's only."""
+
+    def get_metric_columns(self, run_id: str, name: str | None = None) -> MetricColumns:
+        """``get_metric_records`` as columns (what ``Run.get_metrics`` shapes and the run
+        service sends). This default reads the records; the SQL store reads columns."""
+        records = self.get_metric_records(run_id, name=name)
+        return MetricColumns(*(tuple(getattr(r, f) for r in records)
+                               for f in ("name", "kind", "value", "step", "created_at")))
 
     # -- artifacts --------------------------------------------------------------------------
     @abc.abstractmethod

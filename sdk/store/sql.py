@@ -19,15 +19,18 @@ from ..errors import StoreError, UserErrorException
 from .base import Store
 from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, EnvironmentInfo,
                        ExperimentInfo,
-                       MetricRecord, ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
+                       ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                        utcnow)
 from .files import LocalFiles
+from .sql_batch import RunBatchStore
 from .sql_endpoints import PipelineEndpointStore
 from .sql_keys import ApiKeyStore
+from .sql_metrics import MetricStore
+from .sql_runs import RunListStore
 from .sql_schedules import ScheduleStore
 from . import schema as t
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 _RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
                "reuse_key", "reused_from"}
 
@@ -40,10 +43,12 @@ def _canonical(value: dict) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
+class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, ScheduleStore,
+               ApiKeyStore, Store):
     """The host's store. Pipeline endpoints, schedules and the server's API keys are the host's
     alone (mixins in ``sql_endpoints``, ``sql_schedules``, ``sql_keys``): they are not part of
-    the Store interface a step's client offers."""
+    the Store interface a step's client offers. Run lists are paged in SQL (``sql_runs``),
+    metric records written and read in bulk (``sql_metrics``)."""
 
     def __init__(self, url: str, artifacts_root: Path, models_root: Path):
         from .. import _settings
@@ -63,7 +68,8 @@ class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
             from .. import _settings
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             _settings.private_file(Path(path))  # 0600: datastore credentials are inside
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
+        # pooled connections: opening one (and its pragmas) costs more than most statements
+        engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=4, max_overflow=16,
                                   connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -300,14 +306,6 @@ class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
             conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
         return self.get_run(run_id)
 
-    def list_runs(self, workspace_id=None, experiment=None, parent_id=None, kind=None):
-        q = t.runs.select().order_by(t.runs.c.created_at.desc())
-        for column, value in (("workspace_id", workspace_id), ("experiment", experiment),
-                              ("parent_id", parent_id), ("kind", kind)):
-            if value is not None:
-                q = q.where(t.runs.c[column] == value)
-        return self._all(q, RunInfo)
-
     def find_reusable_run(self, workspace_id, reuse_key):
         q = (t.runs.select().where((t.runs.c.workspace_id == workspace_id)
                                    & (t.runs.c.reuse_key == reuse_key)
@@ -339,18 +337,6 @@ class SqlStore(PipelineEndpointStore, ScheduleStore, ApiKeyStore, Store):
                         "cannot be changed once added (use tags for values that change)")
             return {**cur, **properties}
         self._mutate_json(run_id, "properties", change)
-
-    def log_metrics(self, run_id, records):
-        if not records:
-            return
-        with self._engine.begin() as conn:
-            conn.execute(t.metrics.insert(), [
-                {"run_id": run_id, "name": r.name, "kind": r.kind, "value": r.value,
-                 "step": r.step, "created_at": r.created_at} for r in records])
-
-    def get_metric_records(self, run_id):
-        return self._all(t.metrics.select().where(t.metrics.c.run_id == run_id)
-                         .order_by(t.metrics.c.seq), MetricRecord)
 
     # -- artifacts --------------------------------------------------------------------------
     def put_artifact(self, run_id, name, source):

@@ -117,6 +117,27 @@ def test_metrics_come_back_in_logging_order(scene):
         assert [(r.name, r.value) for r in store.get_metric_records("pipe")] == [("best", 0.9)]
 
 
+def test_one_metric_is_read_alone_and_columns_match_the_records(scene):
+    from amlocal.store.base import MetricColumns
+    logged = [MetricRecord(name="loss", kind="scalar", value=1.5, step=0),
+              MetricRecord(name="note", kind="scalar", value="1"),          # a string, not 1
+              MetricRecord(name="loss", kind="scalar", value=None, step=1),
+              MetricRecord(name="row", kind="row", value={"a": 1, "b": [True, None]}),
+              MetricRecord(name="loss", kind="scalar", value=2 ** 40, step=2)]
+    scene.store.log_metrics("step", logged)
+    for store in (scene.store, scene.host):
+        assert store.get_metric_records("step", name="loss") == [
+            r for r in logged if r.name == "loss"]
+        assert store.get_metric_records("step", name="nothing") == []
+        columns = store.get_metric_columns("step")
+        assert isinstance(columns, MetricColumns)
+        assert list(map(MetricRecord, columns.names, columns.kinds, columns.values,
+                        columns.steps, columns.created_at)) == logged
+        one = store.get_metric_columns("step", name="row")
+        assert (list(one.names), list(one.values)) == (["row"], [{"a": 1, "b": [True, None]}])
+        assert list(store.get_metric_columns("step", name="nothing").values) == []
+
+
 def test_tags_merge_and_properties_are_add_only(scene):
     for run_id in ("step", "pipe"):                        # its own run and its parent
         scene.store.set_tags(run_id, {"a": "1", "b": "2"})

@@ -170,6 +170,52 @@ def test_one_batch_of_10000_metric_records(remote, store):
     assert elapsed < 10, f"one batch of 10,000 records took {elapsed:.1f} s"
 
 
+def test_metric_batches_cross_as_columns_and_are_checked(service, store):
+    """A batch travels as columns (``_metric_wire``); a malformed one is refused with 400 and
+    nothing is written; the former form (one tagged record each) is still accepted."""
+    from amlocal.runservice._metric_wire import METRIC_COLUMNS, metric_columns
+    token = service.grant("step")
+    good = [MetricRecord(name="m", kind="scalar", value=i, step=i) for i in range(3)]
+    wire = metric_columns(good)
+    assert set(wire[METRIC_COLUMNS]) == {"name", "kind", "value", "step", "created_at"}
+    status, _ = _raw_post(service, "log_metrics", token, {"run_id": "step", "records": wire})
+    assert status == 200
+
+    def columns(**change):
+        cols = {**metric_columns(good)[METRIC_COLUMNS], **change}
+        return {"run_id": "step", "records": {METRIC_COLUMNS: cols}}
+
+    for meta, message in [
+            (columns(value=[1, 2]), "same length"),
+            (columns(kind=["scalar", "evil", "scalar"]), "metric kind 'evil'"),
+            (columns(name=["m", "bad\nname", "m"]), "is not valid"),
+            (columns(step=[0, 1.5, 2]), "must be a whole number"),
+            (columns(created_at=["x" * 40] * 3), "created_at"),
+            ({"run_id": "step", "records": {METRIC_COLUMNS: {"name": []}}}, "metric columns"),
+            ({"run_id": "step", "records": {"rows": []}}, "metric columns")]:
+        status, payload = _raw_post(service, "log_metrics", token, meta)
+        assert status == 400 and message in payload["error"]["message"], (meta, payload)
+    status, payload = _raw_post(service, "log_metrics", token, {"run_id": "step", "records": [
+        {"__entity__": "MetricRecord", "name": "old", "kind": "scalar", "value": 9}]})
+    assert status == 200, payload
+    assert [(r.name, r.value) for r in store.get_metric_records("step")] == [
+        ("m", 0), ("m", 1), ("m", 2), ("old", 9)]
+    status, payload = _raw_post(service, "get_metric_records", token,
+                                {"run_id": "step", "name": ["m"]})
+    assert status == 400 and "metric name must be a string" in payload["error"]["message"]
+
+
+def test_a_step_reads_one_metric_as_columns(remote, store):
+    store.log_metrics("step", [MetricRecord(name="big", kind="scalar", value=i)
+                               for i in range(1000)]
+                      + [MetricRecord(name="small", kind="row", value={"a": 1})])
+    columns = remote.get_metric_columns("step", name="small")
+    assert (list(columns.names), list(columns.kinds), list(columns.values)) == (
+        ["small"], ["row"], [{"a": 1}])
+    assert list(remote.get_metric_columns("step").values)[:3] == [0, 1, 2]
+    assert [r.value for r in remote.get_metric_records("step", name="big")] == list(range(1000))
+
+
 def test_concurrent_clients(remote, store):
     """Many steps at once: the threading server and SQLite (WAL) take parallel writes."""
     from concurrent.futures import ThreadPoolExecutor
