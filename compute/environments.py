@@ -34,6 +34,9 @@ again, which is what makes an unchanged resubmit build nothing.
 version, the Dockerfile template bytes, the environment variables baked into the image and the
 base image's RootFS layer digests (not its image id, which differs between daemons). The image is
 tagged ``amlocal-env:<digest[:32]>``; the local backend names its virtualenv by the same digest.
+The template enters the digest as written: the BuildKit form of its uv install line (a cache
+mount for uv's download cache, see :func:`amlocal.compute.images.render_dockerfile`) changes
+how the locked files arrive, not which, so both builders give one environment one digest.
 """
 from __future__ import annotations
 

@@ -1,12 +1,20 @@
 """Base images and environment images, through docker-py.
 
 * :func:`choose_base_image` picks the image an environment builds ``FROM`` without touching the
-  network when a usable one is present; :func:`bootstrap_base` builds :data:`OFFLINE_BASE` with
-  ``debootstrap`` when no registry is reachable.
+  network when a usable one is present; :func:`amlocal.compute.bootstrap.bootstrap_base` builds
+  :data:`OFFLINE_BASE` with ``debootstrap`` when no registry is reachable.
 * :func:`ensure_image` builds ``amlocal-env:<digest[:32]>`` from ``templates/Dockerfile.uv`` (or
   ``Dockerfile.conda``; ``Dockerfile.user`` for user-managed dependencies: the base image as it
   is plus the :func:`interpreter_launcher`) only when it is missing, streaming the build to
-  ``<AMLOCAL_HOME>/build-logs/<digest>.log``.
+  ``<AMLOCAL_HOME>/build-logs/<digest>.log`` and its step times to ``<digest>.json``
+  (:func:`last_build_report`).
+* Builds go through the engine's BuildKit (:mod:`.buildkit`) where it has one: uv's download
+  cache then lives in a BuildKit cache mount shared by every build on the engine, so a second
+  environment downloads only what no environment downloaded before, and the image export does
+  not copy the installed tree once more as the legacy builder's commit does. ``AMLOCAL_BUILDKIT=0``
+  (or an engine without BuildKit) uses the legacy builder, whose uv install runs ``--no-cache``.
+  Azure ML builds images remotely with its own Docker builder; where the files come from differs,
+  the files installed (the lock's, checked against its hashes) do not.
 """
 from __future__ import annotations
 
@@ -14,16 +22,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
 from amlocal import _settings
 from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
 
+from . import buildkit
 from .base import EnvironmentSpec, ResolvedEnvironment
+from .buildkit import BuildReport
 from .docker_errors import detail, docker_errors, translate
 from .build_inputs import (TEMPLATES, USER_MANAGED, BaseInfo, ca_bundle, normalize_arch,
                            pip_requirements_from_conda_lock, template_name, write_atomic)
@@ -34,7 +44,6 @@ OFFLINE_BASE = "amlocal/base:bookworm"
 DEFAULT_BASE = "python:3.11-slim"
 AZURE_IMAGE_PREFIX = "mcr.microsoft.com/azureml/"
 PING_TIMEOUT = 10
-BOOTSTRAP_PACKAGES = "python3,python3-venv,python3-pip,ca-certificates"
 _KNOWN_PYTHON = {OFFLINE_BASE: "3.11", DEFAULT_BASE: "3.11"}
 _pull_failures: dict[str, str] = {}     # image -> error, so a process tries each pull once
 
@@ -42,19 +51,36 @@ _pull_failures: dict[str, str] = {}     # image -> error, so a process tries eac
 # ---------------------------------------------------------------------------------------------
 # the engine
 
+_CLIENTS: dict = {}   # (pid, engine address) -> (client, last ping): a connection pool, never
+PING_AGAIN = 2.0      # shared across fork; pinged again when last asked more than 2 s ago
+
+
 def docker_client():
     """A docker-py client whose engine answered a ping.
 
+    The client (its HTTP connection pool) is kept per process and engine address, so a run
+    does not build one per call; a forked process makes its own. It is pinged again when the
+    last call was more than :data:`PING_AGAIN` seconds ago (a call to an engine that went away
+    in between fails with the same DockerUnavailableError through ``docker_errors``).
     Raises DockerUnavailableError when docker-py cannot connect or the engine does not answer.
     """
+    key = (os.getpid(), os.environ.get("DOCKER_HOST"), os.environ.get("DOCKER_CERT_PATH"),
+           os.environ.get("DOCKER_TLS_VERIFY"))
     try:
-        import docker
-        from docker.constants import DEFAULT_TIMEOUT_SECONDS
-        client = docker.from_env(timeout=PING_TIMEOUT)   # an unreachable tcp:// host fails fast
-        client.ping()
-        client.api.timeout = DEFAULT_TIMEOUT_SECONDS
+        client, pinged = _CLIENTS.get(key, (None, 0.0))
+        if client is None:
+            import docker
+            from docker.constants import DEFAULT_TIMEOUT_SECONDS
+            client = docker.from_env(timeout=PING_TIMEOUT)   # an unreachable tcp:// host fails fast
+            client.ping()
+            client.api.timeout = DEFAULT_TIMEOUT_SECONDS
+            _CLIENTS.clear()          # at most one: an old pid's or address's client is dropped
+        elif time.monotonic() - pinged > PING_AGAIN:
+            client.ping()
+        _CLIENTS[key] = (client, time.monotonic())
         return client
     except Exception as exc:  # noqa: BLE001 - DockerException, requests errors, OSError alike
+        _CLIENTS.pop(key, None)
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise DockerUnavailableError(detail) from None
 
@@ -193,119 +219,6 @@ def base_python(client, image, name: str) -> str:
     return version
 
 
-def bootstrap_base(name: str = OFFLINE_BASE, suite: str = "bookworm",
-                   log: Log = print, force: bool = False,
-                   mirror: str | None = None) -> str:
-    """Build base image ``name`` offline from Debian ``suite`` with debootstrap (no registry
-    needed, only the Debian mirror); return ``name`` at once when it exists and not ``force``.
-
-    Installs debootstrap with apt-get when missing and running as root on Debian. Raises
-    EnvironmentBuildError (debootstrap missing or failing, not root, import failing) and
-    DockerUnavailableError.
-    """
-    client = docker_client()
-    if not force and _get_image(client, name) is not None:
-        return name
-    tool = shutil.which("debootstrap") or next(
-        (p for p in ("/usr/sbin/debootstrap", "/sbin/debootstrap") if os.path.exists(p)), None)
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if tool is None:
-        if is_root and os.path.exists("/etc/debian_version") and shutil.which("apt-get"):
-            log("installing debootstrap with apt-get ...")
-            proc = subprocess.run(["apt-get", "install", "-y", "debootstrap"],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                subprocess.run(["apt-get", "update"], capture_output=True)
-                proc = subprocess.run(["apt-get", "install", "-y", "debootstrap"],
-                                      capture_output=True, text=True)
-            tool = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
-            if proc.returncode != 0 or not os.path.exists(tool):
-                raise EnvironmentBuildError(
-                    f"could not install debootstrap: {proc.stderr.strip()[-500:]}")
-        else:
-            raise EnvironmentBuildError(
-                "debootstrap is needed to build the offline base image: install it "
-                "(`sudo apt-get install debootstrap`) and run `sudo amlocal env bootstrap-base`, "
-                f"or make a registry reachable so {DEFAULT_BASE} can be pulled.")
-    if not is_root:
-        raise EnvironmentBuildError("building the offline base image needs root (debootstrap): "
-                                    "run `sudo amlocal env bootstrap-base`.")
-    root = tempfile.mkdtemp(prefix="amlocal-bootstrap-", dir=os.environ.get("TMPDIR") or "/var/tmp")
-    try:
-        cmd = [tool, "--variant=minbase", f"--include={BOOTSTRAP_PACKAGES}", suite, root]
-        if mirror:
-            cmd.append(mirror)
-        log(f"bootstrapping Debian {suite} into {root} (about a minute) ...")
-        _run_logged(cmd, log, quiet=("I: Retrieving", "I: Validating", "I: Extracting",
-                                     "I: Unpacking", "I: Configuring"))
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for p in Path(root, junk).glob("*"):
-                if p.is_file():
-                    p.unlink()
-        versions = sorted(p.name[len("python"):] for p in Path(root, "usr/bin").glob("python3.*")
-                          if re.fullmatch(r"python3\.\d+", p.name))
-        python = versions[-1] if versions else "3"
-        log(f"importing {root} as {name} (Python {python}) ...")
-        repo, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
-        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", root, "-c", "."],
-                               stdout=subprocess.PIPE)
-
-        def chunks():
-            while True:
-                block = tar.stdout.read(1 << 20)
-                if not block:
-                    return
-                yield block
-
-        try:
-            with docker_errors(f"importing {root} as image {name}"):
-                client.api.import_image(
-                    src=chunks(), repository=repo, tag=tag, stream_src=True,
-                    changes=["ENV LANG=C.UTF-8", f"LABEL amlocal.python={python}",
-                             f"LABEL amlocal.suite={suite}", 'CMD ["python3"]'])
-        finally:
-            tar.stdout.close()
-            tar.wait()
-        if _get_image(client, name) is None:
-            raise EnvironmentBuildError(f"docker import did not create {name}")
-        log(f"built base image {name}")
-        return name
-    finally:
-        _remove_root(root, log)
-
-
-def _run_logged(cmd: list[str], log: Log, quiet=()) -> None:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    tail: list[str] = []
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail = (tail + [line])[-20:]
-        if line and not line.startswith(quiet):
-            log(f"  {line}")
-    if proc.wait() != 0:
-        raise EnvironmentBuildError(f"{os.path.basename(cmd[0])} failed (exit {proc.returncode}):\n"
-                                    + "\n".join(tail))
-
-
-def _remove_root(root: str, log: Log) -> None:
-    """Remove a debootstrap folder, unmounting anything left mounted below it first (never
-    delete through a mounted /proc)."""
-    def mounted() -> list[str]:
-        try:
-            with open("/proc/mounts") as f:
-                points = [ln.split()[1] for ln in f]
-        except OSError:
-            return []
-        return [p for p in points if p == root or p.startswith(root + "/")]
-
-    for point in sorted(mounted(), reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True)
-    if mounted():
-        log(f"warning: {root} still has mounts; leaving it in place")
-        return
-    shutil.rmtree(root, ignore_errors=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # environment images
 
@@ -313,12 +226,31 @@ _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def render_dockerfile(resolved: ResolvedEnvironment, *, with_ca: bool = True) -> str:
-    """The Dockerfile text for ``resolved`` (no Docker needed).
+# BuildKit form of the uv install line: uv's download cache in a cache mount shared by every
+# build on the engine (never in an image; uv checks every file against the lock's hashes), files
+# copied out of it (a hard link cannot cross from the mount into the image's layer). It changes
+# how the locked files arrive, not which: the digest covers the template as written.
+_UV_INSTALL = "RUN @@CA_ENV@@ /opt/env/bin/uv pip install --no-cache "
+UV_CACHE_ID = "amlocal-uv-cache"
+_UV_CACHE_DIR = "/var/cache/amlocal/uv"
+_UV_INSTALL_BUILDKIT = (f"RUN --mount=type=cache,id={UV_CACHE_ID},target={_UV_CACHE_DIR} "
+                        f"@@CA_ENV@@ /opt/env/bin/uv pip install --cache-dir {_UV_CACHE_DIR} "
+                        "--link-mode copy ")
+
+
+def render_dockerfile(resolved: ResolvedEnvironment, *, with_ca: bool = True,
+                      buildkit: bool = False) -> str:
+    """The Dockerfile text for ``resolved`` (no Docker needed); ``buildkit``: for BuildKit,
+    whose uv install line reads uv's download cache from a cache mount.
 
     Raises EnvironmentBuildError for an environment variable name Docker cannot take.
     """
     text = (TEMPLATES / template_name(resolved.installer)).read_text(encoding="utf-8")
+    if buildkit and resolved.installer == "uv":
+        if _UV_INSTALL not in text:
+            raise EnvironmentBuildError(f"template {template_name('uv')} has no line "
+                                        f"starting {_UV_INSTALL!r}")
+        text = text.replace(_UV_INSTALL, _UV_INSTALL_BUILDKIT)
     ca_env = ("env SSL_CERT_FILE=/opt/amlocal/ca.pem PIP_CERT=/opt/amlocal/ca.pem "
               "REQUESTS_CA_BUNDLE=/opt/amlocal/ca.pem MAMBA_SSL_VERIFY=/opt/amlocal/ca.pem"
               if with_ca else "")
@@ -345,12 +277,12 @@ def _lock_conda_platform(resolved: ResolvedEnvironment) -> str:
     return "linux-aarch64" if "linux-aarch64" in resolved.lock_text else "linux-64"
 
 
-def write_context(resolved: ResolvedEnvironment, folder) -> Path:
+def write_context(resolved: ResolvedEnvironment, folder, *, buildkit: bool = False) -> Path:
     """Write the build context (Dockerfile, lock, CA bundle) for ``resolved`` into ``folder``."""
     folder = Path(folder)
     ca = ca_bundle()
-    (folder / "Dockerfile").write_text(render_dockerfile(resolved, with_ca=ca is not None),
-                                       encoding="utf-8")
+    (folder / "Dockerfile").write_text(
+        render_dockerfile(resolved, with_ca=ca is not None, buildkit=buildkit), encoding="utf-8")
     if ca:
         shutil.copyfile(ca, folder / "ca.pem")
     else:
@@ -397,13 +329,34 @@ def build_log_path(resolved: ResolvedEnvironment) -> Path:
     return _settings.current().build_logs / f"{resolved.digest}.log"
 
 
+def build_report_path(resolved: ResolvedEnvironment) -> Path:
+    return _settings.current().build_logs / f"{resolved.digest}.json"
+
+
+def last_build_report(resolved: ResolvedEnvironment) -> BuildReport | None:
+    """How this AMLOCAL_HOME last built ``resolved.image`` (None when it never did)."""
+    try:
+        return BuildReport.from_dict(json.loads(build_report_path(resolved).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def use_buildkit(client) -> bool:
+    """Build with BuildKit unless ``$AMLOCAL_BUILDKIT`` is ``0`` or the engine has none."""
+    if os.environ.get("AMLOCAL_BUILDKIT", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return buildkit.supported(client)
+
+
 def ensure_image(resolved: ResolvedEnvironment, log: Log = print) -> bool:
     """Build ``resolved.image`` unless it exists; True when it built.
 
     Only one process builds a given digest at a time (file lock). Every build line goes to
-    :func:`build_log_path`; the terminal shows a spinner with the last line (plain lines through
-    ``log`` when stdout is not a TTY). Raises EnvironmentBuildError naming the package that failed
-    and the build log path; DockerUnavailableError when no engine answers.
+    :func:`build_log_path`, the step times to :func:`build_report_path`; the terminal shows a
+    spinner with the last line (plain lines through ``log`` when stdout is not a TTY). Builds
+    with BuildKit where the engine has it (uv's download cache then persists across builds in a
+    cache mount), else with the legacy builder. Raises EnvironmentBuildError naming the package
+    that failed and the build log path; DockerUnavailableError when no engine answers.
     """
     if not resolved.base_image:
         raise EnvironmentBuildError(f"environment '{resolved.spec.name}' was locked for this "
@@ -427,13 +380,12 @@ def _build(client, resolved: ResolvedEnvironment, log: Log) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     name = resolved.spec.name
     log(f"building image {resolved.image} for environment '{name}' (log: {path})")
-    error = None
-    tty = sys.stdout.isatty()
     status = None
-    if tty:
+    if sys.stdout.isatty():
         from rich.console import Console
         status = Console().status(f"building {resolved.image}")
         status.start()
+
     def show(line: str) -> None:
         line = line.rstrip()
         if not line:
@@ -443,32 +395,40 @@ def _build(client, resolved: ResolvedEnvironment, log: Log) -> None:
         else:
             log(f"  {line}")
 
+    started = time.perf_counter()
+    labels = {"amlocal.digest": resolved.digest, "amlocal.environment": name}
     try:
         with tempfile.TemporaryDirectory(prefix="amlocal-build-") as ctx, \
                 open(path, "w", encoding="utf-8") as out:
-            write_context(resolved, ctx)
-            out.write(Path(ctx, "Dockerfile").read_text())
-            out.write("-" * 72 + "\n")
+            pending = [""]
+
+            def write(text: str) -> None:
+                text = _ANSI.sub("", text)
+                if not text:
+                    return
+                out.write(text)
+                out.flush()
+                *complete, pending[0] = (pending[0] + text).split("\n")
+                for line in complete:
+                    show(line)
+
+            error, steps, builder = None, (), "legacy"
             try:
-                stream = client.api.build(path=ctx, tag=resolved.image, decode=True, rm=True,
-                                          forcerm=True, pull=False,
-                                          labels={"amlocal.digest": resolved.digest,
-                                                  "amlocal.environment": name})
-                pending = ""
-                for chunk in stream:
-                    text = chunk.get("stream") or chunk.get("status") or ""
-                    if "error" in chunk:
-                        error = chunk.get("error") or "build failed"
-                        text = "\n" + error + "\n"
-                    text = _ANSI.sub("", text)
-                    if not text:
-                        continue
-                    out.write(text)
-                    out.flush()
-                    *complete, pending = (pending + text).split("\n")
-                    for line in complete:
-                        show(line)
-                show(pending)
+                if use_buildkit(client):
+                    write_context(resolved, ctx, buildkit=True)
+                    out.write(Path(ctx, "Dockerfile").read_text() + "-" * 72 + "\n")
+                    try:
+                        progress = buildkit.build(client, ctx, tag=resolved.image, labels=labels,
+                                                  write=write)
+                        error, steps = progress.error or None, progress.report()
+                        builder = "buildkit"
+                    except buildkit.BuildKitUnavailable as exc:
+                        out.write(f"BuildKit refused the build ({exc}); building it with the "
+                                  f"legacy builder\n")
+                if builder == "legacy":
+                    write_context(resolved, ctx)
+                    out.write(Path(ctx, "Dockerfile").read_text() + "-" * 72 + "\n")
+                    error = _legacy_build(client, resolved, ctx, labels, write)
             except docker.errors.APIError as exc:
                 error = str(exc)
                 out.write(error + "\n")
@@ -478,12 +438,31 @@ def _build(client, resolved: ResolvedEnvironment, log: Log) -> None:
                     raise
                 out.write(str(unreachable) + "\n")
                 raise unreachable from None
+            show(pending[0])
     finally:
         if status is not None:
             status.stop()
     if error is not None:
         raise build_failure(resolved, path.read_text(encoding="utf-8", errors="replace"), path)
+    report = BuildReport(image=resolved.image, digest=resolved.digest, builder=builder,
+                         seconds=round(time.perf_counter() - started, 3), steps=steps)
+    write_atomic(build_report_path(resolved), json.dumps(report.to_dict(), indent=1) + "\n")
     log(f"built image {resolved.image}")
+
+
+def _legacy_build(client, resolved: ResolvedEnvironment, ctx: str, labels: dict,
+                  write) -> str | None:
+    """The legacy builder (engines without BuildKit); the build's error text or None."""
+    error = None
+    stream = client.api.build(path=ctx, tag=resolved.image, decode=True, rm=True, forcerm=True,
+                              pull=False, labels=labels)
+    for chunk in stream:
+        text = chunk.get("stream") or chunk.get("status") or ""
+        if "error" in chunk:
+            error = chunk.get("error") or "build failed"
+            text = "\n" + error + "\n"
+        write(text)
+    return error
 
 
 _FAILED_PACKAGE = [

@@ -124,7 +124,8 @@ def build(name, version, selector, output) -> None:
 def bootstrap_base(name, force) -> None:
     """Build the offline base image with debootstrap (needs root; no registry needed)."""
     from ..compute import images
-    result = images.bootstrap_base(name=name or images.OFFLINE_BASE, log=note, force=force)
+    from ..compute.bootstrap import bootstrap_base as build
+    result = build(name=name or images.OFFLINE_BASE, log=note, force=force)
     click.echo(result)
 
 

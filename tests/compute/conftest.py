@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from amlocal.compute.bootstrap import bootstrap_base as _bootstrap_base
 from amlocal.compute.base import EnvironmentSpec
 from amlocal.compute.environments import BaseInfo
 
@@ -67,7 +68,7 @@ def base_image(docker_engine) -> str:
     """The offline base image, bootstrapped once per machine (about 45 s) when missing."""
     from amlocal.compute import images
     if not images.image_exists(TEST_BASE, docker_engine):
-        images.bootstrap_base(TEST_BASE)
+        _bootstrap_base(TEST_BASE)
     return TEST_BASE
 
 

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from amlocal.compute.bootstrap import bootstrap_base as _bootstrap_base
 from amlocal.compute import environments, images
 from amlocal.errors import DockerUnavailableError, EnvironmentBuildError
 
@@ -62,7 +63,7 @@ def test_bootstrap_base_returns_at_once_when_present(base_image, docker_engine):
     try:
         said: list[str] = []
         started = time.perf_counter()
-        assert images.bootstrap_base(name, log=said.append) == name
+        assert _bootstrap_base(name, log=said.append) == name
         assert time.perf_counter() - started < 2 and said == []
     finally:
         docker_engine.images.remove(name)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from amlocal.compute.bootstrap import bootstrap_base as _bootstrap_base
 from amlocal.compute import ComputeBackend, EnvironmentSpec, ResolvedEnvironment, get_backend
 
 TEST_BASE = "amlocal/base:bookworm"
@@ -49,7 +50,7 @@ def _prepare(kind: str, home) -> PreparedBackend:
 def _docker_prepared(docker_engine, contract_home) -> PreparedBackend:
     from amlocal.compute import images
     if not images.image_exists(TEST_BASE):
-        images.bootstrap_base(TEST_BASE, log=lambda line: None)
+        _bootstrap_base(TEST_BASE, log=lambda line: None)
     return _prepare("docker", contract_home)
 
 
