@@ -16,7 +16,9 @@ Standard library only (it runs inside containers too).
   naming the problem.
 
 An error answered before the body was read closes the connection (the unread body cannot be
-told from the next request).
+told from the next request). A well-formed HTTP/1.0 or 1.1 request's headers are read by
+:class:`Headers` (the limits of ``http.client``, without its e-mail parser, which cost a fifth of
+a served request); any other request line is left to the standard library.
 """
 from __future__ import annotations
 
@@ -117,6 +119,63 @@ class Deadlines:
                     pass
 
 
+class Headers:
+    """A request's headers as the handlers read them (``get``, ``get_all``, ``[name]``, ``in``,
+    names case-insensitive, every value of a repeated header kept), read without the e-mail
+    parser: the same limits as ``http.client`` (lines of at most 65,536 bytes, at most 100
+    headers: 431 otherwise); a line that is not ``Name: value`` answers 400; a folded line
+    (starting with a space or tab) continues the previous value."""
+
+    MAX_LINE = 65536
+    MAX_HEADERS = 100
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for name, value in pairs:
+            self._first.setdefault(name.lower(), value)
+
+    @classmethod
+    def read(cls, rfile) -> Headers:
+        pairs: list[list[str]] = []
+        while True:
+            line = rfile.readline(cls.MAX_LINE + 1)
+            if len(line) > cls.MAX_LINE:
+                raise HttpError(431, "HeaderTooLarge", "Line too long")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            if len(pairs) >= cls.MAX_HEADERS:
+                raise HttpError(431, "HeaderTooLarge", "Too many headers")
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and pairs:
+                pairs[-1][1] += " " + text.strip()
+                continue
+            name, colon, value = text.partition(":")
+            if not colon or not name or name != name.strip():
+                raise HttpError(400, "BadRequest", f"Bad header line {text[:80]!r}")
+            pairs.append([name, value.strip()])
+        return cls([(n, v) for n, v in pairs])
+
+    def get(self, name: str, default=None):
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name: str, default=None):
+        found = [v for n, v in self._pairs if n.lower() == name.lower()]
+        return found or default
+
+    def __getitem__(self, name: str):
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def keys(self) -> list[str]:
+        return [n for n, _ in self._pairs]
+
+
 class GuardedHandler(BaseHTTPRequestHandler):
     """A request handler that applies :class:`Limits`; subclasses set ``limits`` and
     ``deadlines`` (see :func:`guarded`) and read a POST body with :meth:`read_body`."""
@@ -144,6 +203,34 @@ class GuardedHandler(BaseHTTPRequestHandler):
 
     def handle_expect_100(self):
         self._continue = True        # "100 Continue" only once the request is accepted
+        return True
+
+    def parse_request(self):
+        """The standard library's ``parse_request`` for a well-formed HTTP/1.0 or 1.1 request
+        line, with the headers read into :class:`Headers` rather than by the e-mail parser
+        (a tenth of the time per request); any other request line goes to the standard one."""
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            return super().parse_request()
+        self.requestline = line
+        self.command, self.path, self.request_version = words
+        self.close_connection = words[2] == "HTTP/1.0"
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")     # as the standard library (gh-87389)
+        try:
+            self.headers = Headers.read(self.rfile)
+        except HttpError as exc:
+            self.send_error(exc.status, str(exc))
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if (self.headers.get("Expect", "").lower() == "100-continue"
+                and self.request_version == "HTTP/1.1"):
+            return self.handle_expect_100()
         return True
 
     def body_length(self) -> int:

@@ -17,7 +17,10 @@ as the worker's ``/amlocal/service``; each socket is 0600. So no other local use
 and every call also carries the service's worker secret (``worker.secret``, 0600, given to the
 workers in their environment), which a worker checks before it reads the call.
 The HTTP limits (``AMLOCAL_SERVICE_MAX_BODY``, ``AMLOCAL_SERVICE_READ_TIMEOUT``, see
-:mod:`amlocal._engine.http_guard`) are read at deploy and kept in ``service.json``.
+:mod:`amlocal._engine.http_guard`) are read at deploy and kept in ``service.json``;
+``AMLOCAL_SERVICE_PROCESSES`` at deploy (default: one per CPU) is how many processes each worker
+forks once its step's module is imported, so that one-row requests use every core (the host front
+hands them over on kept-alive connections, see :mod:`amlocal._engine.worker_wire`).
 """
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ START_TIMEOUT = 300
 WORKER_SOCKET = "worker.sock"
 MODEL_APP_ROOT = "/var/azureml-app"   # Azure's app root of a deployed model
 MODEL_PORT = 5001                     # the scoring server's port inside its container
+PROCESSES_ENV = "AMLOCAL_SERVICE_PROCESSES"   # processes per worker (studio_worker's own name)
 
 
 def hash_key(key: str) -> str:
@@ -282,7 +286,8 @@ def _start_workers(store, workspace_id: str, name: str, batch_run_id: str, path:
             run_id=f"webservice-{name}", step_name=node.name, workdir=workdir, runtime=runtime,
             command=("python", "-m", "amlocal._runtime.studio_worker", "--socket",
                      f"{SERVICE_DIR}/{WORKER_SOCKET}", *dyn, *plan.args),
-            env={**plan.env, "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency), SECRET_ENV: secret},
+            env={**plan.env, "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency), SECRET_ENV: secret,
+                 **_processes_env()},
             labels={**_labels(workspace_id, name), "amlocal.webservice_node": node.id,
                     "amlocal.run_id": f"webservice-{name}"},
             mounts=plan.mounts, service_dir=own, sandbox=node.sandbox)
@@ -290,6 +295,17 @@ def _start_workers(store, workspace_id: str, name: str, batch_run_id: str, path:
         nodes.append({"id": node.id, "name": node.name, "socket": str(own / WORKER_SOCKET),
                       "container": handle.id, "dynamic": dynamic[node.id]})
     return nodes
+
+
+def _processes_env() -> dict:
+    """``AMLOCAL_SERVICE_PROCESSES`` as set at deploy (how many processes each worker forks;
+    unset: one per CPU, see :mod:`amlocal._runtime.studio_worker`), checked here."""
+    text = os.environ.get(PROCESSES_ENV, "").strip()
+    if not text:
+        return {}
+    if not (text.isdigit() and int(text) > 0):
+        raise UserErrorException(f"{PROCESSES_ENV}={text!r} must be a positive number of processes")
+    return {PROCESSES_ENV: text}
 
 
 def _wait_workers(nodes: list[dict]) -> None:

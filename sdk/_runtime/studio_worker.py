@@ -13,13 +13,24 @@ the user's module is imported): a request without it answers 403 before its body
 
 - ``GET /health`` answers 200 once the module is imported;
 - ``POST /call`` with header ``X-Ports: dataframe1=<n>[,dataframe2=<m>]`` and a body of those
-  Arrow IPC streams, concatenated in that order: calls ``azureml_main`` with the request's frames
-  on the dynamic ports and the static frames on the others, and answers 200 with the translated
-  result frame as an Arrow IPC stream, or 422 with ``{"error": message}`` when the script fails or
+  Arrow IPC streams (a size written ``json:<n>``: typed JSON columns, see
+  :mod:`amlocal._engine.worker_wire`), concatenated in that order: calls ``azureml_main`` with the
+  request's frames on the dynamic ports and the static frames on the others, and answers 200 with
+  the translated result frame as an Arrow IPC stream (with ``X-Answer: table``: as the answer's
+  JSON table, refused like Arrow would refuse it), or 422 with ``{"error": message}`` when the script fails or
   returns something that is not ``(DataFrame, ...)`` (the user's message; the traceback from the
   user's frame on goes to the container's log).
 
-Requests are handled in threads, at most ``AMLOCAL_SERVICE_CONCURRENCY`` (default 4) at once.
+The host front calls the same way over the lean framing of :mod:`amlocal._engine.worker_wire`
+(a connection opened with ``AMLW1 <secret>``, checked before any call is read; then ``CALL`` frames
+with the same ports, body and answers), which spares both sides HTTP's header parsing.
+
+Calls are served by ``AMLOCAL_SERVICE_PROCESSES`` processes (default: one per CPU the container
+may use, at most the concurrency), forked once the module is imported and the static inputs read,
+so that calls run side by side rather than one at a time under one interpreter lock; like the
+replicas of a real-time endpoint, each process has its own module state. In each, calls are
+handled in threads, at most ``AMLOCAL_SERVICE_CONCURRENCY`` (default 4) at once (the host front
+also lets at most that many requests in at once).
 Images a script saves are left in the working directory (the python device is a batch output).
 Only the standard library is imported at module level.
 """
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json
 import os
 import socketserver
 import sys
@@ -35,9 +47,12 @@ from pathlib import Path
 
 from . import studio
 from .._engine.http_guard import GuardedHandler, HttpError, Limits, guarded
-from .._engine.worker_wire import SECRET_ENV, SECRET_HEADER, frame_to_ipc, ipc_to_frame
+from .._engine.worker_wire import (ANSWER_HEADER, JSON_PORT, MAGIC, SECRET_ENV, SECRET_HEADER,
+                                   check_table, columns_to_frame, frame_to_ipc, frame_to_table,
+                                   ipc_to_frame, read_call, reply_frame, table_to_json)
 
 PORTS = ("dataframe1", "dataframe2")
+PROCESSES_ENV = "AMLOCAL_SERVICE_PROCESSES"
 # the host front is the only client: frames between served steps may be large, and slow
 _LIMITS = Limits(max_body=1 << 40, read_timeout=600.0)
 
@@ -57,13 +72,17 @@ class Worker:
                 self.static[port] = studio.read_input(value, kind) if value else None
         self.script = str(Path(workdir) / args.script)
         self.module = studio.load_user_module(self.script)
+        self._deep = not _copy_on_write()
+        self.indexes: dict = {}     # column indexes of request frames, by their names
 
-    def call(self, frames: dict) -> bytes:
-        """The result of ``azureml_main`` as Arrow IPC bytes. Raises StudioUserError with the
-        user's message when the script fails or returns something else than ``(df, ...)``."""
-        inputs = [studio.prepare_input(frames[p]) if p in frames else self.static.get(p)
-                  for p in PORTS]
-        inputs = [f.copy() if f is not None and p not in frames else f
+    def call(self, frames: dict, answer: str = "arrow") -> bytes:
+        """The result of ``azureml_main`` as Arrow IPC bytes (``answer="table"``: as the
+        answer's JSON table). Raises StudioUserError with the user's message when the script
+        fails or returns something else than ``(df, ...)``."""
+        inputs = [_prepared(frames[p]) if p in frames else self.static.get(p) for p in PORTS]
+        # each call gets its own static frames; under copy-on-write (pandas 3) a shallow copy is
+        # one: whatever the script changes in it is copied first, the worker's frame stays
+        inputs = [f.copy(deep=self._deep) if f is not None and p not in frames else f
                   for p, f in zip(PORTS, inputs)]
         try:
             result = studio.call_azureml_main(self.module.azureml_main, *inputs)
@@ -73,8 +92,11 @@ class Worker:
             studio._print_user_traceback(exc, self.script)
             sys.stderr.flush()
             raise studio.StudioUserError(f"{type(exc).__name__}: {exc}") from None
-        frame = studio.translate_output(studio.check_result(result))
+        frame = _translated(studio.check_result(result))
         try:
+            if answer == "table":
+                check_table(frame)          # what Arrow (and a batch run) would refuse
+                return table_to_json(frame_to_table(frame))
             return frame_to_ipc(frame)
         except Exception as exc:
             raise studio.StudioUserError(
@@ -82,27 +104,98 @@ class Worker:
                 f"{exc}); give each column one type") from exc
 
 
-def _split(header: str, body: bytes) -> dict:
+def _copy_on_write() -> bool:
+    import pandas as pd
+    return int(pd.__version__.split(".")[0]) >= 3 or bool(
+        getattr(pd.options.mode, "copy_on_write", False) is True)
+
+
+def _prepared(frame):
+    """``studio.prepare_input``, skipped for a frame that already has the 0..n-1 RangeIndex it
+    would give (every frame a request brings)."""
+    import pandas as pd
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return studio.prepare_input(frame)
+
+
+def _translated(frame):
+    """``studio.translate_output``, skipped for a frame it would leave as it is (the 0..n-1
+    RangeIndex and unique string column names): what most scripts return."""
+    import pandas as pd
+    index, names = frame.index, list(frame.columns)
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
+            and all(type(n) is str for n in names) and len(set(names)) == len(names):
+        return frame
+    return studio.translate_output(frame)
+
+
+def _split(header: str, body: bytes, indexes: dict | None = None) -> dict:
     frames, offset = {}, 0
     for part in filter(None, (header or "").split(",")):
         port, _, size = part.partition("=")
+        typed = size.startswith(JSON_PORT)
+        size = size[len(JSON_PORT):] if typed else size
         if port not in PORTS or not size.isdigit():
             raise ValueError(f"bad X-Ports entry {part!r}")
-        frames[port] = ipc_to_frame(body[offset:offset + int(size)])
+        data = body[offset:offset + int(size)]
+        frames[port] = columns_to_frame(data, indexes) if typed else ipc_to_frame(data)
         offset += int(size)
     return frames
 
 
+def _run(worker: Worker, gate: threading.BoundedSemaphore, ports: str, answer: str,
+         body: bytes) -> tuple[int, bytes]:
+    """One call: ``(200, result)``, ``(422, user's error)`` or ``(500, our error)``."""
+    with gate:
+        try:
+            return 200, worker.call(_split(ports, body, worker.indexes), answer)
+        except studio.StudioUserError as exc:
+            return 422, _error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - our side: say what, keep serving
+            return 500, _error(f"{type(exc).__name__}: {exc}")
+
+
+def _error(message: str) -> bytes:
+    return json.dumps({"error": message}).encode("utf-8")
+
+
 def _handler(worker: Worker, gate: threading.BoundedSemaphore, secret: str):
     expected = secret.encode("utf-8")
+    refused = _error(f"this worker answers its service only (no or wrong {SECRET_HEADER})")
 
     class Handler(GuardedHandler):
+        def handle(self):
+            """A lean connection (see :mod:`amlocal._engine.worker_wire`) or HTTP."""
+            try:
+                lean = self.rfile.peek(len(MAGIC))[:len(MAGIC)] == MAGIC
+            except OSError:                          # nothing sent within the read timeout
+                return
+            if lean:
+                self._lean()
+            else:
+                super().handle()
+
+        def _lean(self):
+            line = self.rfile.readline(len(MAGIC) + 1024)
+            if not hmac.compare_digest(line[len(MAGIC):].rstrip(b"\n"), expected):
+                self.wfile.write(reply_frame(403, refused))   # before reading any call
+                return
+            while True:
+                try:
+                    call = read_call(self.rfile)
+                except (OSError, ValueError):        # idle past the read timeout, or garbage
+                    return
+                if call is None:
+                    return
+                self.wfile.write(reply_frame(*_run(worker, gate, *call)))
+
         def _allowed(self) -> bool:
             given = (self.headers.get(SECRET_HEADER) or "").encode("utf-8", "replace")
             if hmac.compare_digest(given, expected):
                 return True
-            self.send_json(403, {"error": f"this worker answers its service only (no or wrong "
-                                          f"{SECRET_HEADER})"}, close=True)
+            self.send_body(403, refused, close=True)
             return False
 
         def do_GET(self):
@@ -120,16 +213,11 @@ def _handler(worker: Worker, gate: threading.BoundedSemaphore, secret: str):
             except HttpError as exc:
                 self.send_json(exc.status, {"error": str(exc)}, close=True)
                 return
-            with gate:
-                try:
-                    data = worker.call(_split(self.headers.get("X-Ports", ""), body))
-                except studio.StudioUserError as exc:
-                    self.send_json(422, {"error": str(exc)})
-                    return
-                except Exception as exc:  # noqa: BLE001 - our side: say what, keep serving
-                    self.send_json(500, {"error": f"{type(exc).__name__}: {exc}"})
-                    return
-            self.send_body(200, data, "application/vnd.apache.arrow.stream")
+            table = self.headers.get(ANSWER_HEADER) == "table"
+            status, data = _run(worker, gate, self.headers.get("X-Ports", ""),
+                                "table" if table else "arrow", body)
+            self.send_body(status, data, "application/json" if table or status != 200
+                           else "application/vnd.apache.arrow.stream")
 
     return guarded(Handler, _LIMITS)
 
@@ -166,10 +254,33 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.umask(mask)
     os.chmod(own.socket + ".tmp", 0o600)
+    processes = _processes(limit)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for _ in range(processes - 1):         # forked warm: the module is imported once
+        if os.fork() == 0:
+            try:
+                server.serve_forever()
+            finally:
+                os._exit(0)
     os.replace(own.socket + ".tmp", own.socket)  # appears only when ready
-    print(f"amlocal worker ready on {own.socket}", flush=True)
+    print(f"amlocal worker ready on {own.socket} ({processes} "
+          f"process{'es' if processes > 1 else ''})", flush=True)
     server.serve_forever()
     return 0
+
+
+def _processes(limit: int) -> int:
+    """How many processes serve calls: ``AMLOCAL_SERVICE_PROCESSES``, else one per CPU this
+    container may use; never more than the concurrency ``limit``."""
+    text = os.environ.get(PROCESSES_ENV, "").strip()
+    if text.isdigit() and int(text) > 0:
+        return min(int(text), limit)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, limit))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ input's example schema (``"25"`` becomes 25 in an int64 column; ``null`` and ``"
 values in numeric columns). ColumnNames must be exactly the schema's columns (any order); every
 input must be given. ``GlobalParameters`` is accepted and ignored: the served steps keep the
 pipeline parameters of the batch run made at deploy. The
-nodes on the web path run in order, each frame passed to the next worker as Arrow IPC bytes, and
-the answer is ``{"Results": {"output1": {"type": "table", "value": {"ColumnNames",
+nodes on the web path run in order; a request's inputs reach their worker as typed JSON columns
+(no pandas or Arrow on this side for them: the worker builds the one DataFrame the script needs),
+a served step's result reaches the next worker as Arrow IPC bytes, and a step whose result is only
+answered sends back the answer's table itself (see :mod:`amlocal._engine.worker_wire`). The answer is ``{"Results": {"output1": {"type": "table", "value": {"ColumnNames",
 "ColumnTypes", "Values"}}}}``.
 
 ColumnTypes: bool -> ``Boolean``; int8/int16/int32/uint8/uint16 -> ``Int32``; other integers
@@ -28,16 +30,16 @@ key, both answered before the body is read; then the limits of :mod:`amlocal._en
 at deploy, 408 when it is not sent within ``AMLOCAL_SERVICE_READ_TIMEOUT``; 400 for a body that is
 not UTF-8 JSON, is nested too deeply or holds NaN/Infinity); 400 naming the field for a value that
 does not fit the schema (out of its type's range included); 500 with the user's message when
-``azureml_main`` fails. The workers are called over their Unix sockets with the service's worker
-secret (``worker.secret``), which they check before reading a call.
+``azureml_main`` fails. The workers are called over their Unix sockets, on one kept-alive lean
+connection per request thread and worker (not HTTP: see :mod:`amlocal._engine.worker_wire`), each
+opened with the service's worker secret (``worker.secret``), which the worker checks before it
+reads a call.
 ``GET /`` answers ``{"status": "Healthy"}`` without a key. At most ``concurrency`` requests
 (``AMLOCAL_SERVICE_CONCURRENCY`` at deploy, default 4) execute at once; others wait.
 """
 from __future__ import annotations
 
-import base64
 import hmac
-import http.client
 import json
 import math
 import os
@@ -46,13 +48,16 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from amlocal._engine.http_guard import GuardedHandler, HttpError, Limits, guarded, parse_json
 from amlocal._engine.served import (ENDPOINT_FILE, KEYS_FILE, SERVICE_FILE,
                                     WORKER_SECRET_FILE, hash_key)
-from amlocal._engine.worker_wire import SECRET_HEADER, frame_to_ipc, ipc_to_frame
+from amlocal._engine.worker_wire import (  # noqa: F401 - column_type and frame_to_table: API
+    JSON_PORT, call_frame, column_type, columns_to_json, frame_to_ipc, frame_to_table, hello,
+    ipc_to_frame, read_reply)
 
 
 WORKER_RETRY_SECONDS = 5.0  # how long a request waits for a worker that does not answer
@@ -93,15 +98,6 @@ def _to_float(value):
     return number
 
 
-def _int_range(dtype: str) -> tuple[int, int]:
-    import numpy as np
-    try:
-        info = np.iinfo(dtype.lower())
-    except (TypeError, ValueError):
-        info = np.iinfo("int64")
-    return int(info.min), int(info.max)
-
-
 def _to_bool(value):
     if isinstance(value, bool):
         return value
@@ -117,53 +113,102 @@ def type_column(values: list, dtype: str, field: str):
     """``values`` as a pandas Series of the schema's ``dtype``; RequestError 400 naming
     ``field`` and the row for a value that does not convert."""
     import pandas as pd
+    typed = typed_values(values, dtype, field)
+    if isinstance(typed, tuple):
+        return pd.Series(typed[1], dtype=typed[0])
+    return typed
+
+
+def typed_values(values: list, dtype: str, field: str):
+    """``(pandas dtype, values)``: the values typed by the schema's ``dtype`` as plain Python
+    (int, float, bool, str or None for a missing value), without pandas; a datetime column
+    comes back as a pandas Series (it is typed by pandas). RequestError 400 naming ``field``
+    and the row for a value that does not convert."""
     kind = dtype.lower()
     bounds = None
     if kind.startswith(("int", "uint")):
-        convert, label, bounds = _to_int, "an integer", _int_range(dtype)
+        convert, label, bounds = _to_int, "an integer", _int_bounds(dtype)
     elif kind.startswith("float"):
         convert, label = _to_float, "a number"
     elif kind in ("bool", "boolean"):
         convert, label = _to_bool, "a boolean (true/false)"
     elif kind.startswith("datetime"):
+        import pandas as pd
         try:
             return pd.Series(pd.to_datetime([None if _missing(v) else v for v in values]))
         except (ValueError, TypeError, OverflowError) as exc:
             raise RequestError(400, "BadArgument", f"{field}: a value is not a date/time ({exc})") from None
     else:
         texts = [None if v is None else v if isinstance(v, str) else str(v) for v in values]
-        return pd.Series(texts, dtype=dtype if kind in ("str", "string") else object)
+        return (dtype if kind in ("str", "string") else "object"), texts
     out, has_na = [], False
     for row, value in enumerate(values):
         if _missing(value):
             out.append(None)
             has_na = True
             continue
-        shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
         try:
             converted = convert(value)
             if bounds and not bounds[0] <= converted <= bounds[1]:
                 raise OverflowError
         except OverflowError:
             limits = f" ({bounds[0]} to {bounds[1]})" if bounds else " (a finite number)"
-            raise RequestError(400, "BadArgument", f"{field}: row {row} value {shown} is out of "
-                               f"range for the column's type {dtype}{limits}") from None
+            raise RequestError(400, "BadArgument", f"{field}: row {row} value {_shown(value)} is "
+                               f"out of range for the column's type {dtype}{limits}") from None
         except (ValueError, TypeError):
-            raise RequestError(400, "BadArgument", f"{field}: row {row} value {shown} is not "
-                                                   f"{label} (the column's type is {dtype})") from None
+            raise RequestError(400, "BadArgument", f"{field}: row {row} value {_shown(value)} is "
+                               f"not {label} (the column's type is {dtype})") from None
         out.append(converted)
-    if not has_na:
-        return pd.Series(out, dtype=dtype)
+    if not has_na or convert is _to_float:      # None in a float column is NaN
+        return dtype, out
     if convert is _to_int:
-        return pd.Series(out, dtype="UInt64" if bounds[1] > 2 ** 63 else "Int64")
-    if convert is _to_float:
-        return pd.Series([float("nan") if v is None else v for v in out], dtype=dtype)
-    return pd.Series(out, dtype="boolean")
+        return ("UInt64" if bounds[1] > 2 ** 63 else "Int64"), out
+    return "boolean", out
+
+
+def _shown(value) -> str:
+    return repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+
+
+_INT_BOUNDS = {f"{sign}int{bits}": ((0, 2 ** bits - 1) if sign else
+                                     (-2 ** (bits - 1), 2 ** (bits - 1) - 1))
+               for sign in ("", "u") for bits in (8, 16, 32, 64)}
+
+
+def _int_bounds(dtype: str) -> tuple[int, int]:
+    """What ``numpy.iinfo`` says, without numpy; int64's for another integer dtype."""
+    return _INT_BOUNDS.get(dtype.lower(), _INT_BOUNDS["int64"])
+
+
+@dataclass(frozen=True)
+class TypedInput:
+    """One input of a request, typed by its schema: ``columns`` is ``((name, dtype, values),
+    ...)`` in the schema's order, values plain Python (a datetime column: a pandas Series)."""
+
+    rows: int
+    columns: tuple
+
+    @property
+    def plain(self) -> bool:
+        """Whether every column is plain values (it can travel as typed JSON columns)."""
+        return all(isinstance(values, list) for _, _, values in self.columns)
+
+    def frame(self):
+        import pandas as pd
+        return pd.DataFrame({name: values if not isinstance(values, list)
+                             else pd.Series(values, dtype=dtype)
+                             for name, dtype, values in self.columns},
+                            index=None if self.columns else pd.RangeIndex(self.rows))
 
 
 def parse_body(raw: bytes, inputs: dict) -> dict:
     """``{input name: typed DataFrame}`` from a request body; RequestError 400 naming the field."""
-    import pandas as pd
+    return {name: typed.frame() for name, typed in parse_inputs(raw, inputs).items()}
+
+
+def parse_inputs(raw: bytes, inputs: dict) -> dict:
+    """``{input name: TypedInput}`` from a request body, without pandas unless a column is a
+    datetime; RequestError 400 naming the field."""
     body = parse_json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("Inputs"), dict):
         example = json.dumps({next(iter(inputs)): {"ColumnNames": ["..."], "Values": [["..."]]}})
@@ -193,10 +238,14 @@ def parse_body(raw: bytes, inputs: dict) -> dict:
             if not isinstance(row, list) or len(row) != len(columns):
                 raise RequestError(400, "BadArgument", f"Inputs.{name}.Values[{i}] must be a list of "
                                    f"{len(columns)} values (one per column)")
-        frames[name] = pd.DataFrame({c: type_column([r[position[c]] for r in rows], dtype,
-                                                    f"Inputs.{name}.{c}")
-                                     for c, dtype in schema.items()})
+        frames[name] = TypedInput(len(rows), tuple(
+            (c, *_typed(typed_values([r[position[c]] for r in rows], dtype, f"Inputs.{name}.{c}")))
+            for c, dtype in schema.items()))
     return frames
+
+
+def _typed(typed) -> tuple:
+    return typed if isinstance(typed, tuple) else (str(typed.dtype), typed)
 
 
 def _columns_and_rows(value, field: str) -> tuple[list, list]:
@@ -217,104 +266,67 @@ def _columns_and_rows(value, field: str) -> tuple[list, list]:
     return columns, rows
 
 
-# -- answering -------------------------------------------------------------------------------
-def column_type(series) -> str:
-    """The classic ColumnTypes name of a column (mapping in the module docstring)."""
-    import pandas as pd
-    t = series.dtype
-    if pd.api.types.is_bool_dtype(t):
-        return "Boolean"
-    if pd.api.types.is_integer_dtype(t):
-        return "Int32" if str(t).lower() in ("int8", "int16", "int32", "uint8", "uint16") else "Int64"
-    if pd.api.types.is_float_dtype(t):
-        return "Double"
-    if pd.api.types.is_datetime64_any_dtype(t):
-        return "DateTime"
-    if pd.api.types.is_timedelta64_dtype(t):
-        return "TimeSpan"
-    present = series.dropna()
-    if len(present) and all(isinstance(v, (bytes, bytearray)) for v in present):
-        return "Binary"
-    return "String"
-
-
-def _cell(value, kind: str):
-    if value is None:
-        return None
-    if kind == "Binary":
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if kind == "DateTime":
-        return value.isoformat()
-    if kind == "TimeSpan":
-        return value.total_seconds()
-    if kind == "String" and not isinstance(value, str):
-        return str(value)
-    return value
-
-
-def frame_to_table(frame) -> dict:
-    """``{"ColumnNames", "ColumnTypes", "Values"}`` of a result frame."""
-    names = [str(c) for c in frame.columns]
-    types, columns = [], []
-    for i in range(len(names)):
-        series = frame.iloc[:, i]
-        kind = column_type(series)
-        missing = series.isna()
-        if missing.any() or kind not in ("Int64", "Int32", "Double", "Boolean", "String"):
-            values = series.astype(object).where(~missing, None).tolist()
-        else:
-            values = series.tolist()
-        types.append(kind)
-        columns.append([_cell(v, kind) for v in values])
-    rows = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(len(frame))]
-    return {"ColumnNames": names, "ColumnTypes": types, "Values": rows}
-
-
 # -- the workers -----------------------------------------------------------------------------
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+class _Lean:
+    """One lean connection to a worker (see :mod:`amlocal._engine.worker_wire`)."""
 
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+    def __init__(self, path: str, timeout: float, secret: str):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+            self.sock.sendall(hello(secret))
+        except OSError:
+            self.sock.close()
+            raise
+        self.rfile = self.sock.makefile("rb")
+
+    def call(self, ports: str, answer: str, body: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(call_frame(ports, answer, body))
+        return read_reply(self.rfile)
+
+    def close(self) -> None:
+        self.rfile.close()
+        self.sock.close()
 
 
 class Workers:
-    """Calls to the worker sockets, with one kept-alive connection per thread and socket."""
+    """Calls to the worker sockets, with one kept-alive lean connection per thread and socket."""
 
     def __init__(self, secret: str, timeout: float = 600):
         self._local = threading.local()
         self._timeout = timeout
         self._secret = secret
 
-    def call(self, path: str, frames: dict) -> bytes:
-        ports = ",".join(f"{p}={len(b)}" for p, b in frames.items())
-        body = b"".join(frames.values())
+    def call(self, path: str, frames: dict, answer: str = "arrow") -> bytes:
+        """``frames`` is ``{port: (form, bytes)}`` (form ``arrow`` or ``json``); the answer is
+        the result as Arrow, or as the answer's table with ``answer="table"``."""
+        ports = ",".join(f"{p}={JSON_PORT if form == 'json' else ''}{len(b)}"
+                         for p, (form, b) in frames.items())
+        body = b"".join(b for _, b in frames.values())
         deadline = time.monotonic() + WORKER_RETRY_SECONDS
+        conns = self._local.__dict__.setdefault("conns", {})
         while True:  # a kept-alive connection may have been closed: reconnect, briefly retrying
-            conns = self._local.__dict__.setdefault("conns", {})
-            conn = conns.get(path) or conns.setdefault(path, _UnixConnection(path, self._timeout))
+            conn = conns.get(path)
             try:
-                conn.request("POST", "/call", body=body,
-                             headers={"X-Ports": ports, SECRET_HEADER: self._secret})
-                response = conn.getresponse()
-                data = response.read()
+                if conn is None:
+                    conn = conns[path] = _Lean(path, self._timeout, self._secret)
+                status, data = conn.call(ports, answer, body)
                 break
-            except (OSError, http.client.HTTPException):
-                conn.close()
+            except (OSError, ValueError):
+                if conn is not None:
+                    conn.close()
                 conns.pop(path, None)
                 if time.monotonic() > deadline:
                     raise RequestError(500, "WorkerUnavailable", "a worker of this service does not "
                                        "answer; see `amlocal webservice logs`") from None
                 time.sleep(0.05)
-        if response.status == 200:
+        if status == 200:
             return data
+        if status == 403:
+            conns.pop(path).close()           # the worker closes a refused connection
         message = json.loads(data or b"{}").get("error", "the worker failed")
-        raise RequestError(500, "ModuleExecutionError" if response.status == 422 else "WorkerError",
+        raise RequestError(500, "ModuleExecutionError" if status == 422 else "WorkerError",
                            message)
 
 
@@ -329,6 +341,7 @@ class Service:
         self.limits = Limits(int(self.spec.get("max_body") or Limits.max_body),
                              float(self.spec.get("read_timeout") or Limits.read_timeout))
         self.workers = Workers((folder / WORKER_SECRET_FILE).read_text().strip())
+        self._tables = answered_only(self.spec)
         self._keys: tuple[float, list[str]] = (-1.0, [])
         self._keys_lock = threading.Lock()
 
@@ -350,15 +363,43 @@ class Service:
         return ok
 
     def execute(self, raw: bytes) -> dict:
-        frames = parse_body(raw, self.spec["inputs"])
-        data = {f"input:{n}": frame_to_ipc(f) for n, f in frames.items()}
+        """The answer to one request: its inputs typed by the schemas travel as typed JSON
+        columns (Arrow when a column is a datetime), a served step's result travels to the next
+        step as Arrow, and a step whose result is only answered returns the answer's table."""
+        inputs = parse_inputs(raw, self.spec["inputs"])
+        data = {f"input:{n}": (("json", columns_to_json(t.columns, t.rows)) if t.plain
+                               else ("arrow", frame_to_ipc(t.frame())))
+                for n, t in inputs.items()}
         with self.gate:
             for node in self.spec["nodes"]:
                 sent = {port: data[src] for port, src in node["dynamic"].items()}
-                data[f"node:{node['id']}"] = self.workers.call(node["socket"], sent)
-        return {"Results": {name: {"type": "table",
-                                   "value": frame_to_table(ipc_to_frame(data[f"node:{node}"]))}
+                answer = "table" if node["id"] in self._tables else "arrow"
+                data[f"node:{node['id']}"] = (answer, self.workers.call(node["socket"], sent,
+                                                                        answer))
+        return {"Results": {name: {"type": "table", "value": _table(*data[f"node:{node}"])}
                             for name, node in self.spec["outputs"].items()}}
+
+
+
+def answered_only(spec: dict) -> frozenset:
+    """The nodes of ``service.json`` whose result is only answered (no served step reads it)."""
+    fed = {src[len("node:"):] for node in spec["nodes"]
+           for src in node["dynamic"].values() if src.startswith("node:")}
+    return frozenset(set(spec["outputs"].values()) - fed)
+
+
+def _table(form: str, data: bytes) -> dict:
+    """An output's table from a worker's answer, checked to be one."""
+    if form == "arrow":
+        return frame_to_table(ipc_to_frame(data))
+    try:
+        table = json.loads(data)
+    except ValueError:
+        table = None
+    if not (isinstance(table, dict) and all(isinstance(table.get(k), list) for k in
+                                            ("ColumnNames", "ColumnTypes", "Values"))):
+        raise RequestError(500, "WorkerError", "a worker answered something else than a table")
+    return table
 
 
 def _handler(service: Service):

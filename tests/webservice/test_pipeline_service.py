@@ -217,6 +217,9 @@ def test_a_deployed_scoring_pipeline_serves_warm_until_deleted(workspace, tmp_pa
         frame = service.run(pd.DataFrame({"surface": [2, 4]}))
         assert frame["price"].tolist() == [6, 12] and frame["label"].tolist() == ["flat", "flat"]
         assert "surface must not be negative" in service.get_logs()
+        # one worker process per CPU (at most the concurrency, 4), forked warm
+        processes = min(len(os.sched_getaffinity(0)), 4)
+        assert f"({processes} process{'es' if processes > 1 else ''})" in service.get_logs()
     finally:
         folder = home / "services" / workspace._id / "scoring"
         pid = json.loads((folder / "endpoint.json").read_text())["pid"]

@@ -246,6 +246,12 @@ def test_a_served_pipeline_is_reachable_only_through_its_key_and_limits(workspac
             raw.sendall(b"POST /call HTTP/1.1\r\nHost: w\r\nContent-Length: 1000000\r\n\r\n")
             answer = _until_closed(raw)
         assert answer.startswith(b"HTTP/1.1 403") and b"X-Amlocal-Worker-Secret" in answer
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:  # the front's framing too
+            raw.settimeout(10)
+            raw.connect(str(worker_sock))
+            raw.sendall(b"AMLW1 guessed-not-known\nCALL dataframe1=json:2 table 2\n{}")
+            answer = _until_closed(raw)
+        assert answer.startswith(b"403 ") and b"X-Amlocal-Worker-Secret" in answer
         assert "CALLED azureml_main" not in container.logs().decode()   # no user code ran
         if os.getuid() == 0:   # the worker's own uid on the host: the parent folder stops it
             reader, writer = os.pipe()
@@ -346,6 +352,10 @@ def test_a_served_pipeline_is_reachable_only_through_its_key_and_limits(workspac
             assert response.status == 200, answer
             assert answer["Results"]["output1"]["value"]["Values"] == [[4, 0.25, 8]]
         connection.close()
+        for _ in range(100):         # the engine copies the container's output asynchronously
+            if container.logs().decode().count("CALLED azureml_main") >= 4:
+                break
+            time.sleep(0.1)
         assert container.logs().decode().count("CALLED azureml_main") == 4
         log = service.get_logs()
         assert "POST /services/guarded/execute 413" in log and "408" in log
