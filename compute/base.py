@@ -100,8 +100,13 @@ class StepHandle(Protocol):
     def lines(self) -> Iterator[str]:
         """The step's combined stdout/stderr, line by line, until it exits."""
 
-    def wait(self) -> int:
-        """Block until the step exits and return its exit status; resources are released."""
+    def wait(self, release: bool = True) -> int:
+        """Block until the step exits and return its exit status. Its resources (a container, a
+        temporary root) are released, unless ``release`` is False: the caller then calls
+        :meth:`release` (after recording the step's end, so freeing them is not on the path)."""
+
+    def release(self) -> None:
+        """Free what the exited step still holds; idempotent."""
 
     def cancel(self) -> None:
         """Stop the step (and remove its container); ``wait`` then returns non-zero."""

@@ -90,7 +90,7 @@ class DockerStepHandle:
                     yield line.rstrip("\r")
             # The engine's follow stream can end before a last line without "\n" is logged;
             # once the container has exited, the stored log is complete: add what was missed.
-            self._container.wait()
+            self._record_exit()
             rest = self._container.logs(stdout=True, stderr=True)[received:]
             if rest:
                 *complete, pending = (pending + decoder.decode(rest)).split("\n")
@@ -106,26 +106,37 @@ class DockerStepHandle:
         if pending:
             yield pending.rstrip("\r")
 
-    def wait(self) -> int:
-        """Block until the container exits; return its exit status. The container is removed
-        in every case (also on KeyboardInterrupt). Raises DockerUnavailableError when the engine
-        goes away while waiting (ComputeError for another refusal)."""
+    def _record_exit(self) -> None:
         import docker
+        if self._exit is not None:
+            return
+        with docker_errors(f"waiting for container {self._container.id[:12]}"):
+            try:
+                status = int(self._container.wait().get("StatusCode", -1))
+            except docker.errors.NotFound:
+                status = -1               # removed under us (cancel): keep its status
+        if self._exit is None:
+            self._exit = status
+
+    def wait(self, release: bool = True) -> int:
+        """Block until the container exits; return its exit status. The container is removed
+        in every case (also on KeyboardInterrupt), at once or, when ``release`` is False, by
+        :meth:`release` (a failure to wait removes it at once). Raises DockerUnavailableError
+        when the engine goes away while waiting (ComputeError for another refusal)."""
         try:
-            if self._exit is None:
-                with docker_errors(f"waiting for container {self._container.id[:12]}"):
-                    try:
-                        status = int(self._container.wait().get("StatusCode", -1))
-                    except docker.errors.NotFound:
-                        status = -1               # removed under us (cancel): keep its status
-                if self._exit is None:
-                    self._exit = status
+            self._record_exit()
             code = self._exit
-        finally:
+        except BaseException:
+            self._remove()
+            raise
+        if release:
             self._remove()
         if self._cancelled and code == 0:
             return CANCELLED_STATUS
         return code
+
+    def release(self) -> None:
+        self._remove()
 
     def cancel(self) -> None:
         """Stop the container (SIGTERM, SIGKILL after 5 s) and remove it. Raises
@@ -224,6 +235,12 @@ class DockerBackend:
         resolved = environments.resolve(spec, log)
         images.ensure_image(resolved, log)
         return resolved
+
+    def resolve(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
+        """Lock ``spec`` (from the lock cache when locked before) and compute its digest, without
+        building its image: what deciding a step's reuse needs."""
+        from . import environments
+        return environments.resolve(spec, log)
 
     def submit(self, step: StepSpec, env: ResolvedEnvironment) -> DockerStepHandle:
         """Start ``step`` in a container of ``env.image`` and return at once.

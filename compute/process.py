@@ -72,9 +72,10 @@ class LocalStepHandle:
                 return
             yield line
 
-    def wait(self) -> int:
+    def wait(self, release: bool = True) -> int:
         """Wait for the process and return its exit status (negative: killed by that signal).
-        The temporary root is removed; on KeyboardInterrupt the process group is killed."""
+        The temporary root is removed (later, by :meth:`release`, when ``release`` is False); on
+        KeyboardInterrupt the process group is killed."""
         try:
             code = self._proc.wait()
         except BaseException:
@@ -85,8 +86,12 @@ class LocalStepHandle:
                 pass
             shutil.rmtree(self._root, ignore_errors=True)
             raise
-        shutil.rmtree(self._root, ignore_errors=True)
+        if release:
+            self.release()
         return code if code != 0 or not self._cancelled else 143
+
+    def release(self) -> None:
+        shutil.rmtree(self._root, ignore_errors=True)
 
     def cancel(self) -> None:
         """SIGTERM the process group, SIGKILL it after 5 s."""

@@ -50,6 +50,15 @@ def _no_studio_server_left(tmp_path):
             os.kill(pid, signal.SIGTERM)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runner_hosts_stopped_at_the_end():
+    """Submissions start a warm runner host (one per user and installation) that would idle
+    on after the session: ask it to end when the tests are done."""
+    yield
+    from amlocal._engine import runner_host
+    runner_host.stop_hosts()
+
+
 @pytest.fixture
 def workspace(home):
     from amlocal.core import Workspace

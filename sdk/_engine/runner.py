@@ -74,6 +74,8 @@ class Runner:
         self._lock = threading.Lock()
         self._runtime: Path | None = None
         self.service = None
+        # containers of ended steps are removed off the path, after their end is recorded
+        self._releases = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amlocal-release")
 
     # -- logging ----------------------------------------------------------------------------
     def log(self, prefix: str, text: str) -> None:
@@ -135,6 +137,7 @@ class Runner:
             self.store.update_run(self.run_id, status=status.value, ended_at=ended)
             self.log("run" if self.is_script else "pipeline",
                      f"{'Run' if self.is_script else 'PipelineRun'} {self.run_id} {status}")
+            self._releases.shutdown(wait=True)   # every container removed before the runner ends
         return status
 
     def shell(self) -> int:
@@ -208,9 +211,13 @@ class Runner:
         if self.is_script:
             return  # the run is its own step: ended by the caller
         canceled = self.canceled.is_set() or bool(self._requested())
+        try:
+            now = {r.id: r for r in self.store.list_runs(parent_id=self.run_id)}
+        except Exception:  # noqa: BLE001 - read them one by one below
+            now = {}
         for node_id, step in self.step_runs.items():
             try:
-                current = self.store.get_run(step.id)
+                current = now.get(step.id) or self.store.get_run(step.id)
                 if current is None or current.status in TERMINAL:
                     continue
                 if current.status in WAITING or canceled:
@@ -363,7 +370,7 @@ class Runner:
                 data = (line if line.endswith("\n") else line + "\n")
                 self.store.append_artifact(step.id, STD_LOG, data.encode("utf-8", "replace"))
                 self.log(name, line)
-            code = handle.wait()
+            code = handle.wait(release=False)
             self._collect(step.id, workdir)
             if self.canceled.is_set():
                 raise _Canceled()
@@ -396,12 +403,26 @@ class Runner:
             return False
         finally:
             with self._lock:
-                self.handles.pop(node.id, None)
+                handle = self.handles.pop(node.id, None)
+            if handle is not None:
+                self._release(node.name, handle)
             if token:
                 self.service.revoke(token)
             shutil.rmtree(workdir, ignore_errors=True)
             for leftover in (self.work / f"{step.id}-inputs", self.work / f"{step.id}-outputs"):
                 shutil.rmtree(leftover, ignore_errors=True)
+
+    def _release(self, name: str, handle) -> None:
+        """Remove an ended step's container in the background (joined before the run ends)."""
+        def release() -> None:
+            try:
+                handle.release()
+            except Exception as exc:  # noqa: BLE001 - say so; the next settle removes it
+                self.log(name, f"amlocal warning: could not remove the step's container: {exc}")
+        try:
+            self._releases.submit(release)
+        except RuntimeError:   # shut down already (the run is ending): remove it now
+            release()
 
     def _reuse(self, node, step, record, definition) -> bool:
         """Take over the outputs of an earlier run with the same key; False when they are gone."""

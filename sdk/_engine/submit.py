@@ -75,25 +75,34 @@ def record(store, submission: Submission, request: RunRequest):
 
 def submit(store, submission: Submission, request: RunRequest, *, start: bool = True):
     """Check, record and (unless ``start`` is False: ``--shell`` runs it in this process)
-    start the run; returns its RunInfo."""
+    start the run; returns its RunInfo. A run whose every step is reused is recorded here and
+    needs no runner (see :mod:`amlocal._engine.fast_reuse`)."""
     check_request(request)
     info = record(store, submission, request)
     if start:
-        start_runner(info.id)
+        from .fast_reuse import record_if_all_reused
+        if not record_if_all_reused(store, info.id):
+            start_runner(info.id)
     return info
 
 
 def settle_workspace(store, workspace_id: str) -> None:
     """The next submit notices runs of the workspace whose runner died, and settles them."""
     from .settle import settle_runs
-    settle_runs(store, [i for i in store.list_runs(workspace_id) if i.status not in TERMINAL])
+    unfinished = [s.value for s in RunStatus if s not in TERMINAL]
+    settle_runs(store, store.list_runs(workspace_id, statuses=unfinished))
 
 
 def start_runner(run_id: str) -> None:
     """Start the detached runner and record its pid and start time, so a watcher can tell a
-    dead runner. Runs of the workspace whose runner died are settled first (any submit)."""
+    dead runner. Runs of the workspace whose runner died are settled first (any submit).
+
+    The runner is forked by the warm runner host when one answers (see
+    :mod:`amlocal._engine.runner_host`); otherwise it is started as its own Python process and
+    a host is started for the next submission."""
     from .. import _settings
     from ..store import open_store
+    from . import runner_host
     from .settle import runner_properties
     settings = _settings.current()
     log_dir = settings.home / "runner-logs"
@@ -102,9 +111,13 @@ def start_runner(run_id: str) -> None:
     settle_workspace(store, store.get_run(run_id).workspace_id)
     env = {**os.environ, "AMLOCAL_HOME": str(settings.home)}
     env.pop("AZUREML_RUN_ID", None)
-    with open(log_dir / f"{run_id}.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "amlocal._engine.runner", run_id],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, close_fds=True)
-    store.add_properties(run_id, runner_properties(process.pid))
+    pid = runner_host.hand_over(run_id, env, os.getcwd())
+    if pid is None:
+        with open(log_dir / f"{run_id}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "amlocal._engine.runner", run_id],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True, close_fds=True)
+        pid = process.pid
+        runner_host.start_host(env)
+    store.add_properties(run_id, runner_properties(pid))

@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from amlocal import compat
     compat.install()
-    from amlocal._runtime import mlflow_proxy
-    mlflow_proxy.start_for_step()   # MLflow tracking on this step's run, when mlflow is here
+    import importlib.util
+    if importlib.util.find_spec("mlflow") is not None:   # imported only where it can serve
+        from amlocal._runtime import mlflow_proxy
+        mlflow_proxy.start_for_step()   # MLflow tracking on this step's run
     os.makedirs("outputs", exist_ok=True)
     os.makedirs("logs", exist_ok=True)
     script = argv[0]
@@ -57,6 +59,8 @@ def _run_script(script: str) -> int:
 
 def _flush_metrics() -> int:
     """Write every buffered metric; 1 (and the reasons on stderr) if some could not be."""
+    if "amlocal.core._metrics" not in sys.modules:
+        return 0   # the script logged nothing: no buffer exists (and none is imported for it)
     from amlocal.core._metrics import flush_all
     failures = flush_all()
     for f in failures:

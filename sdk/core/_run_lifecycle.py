@@ -156,9 +156,10 @@ class RunLifecycle:
                 max_pause: float = 0.5) -> str:
         """Wait until the run is terminal (or ``time.monotonic()`` passes ``deadline``) and
         return its status, printing the run's artifact ``log_name`` as it grows (complete lines
-        only until the end). Checks start often and back off to ``max_pause``, so short runs end
-        promptly. A runner that died is noticed and its run marked Failed."""
-        offset, pause = 0, 0.02
+        only until the end). Checks start often and back off slowly to ``max_pause`` (a pause is
+        at most a twentieth of the time waited so far), so a run's end is noticed within a few
+        percent of its length. A runner that died is noticed and its run marked Failed."""
+        offset, pause, started = 0, 0.01, time.monotonic()
         while True:
             status = self._refresh().status
             if log_name is not None:
@@ -175,7 +176,7 @@ class RunLifecycle:
             if deadline is not None and time.monotonic() > deadline:
                 return status
             time.sleep(pause)
-            pause = min(max_pause, pause * 1.5)
+            pause = min(max_pause, max(0.01, (time.monotonic() - started) / 20))
 
     # -- with run: --------------------------------------------------------------------------
     def __enter__(self):
