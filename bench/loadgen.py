@@ -98,3 +98,58 @@ def answers(port: int, path: str) -> bool:
         return ok
     except OSError:
         return False
+
+
+# -- where the time goes: CPU per request of the processes behind an endpoint -------------------
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds used so far by ``pids`` (Linux ``/proc``; a pid that is gone
+    counts 0)."""
+    import os
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from ``/proc``)."""
+    import os
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def container_pids(container_id: str) -> list[int]:
+    """The host pids of a container's processes (``docker top``)."""
+    import subprocess
+    done = subprocess.run(["docker", "top", container_id, "-eo", "pid"], capture_output=True,
+                          text=True, check=False)
+    return [int(x) for x in done.stdout.split()[1:] if x.isdigit()]
+
+
+def measured_round(round_fn, groups: dict) -> tuple[dict, dict]:
+    """Run ``round_fn()`` (a :func:`load` round) and return ``(its summary, {group: CPU
+    microseconds per successful request})`` for ``groups`` (``{label: [pids]}``; the client is
+    this process, added as ``client``)."""
+    import os
+    groups = {**groups, "client (this process)": [os.getpid()]}
+    before = {k: cpu_seconds(v) for k, v in groups.items()}
+    run = summarize(round_fn())
+    after = {k: cpu_seconds(v) for k, v in groups.items()}
+    return run, {k: round(1e6 * (after[k] - before[k]) / max(1, run["ok"])) for k in groups}
