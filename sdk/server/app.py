@@ -74,7 +74,10 @@ def serve(host: str, port: int) -> int:
 
     from .._engine import studio
     from ..store.entities import utcnow
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say TCP (a plain proto 0
+    # socket kept it on, and every answer on a kept-alive connection waited 40 ms for an ACK)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
+                         socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
