@@ -147,7 +147,10 @@ def start_process(step: StepSpec, env: ResolvedEnvironment, python: str, extra_e
         argv = [map_container_path(str(a), root) for a in step.command]
         if argv and argv[0] in ("python", "python3"):
             argv[0] = python
-        environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        # the store's URL may hold a database password: a step reaches the store only through
+        # its run service
+        environ = {k: v for k, v in os.environ.items()
+                   if k not in ("PYTHONPATH", "VIRTUAL_ENV", "AMLOCAL_STORE_URL")}
         environ.update({str(k): str(v) for k, v in (env.spec.environment_variables or {}).items()})
         environ.update(extra_env)
         environ.update({str(k): map_container_path(str(v), root)

@@ -3,7 +3,8 @@
 #   1. the package and its test tools, in the current Python;
 #   2. a Docker engine, installed and started when none answers (Debian/Ubuntu, as root);
 #   3. a base image for step environments: python:3.11-slim where a registry answers, otherwise
-#      one built locally with debootstrap (`amlocal env bootstrap-base`, once per machine).
+#      one built locally with debootstrap (`amlocal env bootstrap-base`, once per machine);
+#   4. for the tests: Debian's Chromium (the page's browser tests) and PostgreSQL (the store's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
@@ -48,6 +49,16 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "note: no Chromium found; the studio page's browser tests need one (apt-get install chromium)" >&2
+  fi
+fi
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then
+  # the store's PostgreSQL tests start Debian's server themselves (initdb into a temp folder)
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing PostgreSQL (for the store's PostgreSQL tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "note: no PostgreSQL found; the store's PostgreSQL tests need one (apt-get install postgresql)" >&2
   fi
 fi
 echo "==> ready"

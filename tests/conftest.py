@@ -1,5 +1,10 @@
 """Shared fixtures: a fresh AMLOCAL_HOME per test, and the Docker engine check.
 
+PostgreSQL is one server per test session (``postgres``, tests/postgres.py: Debian's package,
+started as the ``postgres`` user): tests or modules marked ``both_stores`` run once on the
+home's SQLite store and once on a fresh PostgreSQL database (``store_kind``, ``store_url``);
+with ``CI`` set a server that cannot start fails those tests, locally they skip with the reason.
+
 Azurite (the Azure Storage emulator) is one per test session: ``azurite`` (tests/azurite.py);
 with ``CI`` set a failure to start it fails the tests, locally they skip with the reason.
 
@@ -16,13 +21,14 @@ import pytest
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, store_url):
     """A fresh, empty amlocal home for one test. Its studio server (started on demand, e.g.
-    by publish()) listens on a free port and is stopped when the test ends."""
+    by publish()) listens on a free port and is stopped when the test ends. Its store is the
+    home's SQLite database, or a fresh PostgreSQL database in tests marked ``both_stores``."""
     path = tmp_path / "amlocal-home"
     monkeypatch.setenv("AMLOCAL_HOME", str(path))
     monkeypatch.setenv("AMLOCAL_STUDIO_PORT", "0")
-    monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
+    use_store(monkeypatch, store_url)
     for var in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AZUREML_RUN_TOKEN",
                 "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(var, raising=False)
@@ -111,3 +117,72 @@ def azurite(tmp_path_factory):
         pytest.skip(f"Azurite could not start: {exc}")
     yield az
     module.stop(az)
+
+
+# -- the store: SQLite, and PostgreSQL for tests marked both_stores --------------------------
+STORE_KINDS = ("sqlite", "postgresql")
+_POSTGRES = Path(__file__).resolve().parent / "postgres.py"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_stores: run the test on SQLite and on PostgreSQL "
+                                       "(the store_kind fixture)")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_stores") and \
+            "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+
+
+def _postgres_module():
+    import importlib.util
+    import sys
+    name = "amlocal_tests_postgres"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _POSTGRES)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A running PostgreSQL server (``.url(database)``), one per session."""
+    module = _postgres_module()
+    try:
+        pg = module.start()
+    except module.PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed in CI and could not start: {exc}")
+        pytest.skip(f"PostgreSQL could not start: {exc}")
+    yield pg
+    module.stop(pg)
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """The URL of a new, empty database of the session's server."""
+    return _postgres_module().database(postgres)
+
+
+@pytest.fixture
+def store_kind(request) -> str:
+    """``"sqlite"``, or each of STORE_KINDS in tests marked ``both_stores``.
+    ``AMLOCAL_TEST_STORE=postgresql`` runs every other test's home on PostgreSQL too."""
+    return getattr(request, "param", os.environ.get("AMLOCAL_TEST_STORE") or "sqlite")
+
+
+@pytest.fixture
+def store_url(request, store_kind) -> str | None:
+    """None for the home's SQLite store; a fresh PostgreSQL database's URL otherwise."""
+    return request.getfixturevalue("postgres_url") if store_kind == "postgresql" else None
+
+
+def use_store(monkeypatch, url: str | None) -> None:
+    """Point AMLOCAL_STORE_URL at ``url`` (None: the home's SQLite database)."""
+    if url:
+        monkeypatch.setenv("AMLOCAL_STORE_URL", url)
+    else:
+        monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)

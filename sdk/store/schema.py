@@ -2,8 +2,10 @@
 this module only describes them for queries."""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+import json
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text,
+                        TypeDecorator, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -59,14 +61,29 @@ runs = Table(
     Column("reused_from", String(128)),
 )
 
+class JsonText(TypeDecorator):
+    """A value kept as its JSON text in a text column (NaN and the infinities included, which
+    PostgreSQL's json type refuses): the metrics' values on PostgreSQL (migration 0001)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return json.dumps(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
+
+
 metrics = Table(
     "metrics", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True,
+           autoincrement=True),
     Column("run_id", String(128), nullable=False, index=True),
     Column("name", String(255), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("value", JSON),
-    Column("step", Integer),
+    Column("value", JSON().with_variant(JsonText(), "postgresql")),
+    Column("step", Integer().with_variant(BigInteger(), "postgresql")),
     Column("created_at", String(32), nullable=False),
 )
 

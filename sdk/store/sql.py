@@ -3,7 +3,9 @@
 
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 ``BEGIN IMMEDIATE``, so the CLI, several submissions and the run service can use one database
-at the same time without corrupting it or failing on lock upgrades.
+at the same time without corrupting it or failing on lock upgrades. PostgreSQL
+(``postgresql://``) isolates its read-modify-write paths with row and advisory locks instead
+(``sql_pg``).
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from .sql_batch import RunBatchStore
 from .sql_endpoints import PipelineEndpointStore
 from .sql_keys import ApiKeyStore
 from .sql_metrics import MetricStore
+from . import sql_pg
+from .sql_pg import lock, safe_url
 from .sql_runs import RunListStore
 from .sql_schedules import ScheduleStore
 from . import schema as t
@@ -37,6 +41,12 @@ _RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "targe
 
 def _entity(cls, row) -> object:
     return cls(**{k: v for k, v in row._mapping.items() if k in cls.__dataclass_fields__})
+
+
+def _reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The database's own words for ``exc`` (without SQLAlchemy's statement and parameters)."""
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())
 
 
 def _canonical(value: dict) -> str:
@@ -61,8 +71,10 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
     # -- plumbing ---------------------------------------------------------------------------
     @staticmethod
     def _make_engine(url: str) -> sa.Engine:
+        if sql_pg.is_postgres(url):
+            return sql_pg.make_engine(url)
         if not url.startswith("sqlite"):
-            return sa.create_engine(url, pool_pre_ping=True)
+            return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             from .. import _settings
@@ -109,10 +121,13 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
                 cfg = Config()
                 cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
                 with self._engine.begin() as conn:
+                    lock(conn, *sql_pg.MIGRATION_LOCK)  # other machines (PostgreSQL)
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the amlocal store at {self.url}: {exc}") from exc
+            # the URL without its password; the driver's own message, never the parameters
+            raise StoreError(f"cannot open the amlocal store at {safe_url(self.url)}: "
+                             f"{_reason(exc)}") from None
 
     def _one(self, query, cls):
         with self._engine.connect() as conn:
@@ -131,15 +146,25 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
             q.order_by(table.c.version.desc())
         return self._one(q, cls)
 
-    def _insert_next_version(self, table, cls, info, **fields):
-        """Insert ``info`` as the next version of its name. The primary key makes the number
-        atomic: a concurrent registration that took it makes this one try the next."""
+    def _insert_next_version(self, table, cls, info, same=None, **fields):
+        """Insert ``info`` as the next version of its name, unless ``same(latest)`` says the
+        latest version is it already (answered then; ``same`` may raise to refuse). The
+        primary key makes the number atomic: a concurrent registration that took it makes this
+        one try the next (on PostgreSQL the name is locked while its latest version is read
+        and the next taken; SQLite's write transactions are serialized)."""
+        c = table.c
         for _ in range(50):
-            latest = self._versioned(table, cls, info.workspace_id, info.name)
-            record = cls(**{**info.__dict__, **fields, "created_at": utcnow(),
-                            "version": (latest.version if latest else 0) + 1})
             try:
                 with self._engine.begin() as conn:
+                    lock(conn, table.name, info.workspace_id, info.name)
+                    row = conn.execute(table.select().where(
+                        (c.workspace_id == info.workspace_id) & (c.name == info.name))
+                        .order_by(c.version.desc()).limit(1)).first()
+                    latest = _entity(cls, row) if row is not None else None
+                    if latest is not None and same is not None and same(latest):
+                        return latest
+                    record = cls(**{**info.__dict__, **fields, "created_at": utcnow(),
+                                    "version": (latest.version if latest else 0) + 1})
                     conn.execute(table.insert().values(**record.__dict__))
                 return record
             except IntegrityError:
@@ -200,6 +225,7 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
     # -- datastores -------------------------------------------------------------------------
     def put_datastore(self, info, overwrite=False):
         with self._engine.begin() as conn:
+            lock(conn, "datastores", info.workspace_id, info.name)
             key = (t.datastores.c.workspace_id == info.workspace_id) & (t.datastores.c.name == info.name)
             row = conn.execute(t.datastores.select().where(key)).first()
             if row is not None and not overwrite:
@@ -248,7 +274,7 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
     def update_experiment(self, workspace_id, name, set_tags=None, remove_tags=None, archived=None):
         key = (t.experiments.c.workspace_id == workspace_id) & (t.experiments.c.name == name)
         with self._engine.begin() as conn:
-            row = conn.execute(t.experiments.select().where(key)).first()
+            row = conn.execute(t.experiments.select().where(key).with_for_update()).first()
             if row is None:
                 raise UserErrorException(f"no experiment {name!r} in this workspace")
             current = _entity(ExperimentInfo, row)
@@ -316,7 +342,8 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
 
     def _mutate_json(self, run_id: str, column: str, change) -> None:
         with self._engine.begin() as conn:
-            row = conn.execute(sa.select(t.runs.c[column]).where(t.runs.c.id == run_id)).first()
+            row = conn.execute(sa.select(t.runs.c[column]).where(t.runs.c.id == run_id)
+                               .with_for_update()).first()
             if row is None:
                 raise UserErrorException(f"no run with id {run_id}")
             conn.execute(t.runs.update().where(t.runs.c.id == run_id)
@@ -383,7 +410,7 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
         key = ((t.models.c.workspace_id == workspace_id) & (t.models.c.name == name)
                & (t.models.c.version == int(version)))
         with self._engine.begin() as conn:
-            row = conn.execute(t.models.select().where(key)).first()
+            row = conn.execute(t.models.select().where(key).with_for_update()).first()
             if row is None:
                 raise UserErrorException(f"no model {name}:{version} in this workspace")
             current = _entity(ModelInfo, row)
@@ -413,9 +440,10 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
     def register_environment(self, workspace_id, name, definition):
         latest = self.get_environment(workspace_id, name)
         if latest and _canonical(latest.definition) == _canonical(definition):
-            return latest
+            return latest      # the common case, without a write transaction
         return self._insert_next_version(t.environments, EnvironmentInfo, EnvironmentInfo(
-            workspace_id=workspace_id, name=name, version=0, definition=definition))
+            workspace_id=workspace_id, name=name, version=0, definition=definition),
+            same=lambda latest: _canonical(latest.definition) == _canonical(definition))
 
     def get_environment(self, workspace_id, name, version=None):
         return self._versioned(t.environments, EnvironmentInfo, workspace_id, name, version)
@@ -447,16 +475,19 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
 
     # -- datasets ---------------------------------------------------------------------------
     def register_dataset(self, info, create_new_version=False):
-        latest = self.get_dataset(info.workspace_id, info.name)
-        if latest is not None:
+        def same(latest):
             if latest.id == info.id:
-                return latest  # an identical definition returns the existing version
+                return True  # an identical definition returns the existing version
             if not create_new_version:
                 raise UserErrorException(
                     f"There is already a dataset registered under name '{info.name}' (version "
                     f"{latest.version}) with a different definition. Specify "
                     "`create_new_version=True` to register it as a new version")
-        return self._insert_next_version(t.datasets, DatasetInfo, info)
+            return False
+        latest = self.get_dataset(info.workspace_id, info.name)
+        if latest is not None and same(latest):
+            return latest      # the common case, without a write transaction
+        return self._insert_next_version(t.datasets, DatasetInfo, info, same=same)
 
     def get_dataset(self, workspace_id, name, version=None):
         return self._versioned(t.datasets, DatasetInfo, workspace_id, name, version)
@@ -491,6 +522,7 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
         with self._engine.begin() as conn:
             key = ((t.compute_targets.c.workspace_id == info.workspace_id)
                    & (t.compute_targets.c.name == info.name))
+            lock(conn, "compute_targets", info.workspace_id, info.name)
             conn.execute(t.compute_targets.delete().where(key))
             conn.execute(t.compute_targets.insert().values(**info.__dict__))
         return info

@@ -47,7 +47,8 @@ class RunBatchStore:
                 values = dict(change.fields)
                 if change.properties:
                     row = conn.execute(sa.select(t.runs.c.properties)
-                                       .where(t.runs.c.id == change.run_id)).first()
+                                       .where(t.runs.c.id == change.run_id)
+                                       .with_for_update()).first()
                     if row is None:
                         raise UserErrorException(f"no run with id {change.run_id}")
                     current = dict(row[0] or {})

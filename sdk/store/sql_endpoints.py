@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from ..errors import NotFoundError, UserErrorException
 from .entities import utcnow
 from .schema import metadata
+from .sql_pg import lock
 
 ENDPOINT_STATUSES = ("Active", "Disabled")
 
@@ -130,6 +131,7 @@ class PipelineEndpointStore:
         now = utcnow()
         endpoint_id = str(uuid.uuid4())
         with self._engine.begin() as conn:
+            lock(conn, "pipeline_endpoints", workspace_id, name)
             taken = conn.execute(sa.select(pipeline_endpoints.c.id).where(
                 (pipeline_endpoints.c.workspace_id == workspace_id)
                 & (pipeline_endpoints.c.name == name))).first()
@@ -154,6 +156,7 @@ class PipelineEndpointStore:
             values: dict = {}
             if name is not None and name != row.name:
                 _check_name(name)
+                lock(conn, "pipeline_endpoints", row.workspace_id, name)
                 taken = conn.execute(sa.select(pipeline_endpoints.c.id).where(
                     (pipeline_endpoints.c.workspace_id == row.workspace_id)
                     & (pipeline_endpoints.c.name == name))).first()
@@ -217,7 +220,8 @@ class PipelineEndpointStore:
     @staticmethod
     def _locked_endpoint(conn, endpoint_id):
         row = conn.execute(pipeline_endpoints.select()
-                           .where(pipeline_endpoints.c.id == str(endpoint_id))).first()
+                           .where(pipeline_endpoints.c.id == str(endpoint_id))
+                           .with_for_update()).first()
         if row is None:
             raise NotFoundError(f"no pipeline endpoint with id {endpoint_id}")
         return row

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ..errors import NotFoundError
 from .entities import utcnow
 from .schema import metadata
+from .sql_pg import lock
 
 schedules = sa.Table(
     "schedules", metadata,
@@ -183,6 +184,7 @@ class ScheduleStore:
                           gone: list[str] = ()) -> None:
         """Record ``seen`` files (path -> signature) and forget the ``gone`` ones."""
         with self._engine.begin() as conn:
+            lock(conn, "schedule_files", schedule_id)
             paths = list(seen) + list(gone)
             if paths:
                 conn.execute(schedule_files.delete().where(

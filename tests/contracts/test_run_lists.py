@@ -14,6 +14,8 @@ from amlocal.runservice import RemoteStore, RunService
 from amlocal.store import open_store
 from amlocal.store.entities import RunInfo, WorkspaceInfo
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 WS, EXPERIMENT = "ws1", "exp"
 PIPELINES = 7
 
@@ -23,11 +25,14 @@ def _stamp(i: int) -> str:
 
 
 @pytest.fixture(params=["sql", "client"])
-def store(request, tmp_path, monkeypatch):
+def store(request, tmp_path, monkeypatch, store_url):
     """7 pipeline runs ``p0``..``p6`` (p3 Failed, the rest Finished), each with 2 steps, and
     one script run of another experiment; ``step`` is the step run the client acts as."""
     monkeypatch.setenv("AMLOCAL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
+    if store_url:   # PostgreSQL (store_kind): a fresh database
+        monkeypatch.setenv("AMLOCAL_STORE_URL", store_url)
+    else:
+        monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
     host = open_store()
     host.create_workspace(WorkspaceInfo(id=WS, name=WS, subscription_id="s", resource_group="r"))
     for i in range(PIPELINES):

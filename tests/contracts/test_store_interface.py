@@ -26,6 +26,8 @@ from amlocal.store.entities import (ComputeTargetInfo, DatasetInfo, DatastoreInf
                                     ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                                     utcnow)
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 SECRET = "S3CRET-account-key-never-for-steps"
 WS, OTHER_WS, EXPERIMENT = "ws1", "ws2", "exp"
 
@@ -41,9 +43,12 @@ class Scene:
 
 
 @pytest.fixture(params=["sql", "client"])
-def scene(request, tmp_path, monkeypatch):
+def scene(request, tmp_path, monkeypatch, store_url):
     monkeypatch.setenv("AMLOCAL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
+    if store_url:   # PostgreSQL (store_kind): a fresh database
+        monkeypatch.setenv("AMLOCAL_STORE_URL", store_url)
+    else:
+        monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
     host = open_store()
     for ws in (WS, OTHER_WS):
         host.create_workspace(WorkspaceInfo(id=ws, name=ws, subscription_id="sub",

@@ -15,6 +15,8 @@ from amlocal.store import open_store
 from amlocal.store import schema as t
 from amlocal.store.entities import MetricRecord, RunInfo, WorkspaceInfo, parse_utc, utcnow
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 VALUES = [0, 1, -1, 2 ** 62, 2 ** 63 - 1, 2 ** 63, -2 ** 63, -2 ** 63 - 1, 10 ** 30, 0.1, 1.0,
           -0.0, 1e300, 1e-300, 3.141592653589793, 2.5e-7, float("inf"), float("-inf"),
           float("nan"), True, False, None, "s", "1", "1.5", "null", "", [1, 2],
@@ -22,9 +24,12 @@ VALUES = [0, 1, -1, 2 ** 62, 2 ** 63 - 1, 2 ** 63, -2 ** 63, -2 ** 63 - 1, 10 **
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, store_url):
     monkeypatch.setenv("AMLOCAL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
+    if store_url:   # PostgreSQL (store_kind): a fresh database
+        monkeypatch.setenv("AMLOCAL_STORE_URL", store_url)
+    else:
+        monkeypatch.delenv("AMLOCAL_STORE_URL", raising=False)
     store = open_store()
     store.create_workspace(WorkspaceInfo(id="ws1", name="ws1", subscription_id="sub",
                                          resource_group="rg"))
@@ -39,10 +44,11 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def test_bulk_paths_keep_what_the_json_column_kept(store):
+def test_bulk_paths_keep_what_the_json_column_kept(store, store_kind):
     """Every kind of value, written by SQLAlchemy Core through the table's JSON column (the
     store's former path) and by ``log_metrics``, reads back the same through SQLAlchemy and
-    through ``get_metric_records``/``get_metric_columns``, stored with the same SQLite type."""
+    through ``get_metric_records``/``get_metric_columns``, stored with the same SQLite type
+    (PostgreSQL: the same JSON text, and every value reads back exactly as logged)."""
     from amlocal.store.sql import _entity
     records = [MetricRecord("m", "scalar", v, i, utcnow()) for i, v in enumerate(VALUES)]
     with store._engine.begin() as conn:
@@ -55,9 +61,12 @@ def test_bulk_paths_keep_what_the_json_column_kept(store):
             t.metrics.select().where(t.metrics.c.run_id == run).order_by(t.metrics.c.seq))]
             for run in ("core", "bulk")}
         types = conn.exec_driver_sql(
-            "SELECT a.step, typeof(a.value), typeof(b.value) FROM metrics a JOIN metrics b "
-            "ON a.step = b.step AND a.run_id = 'core' AND b.run_id = 'bulk'").fetchall()
+            "SELECT a.step, {0}(a.value), {0}(b.value) FROM metrics a JOIN metrics b "
+            "ON a.step = b.step AND a.run_id = 'core' AND b.run_id = 'bulk'".format(
+                "typeof" if store_kind == "sqlite" else "")).fetchall()
     assert len(types) == len(VALUES) and all(a == b for _, a, b in types), types
+    if store_kind == "postgresql":
+        assert all(_same(a, b) for a, b in zip(via_core["bulk"], VALUES)), via_core["bulk"]
     for run in ("core", "bulk"):
         got = [r.value for r in store.get_metric_records(run)]
         columns = store.get_metric_columns(run)
@@ -155,3 +164,20 @@ def test_get_metrics_by_name_reads_that_metric_only(store, monkeypatch):
     assert run.get_metrics() == {"big": [0, 1, 2, 3, 4], "other": 42}
     assert asked == ["other", "missing", None]
     run.complete()
+
+
+def test_many_batches_read_back_in_chunks_in_logging_order(store):
+    """Values over many read chunks (512 rows each), in several batches, two metrics
+    interleaved: every value in logging order, all of them or one metric's."""
+    from amlocal.store import sql_metrics
+    n = 6 * sql_metrics._CHUNK + 7
+    records = [MetricRecord("a" if i % 3 else "b", "scalar", i if i % 2 else i / 2, i, utcnow())
+               for i in range(n)]
+    for start in range(0, n, 1000):
+        store.log_metrics("bulk", records[start:start + 1000])
+    columns = store.get_metric_columns("bulk")
+    assert list(columns.values) == [r.value for r in records]
+    assert list(columns.steps) == list(range(n))
+    only_b = store.get_metric_records("bulk", name="b")
+    assert [r.step for r in only_b] == [i for i in range(n) if i % 3 == 0]
+    assert [r.value for r in only_b] == [records[r.step].value for r in only_b]

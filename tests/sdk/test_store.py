@@ -6,6 +6,8 @@ import sqlalchemy as sa
 
 from amlocal.errors import UserErrorException
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def test_upgrade_from_the_first_schema_keeps_the_data(tmp_path, monkeypatch):
     from alembic import command

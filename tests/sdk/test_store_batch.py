@@ -5,6 +5,8 @@ import pytest
 
 from amlocal.errors import UserErrorException
 
+pytestmark = pytest.mark.both_stores  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def _two_runs(store):
     from amlocal.store.entities import RunInfo, WorkspaceInfo

@@ -59,14 +59,17 @@ def upgrade() -> None:
     op.create_index("ix_runs_workspace_id", "runs", ["workspace_id"])
     op.create_index("ix_runs_experiment", "runs", ["experiment"])
     op.create_index("ix_runs_parent_id", "runs", ["parent_id"])
+    # PostgreSQL: 64-bit numbers as SQLite's, and each value's JSON text kept as text (its
+    # json type refuses NaN and Infinity, which metrics may hold); SQLite: unchanged
     op.create_table(
         "metrics",
-        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"),
+                  primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.String(128), nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("value", sa.JSON),
-        sa.Column("step", sa.Integer),
+        sa.Column("value", sa.JSON().with_variant(sa.Text(), "postgresql")),
+        sa.Column("step", sa.Integer().with_variant(sa.BigInteger(), "postgresql")),
         sa.Column("created_at", sa.String(32), nullable=False),
     )
     op.create_index("ix_metrics_run_id", "metrics", ["run_id"])
