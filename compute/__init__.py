@@ -14,16 +14,19 @@ from __future__ import annotations
 from .base import (CONTAINER_ROOT, RUNTIME_DIR, SERVICE_DIR, WORKDIR, Capability, ComputeBackend,
                    EnvironmentSpec, Mount, ResolvedEnvironment, ServiceHandle, StepHandle,
                    StepSpec)
-from .backends import backend_class
+from .backends import backend_class, target_options
 from .capabilities import kinds_with, missing_capability, require
 
 
-def get_backend(kind: str) -> ComputeBackend:
-    """The backend for a compute target's kind: ``docker``, ``local`` or ``host``. Ask it
-    what it can do with ``backend.capabilities`` / :func:`require`, never by its kind."""
-    return backend_class(kind)()
+def get_backend(kind: str, **options) -> ComputeBackend:
+    """The backend for a compute target's kind: ``docker``, ``local``, ``host`` or ``ray``.
+    ``options`` are the target's settings the backend takes (``address`` for ``ray``); others
+    need none. Ask it what it can do with ``backend.capabilities`` / :func:`require`, never by
+    its kind."""
+    return backend_class(kind)(**options)
 
 
 __all__ = ["CONTAINER_ROOT", "RUNTIME_DIR", "SERVICE_DIR", "WORKDIR", "Capability", "ComputeBackend",
            "EnvironmentSpec", "Mount", "ResolvedEnvironment", "ServiceHandle", "StepHandle", "StepSpec",
-           "backend_class", "get_backend", "kinds_with", "missing_capability", "require"]
+           "backend_class", "get_backend", "kinds_with", "missing_capability", "require",
+           "target_options"]

@@ -15,5 +15,17 @@ def backend_class(kind: str) -> type:
     if kind == "host":
         from .host import HostBackend
         return HostBackend
-    raise ValueError(f"unknown compute kind {kind!r}; amlocal runs steps on 'docker', 'local' "
-                     "or 'host'")
+    if kind == "ray":
+        from .ray import RayBackend
+        return RayBackend
+    raise ValueError(f"unknown compute kind {kind!r}; amlocal runs steps on 'docker', 'local', "
+                     "'host' or 'ray'")
+
+
+def target_options(kind: str, config: dict | None) -> dict:
+    """The keyword arguments of ``kind``'s backend for a stored compute target's ``config``
+    (``address`` and ``resources`` for ``ray``; nothing for the others)."""
+    if kind == "ray":
+        from .ray import options_from_target
+        return options_from_target(config or {})
+    return {}

@@ -76,6 +76,10 @@ class StepSpec:
     # None: an ordinary step. A dict (even empty) sandboxes the step: keys ``network`` (bool,
     # default False), ``memory`` (docker's size syntax, e.g. "512m") and ``cpus`` (float).
     sandbox: dict | None = None
+    # What the step asks of a cluster (the ``ray`` backend; others ignore it): ``num_cpus``,
+    # ``num_gpus``, ``memory`` (bytes), ``resources`` (custom resources, e.g. {"node_a": 1}).
+    # None: 1 CPU (or a sandbox's cpus/memory).
+    resources: dict | None = None
 
 
 class Capability(str, enum.Enum):

@@ -12,13 +12,15 @@ from amlocal.errors import ComputeTargetException
 
 from .base import Capability
 
-KINDS = ("docker", "local", "host")
+KINDS = ("docker", "local", "host", "ray")
 # what each kind's backend can do beyond running a step to its end
 KIND_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "docker": frozenset({Capability.CONTAINER, Capability.SANDBOX, Capability.SHELL,
                          Capability.SERVE}),
     "local": frozenset(),    # no container, sandbox, shell or serve
     "host": frozenset(),     # no container, sandbox, shell or serve
+    # a container on a Ray cluster's node, sandboxed as on docker; no shell or serve there
+    "ray": frozenset({Capability.CONTAINER, Capability.SANDBOX}),
 }
 # what a backend with the capability can do, for the messages
 WHAT_IT_DOES = {

@@ -157,12 +157,12 @@ class Runner:
                 self.store.update_run(self.run_id, status=RunStatus.FAILED.value, ended_at=utcnow())
 
     def _shell(self) -> int:
-        from amlocal.compute import Capability, get_backend, require
+        from amlocal.compute import Capability, require
         from ..runservice.server import RunService
         from .plan import plan_step
         from .snapshot import materialise
         node = self.graph.steps[0]
-        backend = get_backend(node.compute.kind)
+        backend = self._backend(node)
         require(backend, Capability.SHELL,
                 f"--shell of step '{node.name}' (on the '{node.compute.name}' target)")
         step = self.step_runs[node.id]
@@ -313,8 +313,17 @@ class Runner:
                                                       log=lambda line: self.log(node.name, line))
             return self._resolved[key]
 
+    def _backend(self, node: Node):
+        """The backend of a step's compute target, with the target's settings (a Ray
+        cluster's address and requests: read from the store when the step starts)."""
+        from amlocal.compute import get_backend, target_options
+        config = None
+        if target_options(node.compute.kind, {}):      # a kind that takes settings
+            info = self.store.get_compute_target(self.workspace.id, node.compute.name)
+            config = info.config if info is not None else {}
+        return get_backend(node.compute.kind, **target_options(node.compute.kind, config))
+
     def _run_step(self, node: Node, sock_dir: Path) -> bool:
-        from amlocal.compute import get_backend
         from .plan import plan_step
         from .reuse import decide
         step = self.step_runs[node.id]
@@ -325,7 +334,7 @@ class Runner:
             if self.canceled.is_set():
                 raise _Canceled()
             self._set_status(step.id, RunStatus.PREPARING, started_at=utcnow())
-            backend = get_backend(node.compute.kind)
+            backend = self._backend(node)
             resolved = self._prepare(backend, node)
             properties = {
                 "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,

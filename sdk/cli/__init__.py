@@ -57,6 +57,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .compute import compute
     from .dataset import dataset
     from .datastore import datastore
     from .env import env
@@ -66,7 +67,7 @@ def _register() -> None:
     from .studio import studio
     from .webservice import webservice
     from .workspace import workspace
-    for group in (workspace, datastore, dataset, env, pipeline, run, model, webservice,
+    for group in (workspace, datastore, dataset, env, compute, pipeline, run, model, webservice,
                   studio):
         cli.add_command(group)
 

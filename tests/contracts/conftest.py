@@ -1,8 +1,11 @@
 """Fixtures of the contract suites: every compute backend with an environment prepared once per
 session with nothing installed (docker: a user-managed environment, the base image plus the
-interpreter launcher; local: an empty virtualenv; host: this interpreter)."""
+interpreter launcher; local: an empty virtualenv; host: this interpreter; ray: docker's, run
+through Ray tasks on a one-node ``ray.cluster_utils.Cluster`` started for the module: without
+the ray package it skips locally and fails under $CI)."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -12,7 +15,7 @@ from amlocal.compute.bootstrap import bootstrap_base as _bootstrap_base
 from amlocal.compute import ComputeBackend, EnvironmentSpec, ResolvedEnvironment, get_backend
 
 TEST_BASE = "amlocal/base:bookworm"
-BACKENDS = ("docker", "local", "host")
+BACKENDS = ("docker", "local", "host", "ray")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def contract_home(tmp_path_factory):
 
 
 def _prepare(kind: str, home) -> PreparedBackend:
-    if kind == "docker":      # the image's own python (the base image's python3)
+    if kind in ("docker", "ray"):   # the image's own python (the base image's python3)
         spec = EnvironmentSpec(name="contract-docker", user_managed=True)
     elif kind == "local":     # an empty environment: a virtualenv with nothing installed
         spec = EnvironmentSpec(name="contract-local")
@@ -52,6 +55,29 @@ def _docker_prepared(docker_engine, contract_home) -> PreparedBackend:
     if not images.image_exists(TEST_BASE):
         _bootstrap_base(TEST_BASE, log=lambda line: None)
     return _prepare("docker", contract_home)
+
+
+@pytest.fixture(scope="module")
+def _ray_prepared(_docker_prepared, contract_home):
+    """The ray backend on a one-node cluster of this machine (2 CPUs, 1 GiB), connected through
+    the backend itself; shut down with the module, so other modules may start their own."""
+    try:
+        import ray
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the ray package for the ray backend's contract: {exc}")
+        pytest.skip(f"ray is not installed ({exc}): pip install ray")
+    from ray.cluster_utils import Cluster
+    from amlocal.compute import ray as ray_backend
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "memory": 1024 ** 3})
+    try:
+        backend = get_backend("ray", address=cluster.address)
+        yield PreparedBackend("ray", backend, _docker_prepared.env)
+    finally:
+        ray.shutdown()
+        ray_backend._connected_to = None
+        ray_backend._remote_cache.clear()
+        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The compute backend contract (:class:`amlocal.compute.ComputeBackend`), one set of tests run
-against every backend: docker, local and host. What needs a capability is tested where the
+against every backend: docker, local, host and ray. What needs a capability is tested where the
 backend declares it, and where it does not, the backend must refuse it with a clear error; no
 test looks at a backend's kind."""
 from __future__ import annotations

@@ -13,7 +13,7 @@ import sys
 
 from ...errors import ComputeTargetException
 from ...store.entities import parse_utc
-from .compute import ComputeTarget
+from .compute import ComputeConfiguration, ComputeTarget
 
 __all__ = ["AmlCompute", "AmlComputeProvisioningConfiguration", "AmlComputeStatus",
            "AmlComputeNodeStateCounts", "ScaleSettings"]
@@ -104,16 +104,10 @@ class AmlComputeStatus:
                 "vmPriority": self.vm_priority, "vmSize": self.vm_size}
 
 
-class AmlComputeProvisioningConfiguration(dict):
+class AmlComputeProvisioningConfiguration(ComputeConfiguration):
     """What ``AmlCompute.provisioning_configuration()`` returns: the recorded settings, readable
     as attributes (``vm_size``, ``min_nodes`` ...) and as the dict ``ComputeTarget.create``
     stores. Locally only ``kind`` ('docker' or 'local') changes where steps run."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     def validate_configuration(self) -> None:
         """Raises ComputeTargetException for node limits that cannot work."""

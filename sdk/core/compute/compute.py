@@ -1,7 +1,9 @@
 """Compute targets: ``ComputeTarget`` and ``AmlCompute`` as Azure scripts use them.
 
-Locally a compute target names where steps run: ``docker`` (a container per step, the default)
-or ``local`` (a process in a per-environment virtualenv). Deliberate difference from Azure:
+Locally a compute target names where steps run: ``docker`` (a container per step, the default),
+``local`` (a process in a per-environment virtualenv) or ``ray`` (a container per step through a
+Ray task on an attached Ray cluster: ``ComputeTarget.attach`` with
+``RayCompute.attach_configuration``). Deliberate difference from Azure:
 ``AmlCompute(ws, 'd1compute')`` for a name that was never created does not raise; the
 tutorials' cluster name becomes a Docker target, with a notice, so scripts run unchanged.
 """
@@ -11,8 +13,20 @@ import re
 
 from ...errors import ComputeTargetException
 
-KINDS = ("docker", "local")
+KINDS = ("docker", "local", "ray")
 _NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]{1,23}$")
+
+
+class ComputeConfiguration(dict):
+    """A compute configuration (what ``provisioning_configuration()`` or
+    ``attach_configuration()`` return): the dict ``ComputeTarget.create``/``attach`` stores,
+    its settings also readable as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class ComputeTarget:
@@ -63,7 +77,7 @@ class ComputeTarget:
 
     @property
     def kind(self) -> str:
-        """Where steps run: ``docker`` or ``local``."""
+        """Where steps run: ``docker``, ``local`` or ``ray``."""
         return self._info.kind
 
     @property
@@ -90,6 +104,23 @@ class ComputeTarget:
         target = ComputeTarget._from_info(workspace, info)
         target._operation_pending = True
         return target
+
+    @staticmethod
+    def attach(workspace, name: str, attach_configuration) -> "ComputeTarget":
+        """Attach an existing cluster as a target: ``attach_configuration`` is what
+        ``RayCompute.attach_configuration(address=...)`` returns. Nothing is contacted until a
+        step runs on it; ``wait_for_completion`` then returns at once. Raises
+        ComputeTargetException for a configuration that attaches nothing."""
+        config = dict(attach_configuration or {})
+        if config.get("kind") != "ray":
+            raise ComputeTargetException(
+                "ComputeTarget.attach takes RayCompute.attach_configuration(address=...); other "
+                "targets are created, not attached: ComputeTarget.create(ws, name, "
+                "AmlCompute.provisioning_configuration())")
+        validate = getattr(attach_configuration, "validate_configuration", None)
+        if validate is not None:
+            validate()
+        return ComputeTarget.create(workspace, name, config)
 
     @staticmethod
     def list(workspace) -> list:
