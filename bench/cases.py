@@ -16,9 +16,9 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from harness import (BenchError, Result, Timed, bench_home, container_events, epoch, first_event,
-                     median, reused_from, starts_for_pipeline_run, submit_and_wait, timed_command,
-                     write_script)
+from harness import (BenchError, Result, Timed, bare_runs_at_once, bench_home, container_events,
+                     epoch, first_event, median, reused_from, starts_for_pipeline_run,
+                     submit_and_wait, timed_command, write_script)
 
 SLEEP_SECONDS = 3.0
 READ_PASSES = 5      # passes over the file per measurement; the median pass counts
@@ -213,21 +213,6 @@ def unchanged_resubmit(repeats: int = 3) -> Result:
 
 
 # -- 3. four parallel sleeps ------------------------------------------------------------------
-def _bare_parallel(image: str, count: int = 4) -> float:
-    """``count`` bare ``docker run --rm IMAGE python -c 'sleep'`` started at once: until the
-    last one returns."""
-    cmd = ["docker", "run", "--rm", image, "python", "-c",
-           f"import time; time.sleep({SLEEP_SECONDS})"]
-    start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for _ in range(count)]
-    for proc in procs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise BenchError(f"bare docker run failed: {err.decode(errors='replace')[-300:]}")
-    return time.perf_counter() - start
-
-
 def parallel_sleeps(repeats: int = 3) -> Result:
     result = Result(
         "parallel", f"4 independent steps, each sleeping {SLEEP_SECONDS:g} s: pipeline wall time",
@@ -250,7 +235,7 @@ def parallel_sleeps(repeats: int = 3) -> Result:
             phases.append(_phases(timed))
             times = [e["time"] for e in starts_for_pipeline_run(timed)]
             spreads.append(max(times) - min(times) if len(times) == 4 else None)
-            bare.append(_bare_parallel(image))
+            bare.append(bare_runs_at_once(image, 4, f"import time; time.sleep({SLEEP_SECONDS})"))
     result.amlocal, result.baseline = median(walls), median(bare)
     result.ratio = result.amlocal / result.baseline
     result.met = result.ratio <= 1.1

@@ -12,10 +12,8 @@ steps of the same shape) give the curve.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 
-from harness import (BenchError, Result, bench_home, epoch, median, submit_and_wait,
+from harness import (Result, bare_runs_at_once, bench_home, epoch, median, submit_and_wait,
                      write_script)
 
 STEPS = 200
@@ -44,20 +42,6 @@ def _pipeline(ws, src, count: int):
     return Pipeline(ws, [first, *middle, last])
 
 
-def _bare_round(image: str, count: int) -> float:
-    """``count`` bare ``docker run --rm IMAGE python -c pass`` started at once, until the last
-    one returns: what the engine itself takes for one round of parallel steps."""
-    cmd = ["docker", "run", "--rm", image, "python", "-c", "pass"]
-    start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for _ in range(count)]
-    for proc in procs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise BenchError(f"bare docker run failed: {err.decode(errors='replace')[-300:]}")
-    return time.perf_counter() - start
-
-
 def _step_seconds(timed) -> list[float]:
     out = []
     for s in timed.steps():
@@ -83,7 +67,7 @@ def fanout(repeats: int = 1) -> Result:
         lone, rounds = [], []
         for _ in range(5):
             lone += _step_seconds(submit_and_wait(single, "bench-fanout-one"))
-            rounds.append(_bare_round(image, parallel))
+            rounds.append(bare_runs_at_once(image, parallel))
         one_step, one_round = median(lone), median(rounds)
         curve_ours, curve_ideal, curve_engine, walls, inside = [], [], [], [], []
         for count in CURVE:

@@ -171,6 +171,20 @@ def timed_command(argv: list[str]) -> float:
     return wall
 
 
+def bare_runs_at_once(image: str, count: int, code: str = "pass") -> float:
+    """``count`` bare ``docker run --rm IMAGE python -c CODE`` started at once: the wall time
+    until the last one returns. Raises BenchError when one fails."""
+    cmd = ["docker", "run", "--rm", image, "python", "-c", code]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise BenchError(f"bare docker run failed: {err.decode(errors='replace')[-300:]}")
+    return time.perf_counter() - start
+
+
 # -- Docker ----------------------------------------------------------------------------------
 def check_docker() -> str:
     """The engine's version. Raises BenchError when the docker CLI or engine is missing."""

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
 from pathlib import Path
 
 from harness import BenchError, Result, bench_home, quiet
-from loadgen import CONCURRENCY, container_pids, measured_round
-from studio_cases import (MLFLOW_WORKERS, REQUESTS, TARGET, WARMUP_REQUESTS, Endpoint, cpu_medians,
-                          judge, start_mlflow, stop, training_rows)
+from loadgen import CONCURRENCY, container_pids
+from studio_cases import (MLFLOW_WORKERS, REQUESTS, TARGET, Endpoint, race_mlflow,
+                          training_rows)
 
 SERVICE_NAME = "bench-model"
 ENTRY_SCRIPT = '''
@@ -105,48 +104,15 @@ def model_webservice(repeats: int = 3, requests: int = REQUESTS, concurrency: in
         f"entry script): {requests} requests, {concurrency} keep-alive connections", "ms", TARGET,
         baseline_label=f"mlflow models serve --env-manager local --workers {mlflow_workers}, "
                        "the same regression")
-    samples: dict = {"ours": [], "mlflow": []}
-    ours_error = mlflow_error = None
-    service = proc = None
-    version = "?"
-    predictions: dict = {}
-    cpu: dict = {"ours": [], "mlflow": []}
-    started = time.perf_counter()
     with bench_home("model-webservice") as (ws, root):
-        try:
-            try:
-                service = deploy_model(ws, root)
-                ours = Endpoint("amlocal", service.scoring_uri, {"data": [[25.0]]}, {},
-                                lambda answer: answer[0])
-                ours.groups = lambda: model_processes(ws, ours.port)
-            except BenchError as exc:
-                ours, ours_error = None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - the deployment's own errors, as a row
-                ours, ours_error = None, f"deploying the model failed: {type(exc).__name__}: {exc}"
-            deployed = time.perf_counter() - started
-            try:
-                proc, theirs, version = start_mlflow(root, result.notes, mlflow_workers)
-            except BenchError as exc:
-                theirs, mlflow_error = None, str(exc)
-            endpoints = [e for e in (ours, theirs) if e is not None]
-            predictions = {e.label: e.once() for e in endpoints}
-            for e in endpoints:
-                e.round(WARMUP_REQUESTS, concurrency)
-            for _ in range(repeats):            # interleaved: both see the same load
-                for e in endpoints:
-                    run, used = measured_round(lambda: e.round(requests, concurrency), e.groups())
-                    samples["ours" if e is ours else "mlflow"].append(run)
-                    cpu["ours" if e is ours else "mlflow"].append(used)
-        finally:
-            if proc is not None:
-                stop(proc)
-            if service is not None:
-                with quiet():
-                    service.delete()
-    return judge(result, samples, predictions, ours_error, mlflow_error, version,
-                 {"requests_per_round": requests, "concurrency": concurrency,
-                  "mlflow_workers": mlflow_workers, "cpus": os.cpu_count(),
-                  "deploy_s": round(deployed, 1), "cpu_us_per_request": cpu_medians(cpu)})
+        def deploy():
+            service = deploy_model(ws, root)
+            ours = Endpoint("amlocal", service.scoring_uri, {"data": [[25.0]]}, {},
+                            lambda answer: answer[0])
+            ours.groups = lambda: model_processes(ws, ours.port)
+            return service, ours
+        return race_mlflow(result, root, deploy, "the model", repeats, requests, concurrency,
+                           mlflow_workers)
 
 
 def model_processes(ws, port: int) -> dict:

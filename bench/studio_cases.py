@@ -338,6 +338,53 @@ def stop(proc) -> None:
         log.close()
 
 
+def race_mlflow(result: Result, root: Path, deploy, what: str, repeats: int, requests: int,
+                concurrency: int, mlflow_workers: int) -> Result:
+    """Deploy our service with ``deploy()`` -> (service, :class:`Endpoint`), start mlflow's,
+    send each one request and the warm-up, then ``repeats`` rounds alternating between them (both
+    see the same load); both are stopped at the end. A side that cannot start is reported in the
+    row, the other is still measured. Returns :func:`judge`'s row."""
+    samples: dict = {"ours": [], "mlflow": []}
+    cpu: dict = {"ours": [], "mlflow": []}
+    ours_error = mlflow_error = None
+    service = proc = ours = None
+    version = "?"
+    predictions: dict = {}
+    started = time.perf_counter()
+    try:
+        try:
+            service, ours = deploy()
+        except BenchError as exc:
+            ours_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the deployment's own errors, as a row
+            ours_error = f"deploying {what} failed: {type(exc).__name__}: {exc}"
+        deployed = time.perf_counter() - started
+        try:
+            proc, theirs, version = start_mlflow(root, result.notes, mlflow_workers)
+        except BenchError as exc:
+            theirs, mlflow_error = None, str(exc)
+        endpoints = [e for e in (ours, theirs) if e is not None]
+        predictions = {e.label: e.once() for e in endpoints}
+        for e in endpoints:
+            e.round(WARMUP_REQUESTS, concurrency)
+        for _ in range(repeats):            # interleaved: both see the same load
+            for e in endpoints:
+                side = "ours" if e is ours else "mlflow"
+                run, used = measured_round(lambda: e.round(requests, concurrency), e.groups())
+                samples[side].append(run)
+                cpu[side].append(used)
+    finally:
+        if proc is not None:
+            stop(proc)
+        if service is not None:
+            with quiet():
+                service.delete()
+    return judge(result, samples, predictions, ours_error, mlflow_error, version,
+                 {"requests_per_round": requests, "concurrency": concurrency,
+                  "mlflow_workers": mlflow_workers, "cpus": os.cpu_count(),
+                  "deploy_s": round(deployed, 1), "cpu_us_per_request": cpu_medians(cpu)})
+
+
 def webservice(repeats: int = 3, requests: int = REQUESTS, concurrency: int = CONCURRENCY,
                mlflow_workers: int = MLFLOW_WORKERS) -> Result:
     result = Result(
@@ -345,51 +392,17 @@ def webservice(repeats: int = 3, requests: int = REQUESTS, concurrency: int = CO
         f"requests, {concurrency} keep-alive connections", "ms", TARGET,
         baseline_label=f"mlflow models serve --env-manager local --workers {mlflow_workers}, "
                        "the same regression")
-    samples: dict = {"ours": [], "mlflow": []}
-    ours_error = mlflow_error = None
-    service = proc = None
-    version = "?"
-    predictions: dict = {}
-    cpu: dict = {}
     with bench_home("webservice") as (ws, root):
-        try:
-            try:
-                service, key = deploy_ours(ws, root)
-                ours = Endpoint("amlocal", service.scoring_uri,
-                                {"Inputs": {"input1": {"ColumnNames": ["surface"],
-                                                       "Values": [["25"]]}},
-                                 "GlobalParameters": {}},
-                                {"Authorization": f"Bearer {key}"}, _our_prediction)
-                ours.groups = lambda: pipeline_processes(ws)
-            except BenchError as exc:
-                ours, ours_error = None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - the service's own errors, as a row
-                ours, ours_error = None, f"deploying the service failed: {type(exc).__name__}: {exc}"
-            try:
-                proc, theirs, version = start_mlflow(root, result.notes, mlflow_workers)
-            except BenchError as exc:
-                theirs, mlflow_error = None, str(exc)
-            endpoints = [e for e in (ours, theirs) if e is not None]
-            predictions = {e.label: e.once() for e in endpoints}
-            for e in endpoints:
-                e.round(WARMUP_REQUESTS, concurrency)
-            cpu: dict = {"ours": [], "mlflow": []}
-            for _ in range(repeats):            # interleaved: both see the same load
-                for e in endpoints:
-                    key_ = "ours" if e is ours else "mlflow"
-                    run, used = measured_round(lambda: e.round(requests, concurrency), e.groups())
-                    samples[key_].append(run)
-                    cpu[key_].append(used)
-        finally:
-            if proc is not None:
-                stop(proc)
-            if service is not None:
-                with quiet():
-                    service.delete()
-    return judge(result, samples, predictions, ours_error, mlflow_error, version,
-                 {"requests_per_round": requests, "concurrency": concurrency,
-                  "mlflow_workers": mlflow_workers, "cpus": os.cpu_count(),
-                  "cpu_us_per_request": cpu_medians(cpu)})
+        def deploy():
+            service, key = deploy_ours(ws, root)
+            ours = Endpoint("amlocal", service.scoring_uri,
+                            {"Inputs": {"input1": {"ColumnNames": ["surface"], "Values": [["25"]]}},
+                             "GlobalParameters": {}},
+                            {"Authorization": f"Bearer {key}"}, _our_prediction)
+            ours.groups = lambda: pipeline_processes(ws)
+            return service, ours
+        return race_mlflow(result, root, deploy, "the service", repeats, requests, concurrency,
+                           mlflow_workers)
 
 
 def pipeline_processes(ws) -> dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from .._status import PIPELINE_LOG, RECORDED_PROPERTY, SNAPSHOT_PROPERTY, RunStatus
+from .._status import PIPELINE_LOG
 from ..store.entities import utcnow
 
 
@@ -79,6 +79,7 @@ def _plan_all(runner) -> list | None:
     from .outputs import OutputLocation
     from .plan import plan_step
     from .reuse import decide
+    from .runner import step_definition, step_properties
     planned = []
     resolved_by_env: dict = {}
     for node in _order(runner.graph):
@@ -109,20 +110,8 @@ def _plan_all(runner) -> list | None:
         if any(loc.local is not None and not os.path.isdir(loc.local) for loc in locations.values()):
             return None
         runner.outputs.update(locations)
-        properties = {"amlocal.environment_digest": resolved.digest,
-                      "amlocal.image": resolved.image,
-                      "amlocal.installer": f"{resolved.installer} {resolved.installer_version}",
-                      RECORDED_PROPERTY: "true"}
-        if node.snapshot:
-            properties[SNAPSHOT_PROPERTY] = node.snapshot
-        from amlocal.compute.environments import conda_substitutions
-        substitutions = conda_substitutions(resolved.lock_text)
-        if substitutions:
-            properties["amlocal.conda_substitutions"] = "; ".join(substitutions)
-        definition = {**step.definition, "script": node.script_name, "arguments": plan.args,
-                      "inputDatasets": plan.lineage,
-                      "compute": {"name": node.compute.name, "kind": node.compute.kind},
-                      "environment": node.environment_name, "reuse": record,
+        definition = {**step_definition(node, step, plan, record),
                       "outputs": {n: loc.to_dict() for n, loc in locations.items()}}
+        properties = step_properties(node, resolved)
         planned.append((step, properties, definition, record))
     return planned or None

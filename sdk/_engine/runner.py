@@ -336,19 +336,7 @@ class Runner:
             self._set_status(step.id, RunStatus.PREPARING, started_at=utcnow())
             backend = self._backend(node)
             resolved = self._prepare(backend, node)
-            properties = {
-                "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
-                "amlocal.installer": f"{resolved.installer} {resolved.installer_version}"}
-            properties[RECORDED_PROPERTY] = "true"   # only runs the runner recorded are reused
-            if node.snapshot:
-                properties[SNAPSHOT_PROPERTY] = node.snapshot
-            self.store.add_properties(step.id, properties)
-            # conda packages installed from PyPI (no conda here): recorded on the run
-            from amlocal.compute.environments import conda_substitutions
-            substitutions = conda_substitutions(resolved.lock_text)
-            if substitutions:
-                self.store.add_properties(step.id, {
-                    "amlocal.conda_substitutions": "; ".join(substitutions)})
+            self.store.add_properties(step.id, step_properties(node, resolved))
             plan = plan_step(node, step.id, params=self.params, outputs=self.outputs,
                              datastore_info=self._datastore_info,
                              resolve_datastore=self._resolve_datastore, work=self.work)
@@ -356,10 +344,7 @@ class Runner:
                 self.log(name, note)
             record = decide(self.store, step, node, plan.components(node, resolved.digest),
                             regenerate=self.regenerate)
-            definition = {**step.definition, "script": node.script_name,
-                          "arguments": plan.args, "inputDatasets": plan.lineage,
-                          "compute": {"name": node.compute.name, "kind": node.compute.kind},
-                          "environment": node.environment_name, "reuse": record}
+            definition = step_definition(node, step, plan, record)
             if record["decision"] == "reused" and self._reuse(node, step, record, definition):
                 return True
             self.log(name, f"running: {record['reason']}")
@@ -517,6 +502,29 @@ class Runner:
     def _resolve_datastore(self, name: str):
         info = self._datastore_info(name)
         return info.url, dict(info.options)
+
+
+def step_properties(node: Node, resolved) -> dict:
+    """The properties the runner records on a step run once its environment is resolved."""
+    from amlocal.compute.environments import conda_substitutions
+    properties = {
+        "amlocal.environment_digest": resolved.digest, "amlocal.image": resolved.image,
+        "amlocal.installer": f"{resolved.installer} {resolved.installer_version}",
+        RECORDED_PROPERTY: "true"}   # only runs the runner recorded are reused
+    if node.snapshot:
+        properties[SNAPSHOT_PROPERTY] = node.snapshot
+    substitutions = conda_substitutions(resolved.lock_text)
+    if substitutions:   # conda packages installed from PyPI (no conda here)
+        properties["amlocal.conda_substitutions"] = "; ".join(substitutions)
+    return properties
+
+
+def step_definition(node: Node, step, plan, record: dict) -> dict:
+    """A step run's recorded definition once it is planned and its reuse decided."""
+    return {**step.definition, "script": node.script_name, "arguments": plan.args,
+            "inputDatasets": plan.lineage,
+            "compute": {"name": node.compute.name, "kind": node.compute.kind},
+            "environment": node.environment_name, "reuse": record}
 
 
 def main(argv: list[str] | None = None) -> int:

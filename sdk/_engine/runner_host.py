@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import stat
@@ -34,10 +33,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .settle import RUN_ID
+
 IDLE_SECONDS = 900.0
 STALE_CHECK = 30.0        # seconds between checks that the installed code is still ours
 CONNECT_TIMEOUT = 5.0
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MAX_REQUEST = 1 << 20
 
 
@@ -206,7 +206,7 @@ def _answer(conn, listener, lock_fd: int) -> str | None:
             _reply(conn, {"stopped": os.getpid()})
             return "stop"
         run_id, env, cwd = request["run_id"], request["env"], request["cwd"]
-        if not (isinstance(run_id, str) and _RUN_ID.match(run_id)):
+        if not (isinstance(run_id, str) and RUN_ID.match(run_id)):
             raise ValueError("bad run id")
         if not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str)
                                               for k, v in env.items()) and env.get("AMLOCAL_HOME")):

@@ -27,7 +27,7 @@ RUNNER_START = "amlocal.runner_start"
 RUNNER_SOCKET_DIR = "amlocal.runner_socket_dir"
 LOST_MESSAGE = "the runner process of this run ended without finishing it"
 _SOCKET_DIR_NAME = re.compile(r"^amlocal-[A-Za-z0-9_]+$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")   # what a run id may be (runs.id: 128)
 
 
 # -- who the runner is ---------------------------------------------------------------------
@@ -187,7 +187,7 @@ def cleanup(info, run_ids: list[str]) -> list[str]:
             shutil.rmtree(folder, ignore_errors=True)
     work = _settings.current().home / "work"
     for run_id in run_ids:
-        if not _RUN_ID.match(run_id):
+        if not RUN_ID.match(run_id):
             continue  # not a name the runner gives a folder
         for name in (run_id, f"{run_id}-inputs", f"{run_id}-outputs"):
             folder = work / name

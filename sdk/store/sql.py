@@ -24,7 +24,7 @@ from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, Environmen
                        ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                        utcnow)
 from .files import LocalFiles
-from .sql_batch import RunBatchStore
+from .sql_batch import RunBatchStore, RunChange
 from .sql_endpoints import PipelineEndpointStore
 from .sql_keys import ApiKeyStore
 from .sql_metrics import MetricStore
@@ -35,8 +35,6 @@ from .sql_schedules import ScheduleStore
 from . import schema as t
 
 HEAD_REVISION = "0007"
-_RUN_FIELDS = {"status", "started_at", "ended_at", "error", "definition", "target", "name",
-               "reuse_key", "reused_from"}
 
 
 def _entity(cls, row) -> object:
@@ -323,13 +321,9 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
         return self._one(t.runs.select().where(t.runs.c.id == run_id), RunInfo)
 
     def update_run(self, run_id, **fields):
-        unknown = set(fields) - _RUN_FIELDS
-        if unknown:
-            raise ValueError(f"cannot update run fields {sorted(unknown)}")
-        if "status" in fields:  # stored as Azure's string; anything else is refused
-            fields = {**fields, "status": RunStatus.of(fields["status"]).value}
+        change = RunChange(run_id, fields=fields)   # refuses unknown fields and statuses
         with self._engine.begin() as conn:
-            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**change.fields))
         return self.get_run(run_id)
 
     def find_reusable_run(self, workspace_id, reuse_key):
