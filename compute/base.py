@@ -80,6 +80,12 @@ class StepSpec:
     # ``num_gpus``, ``memory`` (bytes), ``resources`` (custom resources, e.g. {"node_a": 1}).
     # None: 1 CPU (or a sandbox's cpus/memory).
     resources: dict | None = None
+    # How many copies of the step to start, each on a node of its own where the backend has
+    # nodes (the ``ray`` backend; ParallelRunStep's ``node_count``). Every copy gets
+    # ``AMLOCAL_NODE_RANK`` (0..n-1) and ``AMLOCAL_NODE_COUNT`` in its environment; the step's
+    # exit status is the first non-zero one. Backends without nodes start one copy (rank 0 of 1)
+    # and leave the spreading to the step (ParallelRunStep then runs every node's workers in it).
+    node_count: int = 1
 
 
 class Capability(str, enum.Enum):
