@@ -26,6 +26,7 @@ import fanout_cases
 import loadgen
 import metrics_cases
 import parallel_cases
+import ray_cases
 import scale_cases
 import serve_cases
 import studio_cases
@@ -33,7 +34,8 @@ from harness import BenchError, Result, check_docker, machine
 
 # Modules added later declare their own BENCHMARKS, WHAT, DEFAULT_REPEATS (and NO_DOCKER when
 # they need no engine): list them here.
-CASE_MODULES: tuple = (fanout_cases, metrics_cases, build_cases, scale_cases, serve_cases)
+CASE_MODULES: tuple = (fanout_cases, metrics_cases, build_cases, scale_cases, serve_cases,
+                       ray_cases)
 
 BENCHMARKS = {**cases.BENCHMARKS, **studio_cases.BENCHMARKS, **parallel_cases.BENCHMARKS}
 NO_DOCKER = {"frame-bridge"}        # measured on the host: our code, no container

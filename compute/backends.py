@@ -24,7 +24,8 @@ def backend_class(kind: str) -> type:
 
 def target_options(kind: str, config: dict | None) -> dict:
     """The keyword arguments of ``kind``'s backend for a stored compute target's ``config``
-    (``address`` and ``resources`` for ``ray``; nothing for the others)."""
+    (for ``ray``: ``address``, ``resources`` and, when set, ``image_registry``, ``image_store``,
+    ``max_retries``; nothing for the others)."""
     if kind == "ray":
         from .ray import options_from_target
         return options_from_target(config or {})

@@ -1,53 +1,57 @@
 """The ``ray`` compute backend: every step runs in its environment's Docker image, started by a
-Ray task on the node of a Ray cluster the task lands on.
+Ray task on a node of a Ray cluster; the node may be another machine.
 
-Scope of this first step (issue 12): the cluster's nodes share this machine (a
-``ray.cluster_utils.Cluster`` in tests, or ``ray start`` nodes on this host). The step's mounts are
-host folders and the run service is a Unix socket, so a node on another machine could not reach
-them yet: the step API over TCP/TLS, shared artifacts and images on every node are later steps.
-
-* :meth:`RayBackend.prepare` is :class:`~amlocal.compute.docker.DockerBackend`'s: the image is
-  built by the local Docker engine, which the nodes share here.
+* :meth:`RayBackend.prepare` is :class:`~amlocal.compute.docker.DockerBackend`'s (the image is
+  built by this host's engine), then, when the target names one, pushes the image to a registry
+  or saves it to a shared image store (:mod:`amlocal.compute.ray_images`, once per digest).
 * :meth:`RayBackend.submit` connects to the cluster once per process (``ray.init(address=...)``;
   a process already connected keeps its connection), checks that some alive node has what the
   step asks for (else ComputeTargetException at once, naming the request and each node's
-  resources: a request no node can satisfy would otherwise wait forever), and runs one Ray task
-  per step. The task starts the container with docker-py exactly as the docker backend does (the
-  same :func:`~amlocal.compute.container_options.container_options`: mounts, environment,
-  labels, user, sandbox), streams its output back as batches of lines (a streaming generator
-  task: one object per batch) and ends with the container's exit status; the container is
-  removed on the node.
+  resources: a request no node can satisfy would otherwise wait forever), sweeps the nodes it
+  has not swept yet (:func:`amlocal.compute.ray_tasks.sweep_task`: containers and folders left by
+  dead nodes), ships the step's folders through Ray's object store
+  (:mod:`amlocal.compute.ray_files`: always, also for a node on this machine, so the path that
+  runs in the tests is the one a node elsewhere takes) and starts ``StepSpec.node_count`` Ray
+  tasks (:mod:`amlocal.compute.ray_tasks`), one per copy, each with ``AMLOCAL_NODE_RANK`` and
+  ``AMLOCAL_NODE_COUNT``. Several copies are spread over the nodes with Ray's ``SPREAD``
+  strategy: best effort, so with fewer alive nodes (that have the request) than copies some
+  nodes run more than one copy. On its node, a task makes sure the image is there (pulled,
+  loaded or built), unpacks the step's folders, starts the container with docker-py exactly as
+  the docker backend does (the same
+  :func:`~amlocal.compute.container_options.container_options`: mounts, environment, labels,
+  user, sandbox), streams its output back as batches of lines, then the files it wrote, then its
+  exit status; the container and the step's folder on the node are removed.
 * The request: ``StepSpec.resources`` over the target's own (``RayBackend(resources=...)``, from
   ``RayCompute.attach_configuration(resources=...)``): ``num_cpus``, ``num_gpus``, ``memory`` in
   bytes, ``resources`` (custom resources, e.g. ``{"node_a": 1}`` to pin steps to a node labelled
   so); else a sandbox's ``cpus``/``memory``, else 1 CPU. Explicit ``num_cpus``/``memory`` also
   become the container's Docker limits (unless the sandbox sets its own); GPUs Ray assigns to the
   task are handed to the container (``device_requests``; untested here: no GPU).
-* :meth:`RayStepHandle.cancel` cancels the task (its ``finally`` stops and removes the container)
-  and, as a backstop, removes the container through a small task pinned to its node.
+* :class:`~amlocal.compute.ray_handle.RayStepHandle` follows the copies, handles a node's loss
+  (``max_retries``) and cancels: see :mod:`amlocal.compute.ray_handle`.
 
 ``ray`` is imported only inside these functions: importing amlocal never needs it; without it the
 backend raises ComputeError naming ``pip install ray``.
 """
 from __future__ import annotations
 
-import queue
 import threading
-from typing import Callable, Iterator
+from typing import Callable
 
-from amlocal.errors import ComputeError, ComputeTargetException, DockerUnavailableError
+from amlocal.errors import ComputeError, ComputeTargetException
 
 from .base import Capability, EnvironmentSpec, ResolvedEnvironment, ServiceHandle, StepSpec
 from .capabilities import KIND_CAPABILITIES, missing_capability
+from .ray_handle import CANCELLED_STATUS, NODE_LOST_STATUS, RayStepHandle  # noqa: F401
+from .ray_tasks import BATCH_LINES, _docker_limits  # noqa: F401
 
 Log = Callable[[str], None]
 
-CANCELLED_STATUS = 143
-BATCH_LINES = 1000           # at most so many lines in one streamed object
 _INTERNAL = ("node:", "object_store_memory", "accelerator_type:")   # not worth naming in errors
 _connect_lock = threading.Lock()
 _connected_to: str | None = None
-_remote_cache: dict = {}
+_remote_cache: dict = {}     # what this process made for its connection: remote functions,
+#                              packed folders ("packs"), nodes swept ("swept")
 
 
 def import_ray():
@@ -81,6 +85,7 @@ def connect(address: str | None):
             raise ComputeError(f"cannot connect to the Ray cluster at {address or '$RAY_ADDRESS'}:"
                                f" {type(exc).__name__}: {exc}"[:600]) from None
         _connected_to = address or "$RAY_ADDRESS"
+        _remote_cache.clear()            # object refs and nodes of an earlier connection
     return ray
 
 
@@ -146,14 +151,6 @@ def check_feasible(ray, step: StepSpec, request: dict) -> None:
         f"all; per node: {per_node}. Ask for less, or add a node that has it.")
 
 
-def _docker_limits(wanted: dict, kwargs: dict) -> None:
-    """Explicit ``num_cpus``/``memory`` requests become Docker limits (a sandbox's own win)."""
-    if wanted.get("num_cpus") and "nano_cpus" not in kwargs:
-        kwargs["nano_cpus"] = int(float(wanted["num_cpus"]) * 1e9)
-    if wanted.get("memory") and "mem_limit" not in kwargs:
-        kwargs["mem_limit"] = int(wanted["memory"])
-
-
 def options_from_target(config: dict) -> dict:
     """``RayBackend`` keyword arguments from a stored ``ray`` target's config (what
     ``RayCompute.attach_configuration`` recorded; address "auto": ``$RAY_ADDRESS``)."""
@@ -162,185 +159,55 @@ def options_from_target(config: dict) -> dict:
     if config.get("resources"):
         request["resources"] = dict(config["resources"])
     address = config.get("address")
-    return {"address": None if address == "auto" else address, "resources": request}
-
-
-# -- what runs on the node ----------------------------------------------------------------------
-def _step_task(step: StepSpec, env: ResolvedEnvironment, wanted: dict):
-    """(a Ray task, a streaming generator) Start ``step``'s container on this node as the
-    docker backend does, yield ("started", node id, container id), then ("lines", [...]) batches,
-    then ("exit", status). Docker's and amlocal's errors are yielded as ("error", class, message)
-    so the driver raises the same amlocal errors. The container is removed in every case."""
-    import ray
-    from .docker import DockerStepHandle, _options, _require_image, _run_container
-    from .container_options import docker_py_kwargs
-    from .images import docker_client
-    handle = None
-    try:
-        try:
-            client = docker_client()
-            _require_image(client, env, f"step '{step.step_name}' on Ray node "
-                                        f"{ray.get_runtime_context().get_node_id()[:8]}")
-            kwargs = docker_py_kwargs(_options(step))
-            _docker_limits(wanted, kwargs)
-            gpus = ray.get_gpu_ids()
-            if gpus:
-                from docker.types import DeviceRequest
-                kwargs["device_requests"] = [DeviceRequest(device_ids=[str(g) for g in gpus],
-                                                           capabilities=[["gpu"]])]
-            container = _run_container(client, env.image, list(step.command), kwargs,
-                                       f"starting the container of step '{step.step_name}'")
-            handle = DockerStepHandle(container)
-        except (ComputeError, ComputeTargetException, DockerUnavailableError) as exc:
-            yield ("error", type(exc).__name__, str(exc))
-            return
-        yield ("started", ray.get_runtime_context().get_node_id(), handle.container_id)
-        lines: queue.Queue = queue.Queue()
-        done = object()
-
-        def pump():
-            try:
-                for line in handle.lines():
-                    lines.put(line)
-            except Exception as exc:  # noqa: BLE001 - reported after the lines
-                lines.put(exc)
-            lines.put(done)
-        threading.Thread(target=pump, daemon=True).start()
-        ended = False
-        while not ended:
-            batch = [lines.get()]
-            while len(batch) < BATCH_LINES:
-                try:
-                    batch.append(lines.get_nowait())
-                except queue.Empty:
-                    break
-            if batch[-1] is done:
-                ended = True
-                batch.pop()
-            failure = next((item for item in batch if isinstance(item, Exception)), None)
-            text = [item for item in batch if isinstance(item, str)]
-            if text:
-                yield ("lines", text)
-            if failure is not None:
-                yield ("error", type(failure).__name__, str(failure))
-                return
-        try:
-            code = handle.wait(release=True)      # removes the container
-        except (ComputeError, DockerUnavailableError) as exc:
-            yield ("error", type(exc).__name__, str(exc))
-            return
-        handle = None
-        yield ("exit", code)
-    finally:
-        if handle is not None:      # cancelled (KeyboardInterrupt) or failed: never left behind
-            try:
-                handle.cancel()
-            except Exception:  # noqa: BLE001 - the engine is gone: nothing more to do here
-                pass
-
-
-def _remove_task(container_id: str) -> bool:
-    """(a Ray task pinned to a node) Stop and remove a container; False when it is gone."""
-    import docker
-    from .images import docker_client
-    try:
-        docker_client().containers.get(container_id).remove(force=True)
-        return True
-    except docker.errors.NotFound:
-        return False
+    options = {"address": None if address == "auto" else address, "resources": request}
+    for key in ("image_registry", "image_store"):
+        if config.get(key):
+            options[key] = config[key]
+    if config.get("max_retries"):
+        options["max_retries"] = int(config["max_retries"])
+    return options
 
 
 def _remote(ray, fn):
-    """``ray.remote(fn)``, made once per process (ray is never imported at module level)."""
+    """``ray.remote(fn)``, made once per connection (ray is never imported at module level)."""
     if fn.__name__ not in _remote_cache:
         _remote_cache[fn.__name__] = ray.remote(fn)
     return _remote_cache[fn.__name__]
 
 
-# -- the driver's side --------------------------------------------------------------------------
-_ERRORS = {cls.__name__: cls for cls in (ComputeError, ComputeTargetException,
-                                         DockerUnavailableError)}
+def _pinned(ray, fn, node_id: str):
+    """``fn`` as a task that takes no CPU, pinned to the node ``node_id``."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    return _remote(ray, fn).options(num_cpus=0, scheduling_strategy=(
+        NodeAffinitySchedulingStrategy(node_id, soft=False)))
 
 
-class RayStepHandle:
-    """A step running as a Ray task: stream its lines, wait for its exit status, cancel it."""
+def remove_container(ray, node_id: str, container_id: str) -> bool:
+    """Remove a container through a task pinned to its node (False: it was gone)."""
+    from .ray_tasks import remove_task
+    return bool(ray.get(_pinned(ray, remove_task, node_id).remote(container_id), timeout=30))
 
-    def __init__(self, ray, generator, step_name: str):
-        self._ray = ray
-        self._generator = generator
-        self._step_name = step_name
-        self._exit: int | None = None
-        self._cancelled = False
-        self.node_id: str | None = None
-        self.container_id: str | None = None
 
-    def _events(self) -> Iterator[tuple]:
-        ray = self._ray
+def sweep(ray, nodes: list | None = None, timeout: float = 30) -> dict:
+    """Run :func:`~amlocal.compute.ray_tasks.sweep_task` on every alive node this process has
+    not swept yet (a node that comes back after dying is a new Ray node), handing it the nodes
+    the cluster lists as dead; returns node id -> what it removed. A node that does not answer
+    within ``timeout`` seconds (in all) is swept again next time."""
+    from .ray_tasks import sweep_task
+    nodes = ray.nodes() if nodes is None else nodes
+    swept = _remote_cache.setdefault("swept", set())
+    dead = sorted(n["NodeID"] for n in nodes if not n.get("Alive"))
+    todo = [n["NodeID"] for n in nodes if n.get("Alive") and n["NodeID"] not in swept]
+    refs = {_pinned(ray, sweep_task, node).remote(dead): node for node in todo}
+    ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout) if refs else ([], [])
+    done = {}
+    for ref in ready:
         try:
-            for ref in self._generator:
-                yield ray.get(ref)
-        except (ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError):
-            if not self._cancelled:
-                raise ComputeError(f"the Ray task of step '{self._step_name}' ended before its "
-                                   "container did (its worker died)") from None
-            yield ("exit", CANCELLED_STATUS)
-        except ray.exceptions.RayError as exc:
-            if self._cancelled:
-                yield ("exit", CANCELLED_STATUS)
-                return
-            raise ComputeError(f"the Ray task of step '{self._step_name}' failed: "
-                               f"{type(exc).__name__}: {exc}"[:2000]) from None
-
-    def lines(self) -> Iterator[str]:
-        """The step's combined output, line by line, until its container exits."""
-        if self._exit is not None:
-            return
-        for event in self._events():
-            kind = event[0]
-            if kind == "started":
-                self.node_id, self.container_id = event[1], event[2]
-            elif kind == "lines":
-                yield from event[1]
-            elif kind == "exit":
-                self._exit = int(event[1])
-            elif kind == "error":
-                self._exit = -1
-                raise _ERRORS.get(event[1], ComputeError)(event[2])
-        if self._exit is None:
-            self._exit = CANCELLED_STATUS if self._cancelled else -1
-
-    def wait(self, release: bool = True) -> int:
-        """Block until the step's container exits (the rest of its output is dropped) and return
-        its exit status; the node removes the container itself, so ``release`` changes
-        nothing."""
-        for _ in self.lines():
+            done[refs[ref]] = ray.get(ref)
+            swept.add(refs[ref])
+        except Exception:  # noqa: BLE001 - its node died meanwhile: swept next time
             pass
-        code = self._exit if self._exit is not None else -1
-        if self._cancelled and code == 0:
-            return CANCELLED_STATUS
-        return code
-
-    def release(self) -> None:
-        """Nothing to free: the task removed the container on its node."""
-
-    def cancel(self) -> None:
-        """Cancel the Ray task (a queued one never starts; a running one stops and removes its
-        container), then remove the container through a task pinned to its node."""
-        ray = self._ray
-        self._cancelled = True
-        try:
-            ray.cancel(self._generator, force=False)
-        except Exception:  # noqa: BLE001 - finished already
-            pass
-        if self.node_id and self.container_id:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-            remove = _remote(ray, _remove_task).options(
-                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-                    self.node_id, soft=False))
-            try:
-                ray.get(remove.remote(self.container_id), timeout=30)
-            except Exception:  # noqa: BLE001 - the node is gone: its containers went with it
-                pass
+    return done
 
 
 class RayBackend:
@@ -348,44 +215,84 @@ class RayBackend:
     ``address`` is the cluster's ("HOST:PORT" or "ray://..."; None: ``$RAY_ADDRESS`` or a
     cluster this process is connected to already); ``resources`` what every step asks for unless
     it says otherwise (the keys of ``StepSpec.resources``: a target attached with
-    ``resources={"node_a": 1}`` pins its steps to the nodes that have ``node_a``)."""
+    ``resources={"node_a": 1}`` pins its steps to the nodes that have ``node_a``);
+    ``image_registry`` ("HOST:PORT/REPO") or ``image_store`` (a folder or fsspec URL) where
+    nodes get an image they lack (neither: they build it; see :mod:`.ray_images`);
+    ``max_retries`` how many times a step whose node died is started again (default 0)."""
 
     kind = "ray"
     capabilities = KIND_CAPABILITIES["ray"]
+    # its steps run on cluster nodes: the runner serves them the step API over TCP with TLS
+    remote_nodes = True
 
-    def __init__(self, address: str | None = None, resources: dict | None = None):
+    def __init__(self, address: str | None = None, resources: dict | None = None,
+                 image_registry: str | None = None, image_store: str | None = None,
+                 max_retries: int = 0):
+        from .ray_images import ImageSource
         self.address = address
         self.resources = dict(resources or {})
+        self.image_source = ImageSource(registry=image_registry or None,
+                                        store=image_store or None)
+        self.max_retries = int(max_retries or 0)
 
     def prepare(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
-        """As the docker backend: lock ``spec`` and build its image on the local engine."""
+        """As the docker backend (lock ``spec``, build its image on this host's engine), then
+        push it to the target's registry or save it to its image store (once per digest)."""
         from .docker import DockerBackend
-        return DockerBackend().prepare(spec, log)
+        from .ray_images import publish
+        resolved = DockerBackend().prepare(spec, log)
+        publish(resolved, self.image_source, log)
+        return resolved
 
     def resolve(self, spec: EnvironmentSpec, log: Log = print) -> ResolvedEnvironment:
         from .docker import DockerBackend
         return DockerBackend().resolve(spec, log)
 
     def submit(self, step: StepSpec, env: ResolvedEnvironment) -> RayStepHandle:
-        """Start ``step`` as a Ray task and return at once. Raises ComputeError (no ``ray``
-        package, no cluster answers), ComputeTargetException (a request no node can satisfy, a
-        sandbox option docker cannot take)."""
+        """Start ``step`` (its ``node_count`` copies) as Ray tasks and return at once. Raises
+        ComputeError (no ``ray`` package, no cluster answers, a mount source that does not
+        exist), ComputeTargetException (a request no node can satisfy, a sandbox option docker
+        cannot take, a node count below 1)."""
         from .docker import _options
+        from .ray_files import PackCache, ship
+        from .ray_tasks import step_task
         if not env.image:
             raise ComputeError(f"step '{step.step_name}': environment '{env.spec.name}' was "
                                f"prepared for the '{env.installer}' backend, which builds no "
                                "image; prepare it with the ray or docker backend")
+        copies = step.node_count
+        if not isinstance(copies, int) or isinstance(copies, bool) or copies < 1:
+            raise ComputeTargetException(f"step '{step.step_name}': node_count {copies!r} is not "
+                                         "a whole number >= 1")
         _options(step)                       # refuse bad sandbox options before Ray is asked
         ray = connect(self.address)
         request = ray_request(step, self.resources)
+        nodes = ray.nodes()
         check_feasible(ray, step, request)
+        sweep(ray, nodes)
+        with _connect_lock:
+            packs = _remote_cache.setdefault("packs", PackCache())
+        shipped = ship(ray, step, packs)
         custom = {k: v for k, v in request.items() if k not in ("CPU", "GPU", "memory")}
-        task = _remote(ray, _step_task).options(
+        task = _remote(ray, step_task).options(
             num_cpus=request.get("CPU", 0), num_gpus=request.get("GPU", 0),
             memory=int(request["memory"]) if "memory" in request else None,
-            resources=custom or None, max_retries=0, name=f"amlocal-step:{step.step_name}")
+            resources=custom or None, max_retries=0, name=f"amlocal-step:{step.step_name}",
+            **({"scheduling_strategy": "SPREAD"} if copies > 1 else {}))
         wanted = step_resources(step, self.resources)
-        return RayStepHandle(ray, task.remote(step, env, wanted), step.step_name)
+        source = self.image_source
+
+        def launch(rank: int):
+            extra = {"AMLOCAL_NODE_RANK": str(rank), "AMLOCAL_NODE_COUNT": str(copies)}
+            return task.remote(step, env, wanted, shipped, source, extra)
+
+        folders = {item.index: (step.working_dir if item.index == 0 else
+                                step.mounts[item.index - 1].source)
+                   for item in shipped if item.kind == "step"}
+        return RayStepHandle(ray, step.step_name, launch,
+                             check=lambda: check_feasible(ray, step, request),
+                             remove=lambda node, container: remove_container(ray, node, container),
+                             folders=folders, copies=copies, max_retries=self.max_retries)
 
     def shell(self, step: StepSpec, env: ResolvedEnvironment) -> int:
         """Refused: the 'ray' backend has no shell capability (ComputeTargetException)."""

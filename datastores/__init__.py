@@ -6,7 +6,10 @@
   ``upload_output``), with :mod:`.progress` on stderr;
 - :mod:`.resolve` expands a dataset's sources into files (``expand``, ``resolve_sources``);
 - :mod:`.cache` keeps remote files in a local content-addressed cache (``local_cache_of``);
-- :mod:`.materialize` binds a dataset input of a step (``bind_input``, ``env_for_inputs``).
+- :mod:`.materialize` binds a dataset input of a step (``bind_input``, ``env_for_inputs``);
+- :mod:`.sql` reads and writes SQL datastores through SQLAlchemy on the host (``read_query``,
+  ``write_table``; types in :mod:`.sql_types`, Azure's arguments in :mod:`.sql_azure`), and
+  :mod:`.sql_input` binds a query's rows as a Parquet step input.
 
 This package describes nothing (the SDK's ``Datastore`` and ``Dataset`` do) and imports fsspec
 only inside the functions that need it, so importing it has no cost in a step container.

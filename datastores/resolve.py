@@ -1,7 +1,8 @@
 """From a dataset's sources (datastore name + path pattern, or a URL) to the files they name.
 
 A *source* is the plain dict a dataset definition holds: ``{"datastore": NAME, "path": PATTERN}``
-or ``{"url": URL}``. Every matched file gets a *portable path*: its path relative to the
+or ``{"url": URL}`` (``{"datastore": NAME, "query": SQL}``, a SQL datastore's query, is kept
+by ``check_sources`` and has no files: see :mod:`.sql`). Every matched file gets a *portable path*: its path relative to the
 dataset's base folder (the common fixed prefix of the sources' patterns), starting with ``/``.
 ``FileDataset.to_path()`` lists those, downloads and mounts reproduce them.
 
@@ -101,7 +102,10 @@ def check_sources(sources) -> list[dict]:
         raise UserErrorException("a dataset definition needs a non-empty list of 'sources'")
     result = []
     for src in sources:
-        if isinstance(src, dict) and isinstance(src.get("datastore"), str):
+        if isinstance(src, dict) and isinstance(src.get("datastore"), str) \
+                and isinstance(src.get("query"), str):   # a SQL datastore's query (.sql)
+            result.append({"datastore": src["datastore"], "query": src["query"]})
+        elif isinstance(src, dict) and isinstance(src.get("datastore"), str):
             result.append({"datastore": src["datastore"],
                            "path": safe_relpath(src.get("path", ""), "dataset path")})
         elif isinstance(src, dict) and isinstance(src.get("url"), str):
@@ -127,6 +131,11 @@ def resolve_sources(sources: list[dict], resolve_datastore: Resolver,
     resolved: list[Source] = []
     found: list[tuple[int, str, dict]] = []
     for index, src in enumerate(check_sources(sources)):
+        if "query" in src:
+            raise UserErrorException(
+                f"the source ({src['datastore']!r}, {src['query'][:80]!r}) is a SQL query, "
+                "which has no files: read it with to_pandas_dataframe(), or pass the dataset to "
+                "a step with as_named_input(name)")
         if "datastore" in src:
             label, shown = src["datastore"], f"({src['datastore']!r}, {src['path']!r})"
         else:

@@ -2,7 +2,15 @@
 
 ``AMLOCAL_HOME`` (default ``~/.amlocal``) holds the metadata database, artifacts, models,
 snapshots, locks and logs. ``AMLOCAL_STORE_URL`` replaces the embedded SQLite database with any
-SQLAlchemy URL (e.g. ``postgresql://...``); files still live under ``AMLOCAL_HOME``.
+SQLAlchemy URL (e.g. ``postgresql://...``).
+
+``AMLOCAL_ARTIFACTS_URL`` moves the store's files (run artifacts with logs and outputs, model
+versions, snapshots) where several machines sharing one store all reach them: a ``file://``
+folder (an NFS mount; used as this machine's folders, exactly as the home's) or any fsspec URL
+(``az://container/prefix``, ``abfs://...``) with storage options from
+``AMLOCAL_ARTIFACTS_OPTIONS`` (a JSON object, as a datastore's) or, for Azure, adlfs's own
+``AZURE_STORAGE_*`` variables. Unset: everything stays under ``AMLOCAL_HOME``, as before. With a
+remote URL the home keeps a verified cache of snapshots only.
 
 The home holds secrets (datastore credentials in the database, service keys): the store creates
 it 0700 and the SQLite database 0600 (:func:`secure_home`, :func:`private_file`).
@@ -10,26 +18,45 @@ it 0700 and the SQLite database 0600 (:func:`secure_home`, :func:`private_file`)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
+
+ARTIFACTS_URL = "AMLOCAL_ARTIFACTS_URL"
+ARTIFACTS_OPTIONS = "AMLOCAL_ARTIFACTS_OPTIONS"
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
     store_url: str
+    artifacts_url: str | None = None        # AMLOCAL_ARTIFACTS_URL; None: the home
+    artifacts_options: str | None = field(default=None, repr=False)  # JSON; may hold secrets
+
+    @property
+    def artifacts_remote(self) -> bool:
+        """Whether the store's files live on a remote fsspec location (not a local folder)."""
+        return self.artifacts_url is not None and _local_folder(self.artifacts_url) is None
+
+    @property
+    def files_root(self) -> Path:
+        """The local folder holding artifacts, models and snapshots: a ``file://``
+        ``AMLOCAL_ARTIFACTS_URL``'s folder, else the home (with a remote URL: the snapshot
+        cache only)."""
+        folder = _local_folder(self.artifacts_url) if self.artifacts_url else None
+        return folder if folder is not None else self.home
 
     @property
     def artifacts(self) -> Path:
-        return self.home / "artifacts"
+        return self.files_root / "artifacts"
 
     @property
     def models(self) -> Path:
-        return self.home / "models"
+        return self.files_root / "models"
 
     @property
     def snapshots(self) -> Path:
-        return self.home / "snapshots"
+        return self.files_root / "snapshots"
 
     @property
     def locks(self) -> Path:
@@ -86,7 +113,20 @@ def write_private(path: Path, text: str) -> Path:
     return path
 
 
+def _local_folder(url: str | None) -> Path | None:
+    """The folder of a ``file://`` URL or a plain path; None for any other URL."""
+    if not url:
+        return None
+    if url.startswith("file://"):
+        return Path(unquote(url[len("file://"):]) or "/").expanduser().resolve()
+    if "://" in url or "::" in url:
+        return None
+    return Path(url).expanduser().resolve()
+
+
 def current() -> Settings:
     home = Path(os.environ.get("AMLOCAL_HOME") or Path.home() / ".amlocal").expanduser().resolve()
     url = os.environ.get("AMLOCAL_STORE_URL") or f"sqlite:///{home / 'amlocal.db'}"
-    return Settings(home=home, store_url=url)
+    return Settings(home=home, store_url=url,
+                    artifacts_url=os.environ.get(ARTIFACTS_URL) or None,
+                    artifacts_options=os.environ.get(ARTIFACTS_OPTIONS) or None)

@@ -29,8 +29,10 @@ def home(tmp_path, monkeypatch, store_url):
     monkeypatch.setenv("AMLOCAL_HOME", str(path))
     monkeypatch.setenv("AMLOCAL_STUDIO_PORT", "0")
     use_store(monkeypatch, store_url)
-    for var in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AZUREML_RUN_TOKEN",
-                "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_RUN_ID"):
+    for var in ("AZUREML_RUN_ID", "AMLOCAL_RUN_SERVICE", "AMLOCAL_RUN_SERVICE_CA",
+                "AZUREML_RUN_TOKEN", "AMLOCAL_ARTIFACTS_URL", "AMLOCAL_ARTIFACTS_OPTIONS",
+                "AMLOCAL_RAY_ADDRESS", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN",
+                "MLFLOW_RUN_ID"):
         monkeypatch.delenv(var, raising=False)
     yield path
     if (path / "studio" / "server.json").exists():
@@ -93,16 +95,28 @@ def docker_engine():
 _AZURITE = Path(__file__).resolve().parent / "azurite.py"
 
 
-def _azurite_module():
+def _helper_module(path: Path):
+    """A helper module of the tests folder (not a package), imported once by its path."""
     import importlib.util
     import sys
-    name = "amlocal_tests_azurite"
+    name = f"amlocal_tests_{path.stem}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _AZURITE)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def _azurite_module():
+    return _helper_module(_AZURITE)
+
+
+@pytest.fixture(scope="session")
+def ray_clusters():
+    """tests/ray_cluster.py: ``with ray_clusters.running([ray_clusters.node(node_a=1), ...]) as
+    cluster`` starts a Ray cluster on this machine (see that module)."""
+    return _helper_module(Path(__file__).resolve().parent / "ray_cluster.py")
 
 
 @pytest.fixture(scope="session")
@@ -136,15 +150,7 @@ def pytest_generate_tests(metafunc):
 
 
 def _postgres_module():
-    import importlib.util
-    import sys
-    name = "amlocal_tests_postgres"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _POSTGRES)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return _helper_module(_POSTGRES)
 
 
 @pytest.fixture(scope="session")

@@ -83,8 +83,8 @@ def _plan_all(runner) -> list | None:
     planned = []
     resolved_by_env: dict = {}
     for node in _order(runner.graph):
-        if not node.allow_reuse or not node.outputs:
-            return None
+        if not node.allow_reuse or not node.outputs or node.kind == "data_transfer":
+            return None   # a DataTransferStep decides its reuse in the runner
         backend = get_backend(node.compute.kind)
         resolve = getattr(backend, "resolve", None)
         if resolve is None:

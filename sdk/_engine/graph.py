@@ -168,6 +168,29 @@ class Node:
     allow_reuse: bool = True
     version: str | None = None
     depends_on: tuple[str, ...] = ()
+    # What the step asks of a cluster (``StepSpec.resources``: num_cpus, num_gpus, memory in
+    # bytes), from its run configuration (amlocal.core._runconfig_requests); None: nothing.
+    resources: dict | None = None
+    # How many copies a cluster starts (``StepSpec.node_count``): a ParallelRunStep's
+    # node_count, a fixed value or a pipeline parameter. Not part of the reuse key.
+    node_count: StepParameter = StepParameter(value=1)
+    # A DataTransferStep (kind "data_transfer", run on the host): what moves where, as
+    # amlocal.pipeline.steps._data_transfer_freeze documents it; None for other steps.
+    transfer: Mapping[str, Any] | None = None
+
+    def node_count_for(self, params: Mapping[str, Any]) -> int:
+        """The number of copies for a run whose parameter values are ``params`` (at least 1).
+        Raises GraphFormatError for a value that is not a whole number."""
+        p = self.node_count
+        value = params.get(p.parameter, 1) if p.parameter is not None else p.value
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            count = 0
+        if isinstance(value, bool) or count < 1:
+            raise GraphFormatError(f"step '{self.name}': node_count must be a whole number >= 1, "
+                                   f"not {value!r}")
+        return count
 
     def output(self, name: str) -> NodeOutput | None:
         return next((o for o in self.outputs if o.name == name), None)
@@ -184,7 +207,11 @@ class Node:
             "environment_variables": dict(self.environment_variables),
             "compute": {"name": self.compute.name, "kind": self.compute.kind},
             "sandbox": self.sandbox, "allow_reuse": self.allow_reuse, "version": self.version,
-            "depends_on": list(self.depends_on)}
+            "depends_on": list(self.depends_on),
+            **({"resources": dict(self.resources)} if self.resources else {}),
+            **({"node_count": self.node_count.to_dict()}
+               if self.node_count != StepParameter(value=1) else {}),
+            **({"transfer": dict(self.transfer)} if self.transfer is not None else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Node":
@@ -215,7 +242,30 @@ class Node:
             compute=ComputeRef(_need(compute, "name", f"{what}: compute"),
                                _need(compute, "kind", f"{what}: compute")),
             sandbox=data.get("sandbox"), allow_reuse=bool(data.get("allow_reuse", True)),
-            version=data.get("version"), depends_on=tuple(depends))
+            version=data.get("version"), depends_on=tuple(depends),
+            resources=_resources(data.get("resources"), what),
+            node_count=_node_count(data.get("node_count"), what),
+            transfer=dict(data["transfer"]) if isinstance(data.get("transfer"), Mapping) else None)
+
+
+def _resources(value, what: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise GraphFormatError(f"{what}: 'resources' is not an object")
+    return dict(value)
+
+
+def _node_count(value, what: str) -> StepParameter:
+    """A stored ``node_count``: absent (1), an int, or ``{"value": n}`` / ``{"parameter": p}``."""
+    if value is None:
+        return StepParameter(value=1)
+    if isinstance(value, Mapping):
+        return (StepParameter(parameter=value["parameter"]) if "parameter" in value
+                else StepParameter(value=value.get("value", 1)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return StepParameter(value=value)
+    raise GraphFormatError(f"{what}: 'node_count' is {value!r}, not a whole number")
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,17 @@ def _with_datapath(entry, params: dict):
     return replace(entry, datastore=value["datastore"], path=path or "")
 
 
+def _is_sql(datastore_info, name: str | None) -> bool:
+    from amlocal.datastores.sql import is_sql
+    return is_sql(getattr(datastore_info(name), "kind", None))
+
+
 def _bind_data_reference(plan: StepPlan, inp: NodeInput, values: dict, resolve_datastore,
-                         staging: Path) -> None:
+                         staging: Path, datastore_info=None) -> None:
     """A DataReference, DataPath or PortDataReference input: the path bound like a FileDataset
     of it (a folder as a whole, a single file as that file). A path with no files only warns, as
-    on Azure: the step gets an empty folder."""
+    on Azure: the step gets an empty folder. On a SQL datastore the path is a query, run here:
+    the step gets the rows as ``query.parquet`` (amlocal.datastores.sql_input)."""
     from amlocal.compute import Mount
     from amlocal.datastores.materialize import bind_input
     from amlocal.datastores.resolve import resolve_sources
@@ -80,6 +86,15 @@ def _bind_data_reference(plan: StepPlan, inp: NodeInput, values: dict, resolve_d
     # a default DataReference name is a hex id, which may start with a digit: the folders of
     # the binding get a name that is valid everywhere; the placeholder keeps the real name
     label = name if re.match(r"^[A-Za-z_]", name) else f"_{name}"
+    if datastore_info is not None and _is_sql(datastore_info, inp.datastore):
+        # a SQL datastore: the path is a query, run here; the step gets its rows as Parquet
+        from amlocal.datastores.sql_input import bind_query_reference
+        mount, values[name], digest = bind_query_reference(
+            datastore_info, inp.datastore, inp.path_on_datastore, label,
+            _location(label, inp.path_on_compute), staging)
+        plan.mounts.append(mount)
+        plan.input_digests[name] = digest
+        return
     sources = [{"datastore": inp.datastore, "path": inp.path_on_datastore or ""}]
     definition = {"schema_version": 1, "type": "FileDataset", "sources": sources,
                   "partition_format": None, "is_file": False}
@@ -113,6 +128,7 @@ def plan_step(node: Node, step_id: str, *, params: dict, outputs: dict[str, Outp
     ``with_outputs`` the node's outputs are left out (a served step returns its result)."""
     from amlocal.compute import Mount
     from amlocal.datastores.materialize import bind_input, env_for_inputs
+    from amlocal.datastores.sql_input import is_query_definition
     from amlocal.datastores.transforms import select_files
 
     plan = StepPlan()
@@ -157,14 +173,18 @@ def plan_step(node: Node, step_id: str, *, params: dict, outputs: dict[str, Outp
             continue
         if inp.type is InputType.DATAREFERENCE:
             _bind_data_reference(plan, _with_datapath(inp, params), values, resolve_datastore,
-                                 staging)
+                                 staging, datastore_info)
             continue
         definition, mode = inp.definition, inp.mode
         parameter = params.get(inp.parameter or "")
         if isinstance(parameter, dict) and parameter.get("kind") == "dataset":
             definition = parameter["definition"]   # the dataset submitted for the parameter
-        binding = bind_input(definition, name, mode, inp.path_on_compute,
-                             resolve_datastore, staging, select_files=select_files)
+        if is_query_definition(definition):   # a SQL query: run here, rows bound as Parquet
+            from amlocal.datastores.sql_input import bind_query_input
+            binding = bind_query_input(definition, name, mode, datastore_info, staging)
+        else:
+            binding = bind_input(definition, name, mode, inp.path_on_compute,
+                                 resolve_datastore, staging, select_files=select_files)
         plan.bindings.append(binding)
         plan.mounts.extend(binding.mounts)
         plan.env.update(binding.env)
@@ -218,10 +238,11 @@ RUNTIME_PATH = "{runtime}:{runtime}/amlocal/_runtime/shim"
 
 def step_spec(*, run_id: str, step_name: str, workdir: Path, runtime: Path, command, env: dict,
               labels: dict, mounts=(), service_dir: Path | None = None,
-              sandbox: dict | None = None):
+              sandbox: dict | None = None, resources: dict | None = None, node_count: int = 1):
     """The StepSpec of a step: the amlocal runtime mounted read-only (first on PYTHONPATH), the
     service folder (the run service's or a worker's socket) when there is one, then the step's
-    own mounts; ``env`` on top of what every step gets."""
+    own mounts; ``env`` on top of what every step gets. ``resources`` / ``node_count``: what
+    the step asks of a cluster (``Node.resources``, ``Node.node_count_for(params)``)."""
     from amlocal.compute import RUNTIME_DIR, SERVICE_DIR, Mount, StepSpec
     all_mounts = [Mount(str(runtime), f"{RUNTIME_DIR}/amlocal")]
     if service_dir is not None:
@@ -230,7 +251,8 @@ def step_spec(*, run_id: str, step_name: str, workdir: Path, runtime: Path, comm
                     working_dir=str(workdir), mounts=(*all_mounts, *mounts),
                     env={**env, "PYTHONPATH": RUNTIME_PATH.format(runtime=RUNTIME_DIR),
                          "PYTHONUNBUFFERED": "1"},
-                    labels=dict(labels), sandbox=sandbox)
+                    labels=dict(labels), sandbox=sandbox,
+                    resources=dict(resources) if resources else None, node_count=int(node_count))
 
 
 def script_command(node: Node, plan: StepPlan) -> tuple[str, ...]:
@@ -239,10 +261,15 @@ def script_command(node: Node, plan: StepPlan) -> tuple[str, ...]:
 
 
 def run_identity(workspace, *, run_id: str, experiment: str, root_run_id: str,
-                 token: str) -> dict:
+                 token: str, service: tuple[str, str] | None = None) -> dict:
     """The environment variables that tell a step which run it is and how to reach the run
-    service (Azure's names, so ``Run.get_context()`` finds its run)."""
+    service (Azure's names, so ``Run.get_context()`` finds its run). ``service``: (https URL,
+    CA certificate PEM) of the run service for a step on a cluster node; else its socket."""
     from amlocal.compute import SERVICE_DIR
+    if service is not None:
+        return {**run_identity(workspace, run_id=run_id, experiment=experiment,
+                               root_run_id=root_run_id, token=token),
+                "AMLOCAL_RUN_SERVICE": service[0], "AMLOCAL_RUN_SERVICE_CA": service[1]}
     return {"AZUREML_RUN_ID": run_id, "AZUREML_RUN_TOKEN": token,
             "AZUREML_ARM_SUBSCRIPTION": workspace.subscription_id,
             "AZUREML_ARM_RESOURCEGROUP": workspace.resource_group,

@@ -74,6 +74,7 @@ class Runner:
         self._lock = threading.Lock()
         self._runtime: Path | None = None
         self.service = None
+        self._remote = None     # RemoteListeners, for steps on cluster nodes
         # containers of ended steps are removed off the path, after their end is recorded
         self._releases = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amlocal-release")
 
@@ -160,7 +161,7 @@ class Runner:
         from amlocal.compute import Capability, require
         from ..runservice.server import RunService
         from .plan import plan_step
-        from .snapshot import materialise
+        from .snapshot import materialise, shared_files
         node = self.graph.steps[0]
         backend = self._backend(node)
         require(backend, Capability.SHELL,
@@ -173,7 +174,8 @@ class Runner:
                          datastore_info=self._datastore_info,
                          resolve_datastore=self._resolve_datastore, work=self.work)
         workdir = self.work / step.id
-        materialise(node.snapshot, self.settings.snapshots, workdir)
+        materialise(node.snapshot, self.settings.snapshots, workdir,
+                    shared=shared_files(self.settings))
         sock_dir = self._socket_dir()
         try:
             with RunService(self.store, socket_path=str(sock_dir / "run.sock")) as service:
@@ -326,6 +328,9 @@ class Runner:
     def _run_step(self, node: Node, sock_dir: Path) -> bool:
         from .plan import plan_step
         from .reuse import decide
+        if node.kind == "data_transfer":   # a DataTransferStep: on the host, no container
+            from .data_transfer import run_transfer
+            return run_transfer(self, node)
         step = self.step_runs[node.id]
         name = node.name
         workdir = self.work / step.id
@@ -348,14 +353,17 @@ class Runner:
             if record["decision"] == "reused" and self._reuse(node, step, record, definition):
                 return True
             self.log(name, f"running: {record['reason']}")
-            from .snapshot import materialise
-            materialise(node.snapshot, self.settings.snapshots, workdir)
+            from .snapshot import materialise, shared_files
+            materialise(node.snapshot, self.settings.snapshots, workdir,
+                        shared=shared_files(self.settings))
             token = self.service.grant(step.id)
             definition["outputs"] = {n: loc.to_dict() for n, (_, loc, _) in plan.outputs.items()}
             self.store.update_run(step.id, definition=definition)
             if self.canceled.is_set():
                 raise _Canceled()
-            spec = self._spec(node, step, plan, workdir, sock_dir, token)
+            remote = self._remote_service(node) if getattr(backend, "remote_nodes", False) \
+                else None
+            spec = self._spec(node, step, plan, workdir, sock_dir, token, remote)
             handle = backend.submit(spec, resolved)
             with self._lock:
                 self.handles[node.id] = handle
@@ -365,6 +373,12 @@ class Runner:
                 self.store.append_artifact(step.id, STD_LOG, data.encode("utf-8", "replace"))
                 self.log(name, line)
             code = handle.wait(release=False)
+            if spec.node_count > 1:   # a ParallelRunStep's copies: combined on the host
+                from .parallel_copies import finish_copies
+                code, notes = finish_copies(workdir, spec.mounts, spec.node_count, code)
+                for note in notes:
+                    self.store.append_artifact(step.id, STD_LOG, f"{note}\n".encode())
+                    self.log(name, note)
             self._collect(step.id, workdir)
             if self.canceled.is_set():
                 raise _Canceled()
@@ -453,7 +467,19 @@ class Runner:
         if registered:
             definition["registeredDatasets"] = registered
 
-    def _spec(self, node: Node, step, plan, workdir: Path, sock_dir: Path, token: str):
+    def _remote_service(self, node: Node) -> tuple[str, str]:
+        """(URL, CA) of this run's service for a step on a cluster's nodes (TCP + TLS)."""
+        from .remote_service import RemoteListeners
+        with self._lock:
+            if self._remote is None:
+                self._remote = RemoteListeners()
+        return self._remote.url_for(node, store=self.store, workspace=self.workspace,
+                                    service=self.service, home=self.settings.home, log=self.log)
+
+    def _spec(self, node: Node, step, plan, workdir: Path, sock_dir: Path, token: str,
+              remote: tuple[str, str] | None = None):
+        """``remote``: (URL, CA) of the run service for a step on a cluster node: then no
+        socket folder is mounted."""
         from .plan import run_identity, script_command, step_spec
         from .runtime_tree import package_tree
         with self._lock:
@@ -461,11 +487,13 @@ class Runner:
                 self._runtime = package_tree(self.settings.home / "runtime")
         env = {**plan.env, **run_identity(self.workspace, run_id=step.id,
                                           experiment=step.experiment, root_run_id=self.run_id,
-                                          token=token)}
+                                          token=token, service=remote)}
         return step_spec(run_id=step.id, step_name=node.name, workdir=workdir,
                          runtime=self._runtime, command=script_command(node, plan), env=env,
                          labels={"amlocal.run_id": step.id, "amlocal.pipeline_run_id": self.run_id},
-                         mounts=plan.mounts, service_dir=sock_dir, sandbox=node.sandbox)
+                         mounts=plan.mounts, service_dir=None if remote else sock_dir,
+                         sandbox=node.sandbox, resources=node.resources,
+                         node_count=node.node_count_for(self.params))
 
     def _collect(self, step_id: str, workdir: Path) -> None:
         """Keep the step's outputs/ and logs/ as artifacts of its run. Links are not followed;

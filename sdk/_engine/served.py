@@ -50,6 +50,10 @@ KEYS_FILE = "keys.json"
 ENDPOINT_FILE = "endpoint.json"
 WORKER_SECRET_FILE = "worker.secret"   # what the workers check on every call (0600)
 LAUNCHER = "amlocal_execute_python_script.py"   # ExecutePythonScriptStep's generated script
+SQL_LAUNCHER = "amlocal_apply_sql.py"           # ApplySqlTransformationStep's generated script
+# the warm worker serving each kind of served step, by its generated script
+WORKER_MODULES = {LAUNCHER: "amlocal._runtime.studio_worker",
+                  SQL_LAUNCHER: "amlocal._runtime.apply_sql_worker"}
 START_TIMEOUT = 300
 WORKER_SOCKET = "worker.sock"
 MODEL_APP_ROOT = "/var/azureml-app"   # Azure's app root of a deployed model
@@ -187,7 +191,8 @@ def web_path(graph: Graph) -> tuple[list[Node], dict]:
     if web is None or not web.inputs or not web.outputs:
         raise UserErrorException(
             "the pipeline cannot be served: it needs at least one WebServiceInput (passed as "
-            "dataframe1=/dataframe2= of an ExecutePythonScriptStep) and one WebServiceOutput "
+            "dataframe1=/dataframe2= of an ExecutePythonScriptStep or t1=/t2=/t3= of an "
+            "ApplySqlTransformationStep) and one WebServiceOutput "
             "(listed in steps=, e.g. WebServiceOutput('output1', source=step.result_dataset)); "
             f"it has {len(web.inputs) if web else 0} and {len(web.outputs) if web else 0}")
     producer = graph.producers()
@@ -222,10 +227,11 @@ def web_path(graph: Graph) -> tuple[list[Node], dict]:
                           if src.startswith("node:"))
     path = [n for n in graph.steps if n.id in needed]
     for node in path:
-        if node.script_name != LAUNCHER:
+        if node.script_name not in WORKER_MODULES:
             raise UserErrorException(
                 f"step '{node.name}' is on the web service's path but is not an "
-                "ExecutePythonScriptStep; only ExecutePythonScriptSteps can be served")
+                "ExecutePythonScriptStep; only ExecutePythonScriptSteps and "
+                "ApplySqlTransformationSteps can be served")
         if Capability.SERVE not in get_backend(node.compute.kind).capabilities:
             raise UserErrorException(
                 f"step '{node.name}' runs on the '{node.compute.name}' target ("
@@ -262,7 +268,7 @@ def _start_workers(store, workspace_id: str, name: str, batch_run_id: str, path:
     from .plan import plan_step, step_spec
     from .runner import Runner
     from .runtime_tree import package_tree
-    from .snapshot import materialise
+    from .snapshot import materialise, shared_files
     from .worker_wire import SECRET_ENV
     runner = Runner(store, batch_run_id)
     for step in store.list_runs(parent_id=batch_run_id):
@@ -279,12 +285,13 @@ def _start_workers(store, workspace_id: str, name: str, batch_run_id: str, path:
                          resolve_datastore=runner._resolve_datastore, work=folder / "work",
                          with_outputs=False)
         workdir = folder / "work" / f"w{i}"
-        materialise(node.snapshot, runner.settings.snapshots, workdir)
+        materialise(node.snapshot, runner.settings.snapshots, workdir,
+                    shared=shared_files(runner.settings))
         dyn = [a for port in dynamic[node.id] for a in ("--dynamic", port)]
         own = _socket_folder(sockets, i, node)
         spec = step_spec(
             run_id=f"webservice-{name}", step_name=node.name, workdir=workdir, runtime=runtime,
-            command=("python", "-m", "amlocal._runtime.studio_worker", "--socket",
+            command=("python", "-m", WORKER_MODULES[node.script_name], "--socket",
                      f"{SERVICE_DIR}/{WORKER_SOCKET}", *dyn, *plan.args),
             env={**plan.env, "AMLOCAL_SERVICE_CONCURRENCY": str(concurrency), SECRET_ENV: secret,
                  **_processes_env()},

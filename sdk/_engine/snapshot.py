@@ -15,6 +15,13 @@ names are kept byte for byte (a name that is not UTF-8, or holds a newline, is h
 bytes). Stored files are read-only, and a stored snapshot is verified against its digest each
 time it is used (submit, and each step before its container starts): a snapshot modified under
 ``AMLOCAL_HOME`` fails the run with an error saying so.
+
+Shared snapshots: with a remote ``AMLOCAL_ARTIFACTS_URL`` (:func:`shared_files`), every snapshot
+taken is also uploaded there (:meth:`FsspecFiles.put_snapshot`, complete once its manifest is
+written), and ``AMLOCAL_HOME/snapshots`` is this machine's cache: a snapshot missing from it (taken
+on another machine) is downloaded into it, and verified against its digest there, before use. A
+cached copy that no longer gives its digest is fetched again; a shared copy that does not fails
+the run. (A ``file://`` URL needs none of this: the snapshot folder itself is shared.)
 """
 from __future__ import annotations
 
@@ -145,7 +152,19 @@ def digest_of(root: Path, files: list[str]) -> str:
     return _combine(_file_digests(Path(root), files))
 
 
-def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = None) -> str:
+def shared_files(settings=None):
+    """The shared files layer holding snapshots when ``AMLOCAL_ARTIFACTS_URL`` is a remote URL
+    (:class:`~amlocal.store.files_fsspec.FsspecFiles`); None when snapshots are local."""
+    from .. import _settings
+    settings = settings or _settings.current()
+    if not settings.artifacts_remote:
+        return None
+    from ..store.files_open import open_files
+    return open_files(settings)
+
+
+def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = None, *,
+                  shared=None) -> str:
     """Store a snapshot of ``root`` (once per content) and return its digest. ``files`` (relative
     paths) limits it to those files; by default every file :func:`list_files` finds.
 
@@ -153,8 +172,15 @@ def take_snapshot(root: Path, snapshots_dir: Path, files: list[str] | None = Non
     (unless it was modified since: then it is stored afresh).
     Otherwise they are copied into a private folder and the digest is taken again from the
     copies, so a file written or removed meanwhile cannot make the stored copy differ from its
-    name."""
-    root = Path(root)
+    name. With ``shared`` (:func:`shared_files`) the stored snapshot is uploaded there too."""
+    digest = _take(Path(root), snapshots_dir, files)
+    if shared is not None:
+        folder = Path(snapshots_dir) / digest
+        shared.put_snapshot(digest, folder, stored_files(folder))
+    return digest
+
+
+def _take(root: Path, snapshots_dir: Path, files: list[str] | None) -> str:
     files = check_limits(root, list_files(root) if files is None else sorted(files))
     digest = _combine(_file_digests(root, files))
     stored = Path(snapshots_dir) / digest
@@ -203,20 +229,56 @@ def stored_files(folder: Path) -> list[str]:
     return sorted(files)
 
 
-def verify(digest: str, snapshots_dir: Path) -> Path:
+def _fetch(digest: str, snapshots_dir: Path, shared) -> None:
+    """Download shared snapshot ``digest`` into the local cache (written once, read-only)."""
+    def fill(staging: Path) -> None:
+        for rel in shared.get_snapshot(digest, staging):
+            path = staging / rel
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & ~0o222)
+
+    write_once(Path(snapshots_dir) / digest, fill)
+
+
+def _discard(folder: Path) -> None:
+    """Move a cached snapshot aside and remove it (another process may do the same)."""
+    aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".modified-"))
+    try:
+        os.replace(folder, aside / folder.name)
+    except OSError:
+        pass
+    for dirpath, _dirnames, _filenames in os.walk(aside):   # read-only folders: writable
+        os.chmod(dirpath, 0o700)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def verify(digest: str, snapshots_dir: Path, *, shared=None) -> Path:
     """The stored snapshot ``digest``, after checking that its files still give that digest.
-    Raises UserErrorException when it is missing or was modified under ``AMLOCAL_HOME``."""
+    Raises UserErrorException when it is missing or was modified under ``AMLOCAL_HOME``.
+    With ``shared`` (:func:`shared_files`) a snapshot missing here, or whose copy here was
+    modified, is downloaded from the shared location first; one only here is uploaded there."""
     source = Path(snapshots_dir) / digest
+    fetched = False
+    if shared is not None and not source.is_dir():
+        _fetch(digest, snapshots_dir, shared)
+        fetched = True
     if not source.is_dir():
         raise UserErrorException(f"snapshot {digest[:12]} is missing from {snapshots_dir}; "
                                  "publish the pipeline again")
     found = _combine(_file_digests(source, stored_files(source), limits=False))
+    if found != digest and shared is not None and not fetched:
+        _discard(source)             # this machine's cached copy was modified: fetch it again
+        return verify(digest, snapshots_dir, shared=shared)
     if found != digest:
+        where = "the shared location (AMLOCAL_ARTIFACTS_URL)" if shared is not None else \
+            "AMLOCAL_HOME/snapshots"
         raise UserErrorException(
-            f"snapshot {digest} under AMLOCAL_HOME/snapshots was modified after it was stored "
+            f"snapshot {digest} under {where} was modified after it was stored "
             f"(its files now give the digest {found}): the run would not execute the code that "
             "was submitted or published. Submit or publish the pipeline again from its source "
             "folder (a new snapshot is stored), and do not edit files under AMLOCAL_HOME")
+    if shared is not None and not fetched:
+        # taken here before the shared location was set: other machines need it there too
+        shared.put_snapshot(digest, source, stored_files(source))
     return source
 
 
@@ -227,8 +289,9 @@ def _writable_copy(src: str, dst: str) -> str:
     return dst
 
 
-def materialise(digest: str, snapshots_dir: Path, destination: Path) -> None:
+def materialise(digest: str, snapshots_dir: Path, destination: Path, *, shared=None) -> None:
     """Copy a stored snapshot into a step's fresh working directory, after verifying it (a
-    snapshot modified since it was stored fails here, before any container starts)."""
-    source = verify(digest, snapshots_dir)
+    snapshot modified since it was stored fails here, before any container starts). With
+    ``shared`` a snapshot taken on another machine is fetched from there first."""
+    source = verify(digest, snapshots_dir, shared=shared)
     shutil.copytree(source, destination, dirs_exist_ok=True, copy_function=_writable_copy)

@@ -39,9 +39,12 @@ def check_request(request: RunRequest) -> None:
     """What must hold before anything is recorded: the snapshots are intact, and the compute
     the steps need is there (no Docker engine: one plain DockerUnavailableError)."""
     from .. import _settings
-    from .snapshot import verify
-    for digest in sorted({n.snapshot for n in request.graph.steps if n.snapshot}):
-        verify(digest, _settings.current().snapshots)  # a modified snapshot fails here
+    from .snapshot import shared_files, verify
+    settings = _settings.current()
+    digests = sorted({n.snapshot for n in request.graph.steps if n.snapshot})
+    shared = shared_files(settings) if digests else None
+    for digest in digests:
+        verify(digest, settings.snapshots, shared=shared)  # a modified snapshot fails here
     from amlocal.compute import Capability, get_backend
     kinds = {n.compute.kind for n in request.graph.steps}
     if any(Capability.CONTAINER in get_backend(kind).capabilities for kind in kinds):
@@ -78,6 +81,8 @@ def submit(store, submission: Submission, request: RunRequest, *, start: bool = 
     start the run; returns its RunInfo. A run whose every step is reused is recorded here and
     needs no runner (see :mod:`amlocal._engine.fast_reuse`)."""
     check_request(request)
+    from .query_check import check_queries
+    check_queries(store, submission.workspace_id, request)   # a broken SQL query: named now
     info = record(store, submission, request)
     if start:
         from .fast_reuse import record_if_all_reused

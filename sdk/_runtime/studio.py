@@ -138,11 +138,31 @@ def read_input(value: str, kind: str):
     if kind == "folder":
         frame = read_table_folder(value)
     elif kind.startswith("direct:"):
-        from amlocal.core.run import Run
-        frame = Run.get_context().input_datasets[kind[len("direct:"):]].to_pandas_dataframe()
+        from amlocal import _context
+        name = kind[len("direct:"):]
+        bound = os.environ.get(f"AMLOCAL_DATASET_DEFINITION_{name}")
+        if bound and _context.job_context() is None:   # a service's worker: no run
+            frame = _read_bound(json.loads(bound))
+        else:
+            from amlocal.core.run import Run
+            frame = Run.get_context().input_datasets[name].to_pandas_dataframe()
     else:
         frame = read_tabular(value, json.loads(kind))
     return prepare_input(frame)
+
+
+def _read_bound(definition: dict):
+    """A direct input read from the copy the host bound for it (its ``"bound"`` entry), where no
+    run answers ``input_datasets`` (a pipeline web service's worker)."""
+    from amlocal.data.abstract_dataset import Dataset
+    bound = definition.get("bound") or {}
+    entries = bound.get("sources") or []
+    definition = {k: v for k, v in definition.items() if k != "bound"}
+    if bound.get("root") and entries and all(entries):
+        root = bound["root"].rstrip("/")
+        definition["sources"] = [{"url": f"file://{root}/{e['pattern']}".rstrip("/")}
+                                 for e in entries]
+    return Dataset._from_definition(definition).to_pandas_dataframe()
 
 
 def prepare_input(frame):

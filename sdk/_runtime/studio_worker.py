@@ -60,6 +60,8 @@ _LIMITS = Limits(max_body=1 << 40, read_timeout=600.0)
 class Worker:
     """The imported module, the static frames and the call."""
 
+    ports = PORTS        # the ports a call may bring frames for
+
     def __init__(self, args, dynamic: list[str], workdir: str = "."):
         os.environ["MPLBACKEND"] = "Agg"
         if args.bundle:
@@ -131,13 +133,13 @@ def _translated(frame):
     return studio.translate_output(frame)
 
 
-def _split(header: str, body: bytes, indexes: dict | None = None) -> dict:
+def _split(header: str, body: bytes, indexes: dict | None = None, ports=PORTS) -> dict:
     frames, offset = {}, 0
     for part in filter(None, (header or "").split(",")):
         port, _, size = part.partition("=")
         typed = size.startswith(JSON_PORT)
         size = size[len(JSON_PORT):] if typed else size
-        if port not in PORTS or not size.isdigit():
+        if port not in ports or not size.isdigit():
             raise ValueError(f"bad X-Ports entry {part!r}")
         data = body[offset:offset + int(size)]
         frames[port] = columns_to_frame(data, indexes) if typed else ipc_to_frame(data)
@@ -150,7 +152,7 @@ def _run(worker: Worker, gate: threading.BoundedSemaphore, ports: str, answer: s
     """One call: ``(200, result)``, ``(422, user's error)`` or ``(500, our error)``."""
     with gate:
         try:
-            return 200, worker.call(_split(ports, body, worker.indexes), answer)
+            return 200, worker.call(_split(ports, body, worker.indexes, worker.ports), answer)
         except studio.StudioUserError as exc:
             return 422, _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - our side: say what, keep serving
@@ -244,16 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user's import-time error
         studio._print_user_traceback(exc, str(Path(args.script)))
         return 1
+    return serve(worker, own.socket, secret)
+
+
+def serve(worker, socket_path: str, secret: str) -> int:
+    """Serve ``worker`` (anything with ``ports``, ``indexes`` and ``call(frames, answer)``, e.g.
+    :class:`Worker`) on the Unix socket ``socket_path`` until the container stops."""
     limit = max(1, int(os.environ.get("AMLOCAL_SERVICE_CONCURRENCY", "4")))
-    if os.path.exists(own.socket):
-        os.unlink(own.socket)
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
     mask = os.umask(0o177)                 # the socket is born 0600: the worker's own user only
     try:
-        server = _Server(own.socket + ".tmp", _handler(worker, threading.BoundedSemaphore(limit),
-                                                       secret))
+        server = _Server(socket_path + ".tmp",
+                         _handler(worker, threading.BoundedSemaphore(limit), secret))
     finally:
         os.umask(mask)
-    os.chmod(own.socket + ".tmp", 0o600)
+    os.chmod(socket_path + ".tmp", 0o600)
     processes = _processes(limit)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -263,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.serve_forever()
             finally:
                 os._exit(0)
-    os.replace(own.socket + ".tmp", own.socket)  # appears only when ready
-    print(f"amlocal worker ready on {own.socket} ({processes} "
+    os.replace(socket_path + ".tmp", socket_path)  # appears only when ready
+    print(f"amlocal worker ready on {socket_path} ({processes} "
           f"process{'es' if processes > 1 else ''})", flush=True)
     server.serve_forever()
     return 0

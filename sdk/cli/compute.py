@@ -20,7 +20,8 @@ def _summary(target) -> dict:
     return {"name": target.name, "type": target.type, "kind": target.kind,
             "address": config.get("address"), "resources": config.get("resources") or {},
             "createdTime": target._info.created_at,
-            **{k: config.get(k) for k in ("num_cpus", "num_gpus", "memory")
+            **{k: config.get(k) for k in ("num_cpus", "num_gpus", "memory", "service_address",
+                                          "image_store", "image_registry", "max_retries")
                if config.get(k) is not None}}
 
 
@@ -42,16 +43,29 @@ def _number(text: str, what: str) -> float:
 @click.option("--num-cpus", type=float, default=None, help="CPUs each step asks for (default 1).")
 @click.option("--num-gpus", type=float, default=None, help="GPUs each step asks for.")
 @click.option("--memory", type=int, default=None, help="Memory (bytes) each step asks for.")
+@click.option("--service-address", default=None,
+              help="IP[:PORT] of this machine as the nodes reach it, where steps find the run "
+                   "service over TLS (default: the address Ray reports, a free port).")
+@click.option("--image-store", default=None,
+              help="A folder or fsspec URL every node reaches: images are saved there once and "
+                   "loaded by nodes lacking them (default: a node builds them from the lock).")
+@click.option("--image-registry", default=None,
+              help="HOST:PORT/REPO: images are pushed there and pulled by nodes lacking them.")
+@click.option("--max-retries", type=int, default=0,
+              help="How often a step whose node died is started again on another node.")
 @workspace_options
 @output_option
-def attach(name, address, resources, num_cpus, num_gpus, memory, selector, output) -> None:
+def attach(name, address, resources, num_cpus, num_gpus, memory, service_address, image_store,
+           image_registry, max_retries, selector, output) -> None:
     """Attach a Ray cluster as compute target NAME (ComputeTarget.attach); steps given it as
-    compute_target run in their image through Ray tasks (nodes on this machine for now)."""
+    compute_target run in their image through Ray tasks on the cluster's nodes."""
     from ..core.compute import ComputeTarget, RayCompute
     custom = {k: _number(v, k) for k, v in parse_pairs(resources, "--resources",
                                                       "node_a=1,gpu_box=1").items()}
-    config = RayCompute.attach_configuration(address=address, resources=custom,
-                                             num_cpus=num_cpus, num_gpus=num_gpus, memory=memory)
+    config = RayCompute.attach_configuration(
+        address=address, resources=custom, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory,
+        service_address=service_address, image_registry=image_registry, image_store=image_store,
+        max_retries=max_retries)
     data = _summary(ComputeTarget.attach(selector.resolve(), name, config))
     if output == "json":
         echo_json(data)

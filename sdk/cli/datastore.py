@@ -1,4 +1,4 @@
-"""``amlocal datastore register|attach-blob|list|upload``.
+"""``amlocal datastore register|attach-blob|attach-sql|list|upload``.
 
 Storage options may hold credentials: they are stored, never printed (every value under a
 secret-looking key, and any password or signature in the URL, shows as ``***``).
@@ -99,6 +99,29 @@ def attach_blob(name, account_name, container_name, account_key, sas_token, endp
             raise UserErrorException(message) from exc
     note(f"Registered blob container '{container_name}' as datastore '{ds.name}' in workspace "
          f"'{ws.name}'")
+    _show(_display(ds, ws._refresh().default_datastore), output)
+
+
+@datastore.command("attach-sql")
+@click.option("-n", "--name", required=True, help="Datastore name: letters, digits and '_'.")
+@click.option("--url", required=True,
+              help="SQLAlchemy URL, e.g. postgresql://user:pw@host:5432/db, "
+                   "mysql://user:pw@host/db, sqlite:///path/to/file.db. The password is stored "
+                   "as the datastore's secret, never printed.")
+@click.option("--skip-validation", is_flag=True,
+              help="Register without connecting to the database first.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing datastore of that name.")
+@workspace_options
+@output_option
+def attach_sql(name, url, skip_validation, overwrite, selector, output) -> None:
+    """Register a database as a SQL datastore (Datastore.register_sql): queries read it with
+    Dataset.Tabular.from_sql_query, on the host only."""
+    from ..core.datastore import Datastore
+    ws = selector.resolve()
+    with plain_warnings({"overwrite=True": "--overwrite"}):
+        ds = Datastore.register_sql(ws, name, url, overwrite=overwrite,
+                                    skip_validation=skip_validation)
+    note(f"Registered SQL datastore '{ds.name}' in workspace '{ws.name}'")
     _show(_display(ds, ws._refresh().default_datastore), output)
 
 

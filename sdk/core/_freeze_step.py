@@ -49,6 +49,7 @@ class StepDefinition:
     allow_reuse: bool = True
     version: str | None = None
     sandbox: dict | None = None
+    node_count: object = 1     # copies a cluster starts: a ParallelRunStep's (int or parameter)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def freeze_step(step: StepDefinition, workspace, *, node_id: str, errors: list[s
 
     sandbox = _sandbox(step, runconfig, target_kind, errors,
                        single_run=local_kind is not None and target_name == "local")
+    resources, node_count = _requests(step, runconfig, target_kind, errors, params, links)
     env = runconfig.environment
     try:
         env_spec = env._to_spec().to_dict()
@@ -191,7 +193,34 @@ def freeze_step(step: StepDefinition, workspace, *, node_id: str, errors: list[s
         "allow_reuse": bool(step.allow_reuse), "version": step.version,
         "depends_on": sorted(depends),
     }
+    if resources:
+        node["resources"] = resources
+    if node_count != {"value": 1}:
+        node["node_count"] = node_count
     return node, params
+
+
+def _requests(step: StepDefinition, runconfig, target_kind: str, errors: list[str],
+              params: dict, links: StepLinks) -> tuple[dict | None, dict]:
+    """The node's ``resources`` (what its run configuration asks of a cluster, see
+    ``amlocal.core._runconfig_requests``) and ``node_count`` (``{"value": n}`` or a graph
+    parameter's ``{"parameter": name}``)."""
+    from ._runconfig_requests import run_requests
+    from ..errors import ComputeTargetException
+    try:
+        resources = run_requests(runconfig, f"step '{step.name}'", on_cluster=target_kind == "ray")
+    except (UserErrorException, ComputeTargetException) as exc:
+        errors.append(str(exc) if str(exc).startswith("step '") else f"step '{step.name}': {exc}")
+        resources = None
+    linked = links.param(step.node_count, params)
+    if linked is not None:
+        return resources, linked
+    count = step.node_count
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        errors.append(f"step '{step.name}': node_count must be a whole number >= 1, not "
+                      f"{count!r}")
+        count = 1
+    return resources, {"value": count}
 
 
 def is_output_config(obj) -> bool:

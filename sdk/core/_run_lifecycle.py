@@ -279,7 +279,7 @@ class RunLifecycle:
         """Store a snapshot of a file or folder (``.amlignore``/``.gitignore`` honoured; at most
         2000 files and 300 MB) as this run's snapshot and return its id. A run has one snapshot:
         a second one raises SnapshotException."""
-        from .._engine.snapshot import list_files, take_snapshot
+        from .._engine.snapshot import list_files, shared_files, take_snapshot
         existing = self.get_snapshot_id()
         if existing:
             raise SnapshotException(f"Cannot take snapshot as the run already has one: {existing}")
@@ -297,7 +297,7 @@ class RunLifecycle:
                 f"Failed to take a snapshot of {file_or_folder_path}: it holds {len(files)} files, "
                 f"more than the limit of {MAX_SNAPSHOT_FILES}; list the others in a .amlignore file")
         try:
-            digest = take_snapshot(root, snapshots, files)
+            digest = take_snapshot(root, snapshots, files, shared=shared_files())
         except UserErrorException as exc:
             raise SnapshotException(f"Failed to take a snapshot of {file_or_folder_path}: {exc}") from None
         self._store.add_properties(self._id, {SNAPSHOT_PROPERTY: digest})
@@ -315,6 +315,13 @@ class RunLifecycle:
             raise SnapshotException(f"{snapshot_id!r} is not a snapshot id (64 hex digits, as "
                                     "run.get_snapshot_id() returns)")
         source = _snapshot_store() / snapshot_id
+        from .._engine.snapshot import shared_files, verify
+        shared = shared_files()
+        if shared is not None:   # AMLOCAL_ARTIFACTS_URL: taken on any machine, cached here
+            try:
+                verify(snapshot_id, source.parent, shared=shared)
+            except UserErrorException as exc:
+                raise SnapshotException(str(exc)) from None
         if not source.is_dir():
             raise SnapshotException(f"snapshot {snapshot_id} is not in this amlocal home")
         folder = Path(path if path is not None else tempfile.gettempdir())

@@ -131,7 +131,9 @@ class SparkConfiguration(_Section):
 
 class AmlComputeConfiguration(_Section):
     """``AmlComputeConfiguration()``: ``vm_size`` and ``vm_priority`` of a cluster Azure creates
-    for one run. amlocal creates no VMs (steps run on this machine)."""
+    for one run. amlocal creates no VMs: on a Ray target ``vm_size`` is what the step asks for
+    (that size's vCPUs, memory and GPUs, see ``amlocal.core._runconfig_requests``); elsewhere it
+    is recorded and ignored, as is ``vm_priority``."""
 
     def __init__(self):
         self.vm_size = None

@@ -322,11 +322,12 @@ class Model(WorkspaceObject):
 
     @property
     def url(self) -> str:
-        """Where the registered files are: a ``file://`` URI on the host."""
+        """Where the registered files are: a ``file://`` URI on the host, or their URL on the
+        shared location (``AMLOCAL_ARTIFACTS_URL``, e.g. ``az://container/prefix/models/...``)."""
         files = getattr(self.workspace._store, "files", None)
-        if files is not None and hasattr(files, "model_dir"):
-            folder = files.model_dir(self._info.workspace_id, self.name, self.version)
-            return (Path(folder) / self._info.path).absolute().as_uri()
+        if files is not None and hasattr(files, "model_url"):
+            return files.model_url(self._info.workspace_id, self.name, self.version,
+                                   self._info.path)
         return f"aml://model/{self.id}/{self._info.path}"
 
     # -- files ------------------------------------------------------------------------------

@@ -57,11 +57,13 @@ class DockerConfiguration(_ConfigElement):
       otherwise (reading the attribute gives that effective value). ``True`` keeps the engine's
       default network inside the sandbox.
 
-    Resource limits are read from Azure's ``arguments`` (``docker run`` flags), for sandboxed
-    steps only (other entries, and the limits of steps that are not sandboxed, are ignored):
-    ``--memory=512m``, ``--memory 512m`` (one entry or two) and ``-m 512m`` become the container's
-    memory limit (docker's ``--memory``: a number with an optional ``b``/``k``/``m``/``g`` unit,
-    at least ``6m``); ``--cpus=1.5`` / ``--cpus 1.5`` its CPU quota (docker's ``--cpus``).
+    Resource limits are read from Azure's ``arguments`` (``docker run`` flags; other entries are
+    ignored): ``--memory=512m``, ``--memory 512m`` (one entry or two) and ``-m 512m`` become the
+    container's memory limit (docker's ``--memory``: a number with an optional
+    ``b``/``k``/``m``/``g`` unit, at least ``6m``); ``--cpus=1.5`` / ``--cpus 1.5`` its CPU quota
+    (docker's ``--cpus``). A ``docker`` target applies them to sandboxed steps only; on a
+    ``ray`` target they (and ``--gpus``) are every step's Ray resource request and Docker limits
+    (``amlocal.core._runconfig_requests``); ``local`` targets ignore them.
     """
 
     def __init__(self, use_docker: bool = False, shared_volumes: bool = True,

@@ -232,7 +232,9 @@ def _start(experiment, source_directory, run_config, *, run_id=None, parent_run_
     if errors:
         raise ValidationError(errors)
     _check_interpreter(node)
-    node["snapshot"] = take_snapshot(step.source_directory, _settings.current().snapshots)
+    from .._engine.snapshot import shared_files
+    node["snapshot"] = take_snapshot(step.source_directory, _settings.current().snapshots,
+                                     shared=shared_files())
     graph = {"format": GRAPH_FORMAT, "description": None, "parameters": parameters,
              "steps": [node]}
     kind = node["compute"]["kind"]

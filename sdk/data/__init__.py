@@ -11,6 +11,9 @@ from .dataset_factory import DataType
 from .output_dataset_config import (HDFSOutputDatasetConfig, LinkFileOutputDatasetConfig,
                                     LinkTabularOutputDatasetConfig, OutputFileDatasetConfig)
 from .tabular_dataset import TabularDataset
+# the SQL datastore classes: Datastore(ws, name) finds them by their datastore_type
+from . import azure_my_sql_datastore, azure_postgre_sql_datastore  # noqa: F401,E402
+from . import azure_sql_database_datastore, _sql_datastore  # noqa: F401,E402
 
 DatacacheStore = cloud_only_class(
     "azureml.data", "DatacacheStore",

@@ -172,6 +172,11 @@ for _name, _alternative in {
                                  "(datastore, 'folder'), name)"}.items():
     setattr(LegacyDatasetMethods, _name, staticmethod(_old(_name, _alternative)))
 
-LegacyDatasetMethods.from_sql_query = staticmethod(cloud_only_function(
-    _QUAL, "from_sql_query", "not built yet: SQL datastores come with a later amlocal release",
-    "pandas.read_sql(query, connection) then Dataset.Tabular.register_pandas_dataframe"))
+def _from_sql_query(cls, data_source, query):
+    """Deprecated: ``Dataset.Tabular.from_sql_query((data_source, query))``; ``data_source`` is
+    a SQL datastore."""
+    _deprecated("from_sql_query", "Dataset.Tabular.from_sql_query((datastore, query))")
+    return cls.Tabular.from_sql_query((data_source, query))
+
+
+LegacyDatasetMethods.from_sql_query = classmethod(_from_sql_query)

@@ -410,7 +410,8 @@ class Dataset(LegacyDatasetMethods):
     # -- display ----------------------------------------------------------------------------
     def _source_strings(self) -> list[str]:
         from amlocal.datastores import redact_url
-        return [f"('{s['datastore']}', '{s['path']}')" if "datastore" in s else redact_url(s["url"])
+        return [f"('{s['datastore']}', {s['query']!r})" if "query" in s   # a SQL query
+                else f"('{s['datastore']}', '{s['path']}')" if "datastore" in s else redact_url(s["url"])
                 for s in self._definition["sources"]]
 
     def __repr__(self) -> str:

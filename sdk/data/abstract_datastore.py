@@ -22,6 +22,10 @@ Deliberate differences from Azure:
   returns it unchanged; a different URL without ``overwrite=True`` raises.
 - Storage options (which may hold credentials) are kept in the store and never shown: ``repr``,
   ``_display_dict()`` and every listing redact them.
+- SQL datastores (``register_azure_sql_database``, ``register_azure_postgre_sql``,
+  ``register_azure_my_sql`` and amlocal's ``register_sql`` for any SQLAlchemy URL) are reached
+  through SQLAlchemy on the host only (:mod:`amlocal.datastores.sql`); their classes are in
+  :mod:`._sql_datastore` and the ``azureml.data.azure_*_datastore`` modules.
 """
 from __future__ import annotations
 
@@ -64,9 +68,16 @@ def _refuse_existing(existing, url: str, options: dict, name: str, overwrite: bo
 
 
 def _class_for(kind: str):
-    """The class of a datastore of ``kind`` (the concrete classes are defined below)."""
+    """The class of a datastore of ``kind``: the blob class below, or the subclass whose
+    ``_KIND`` is ``kind`` (the SQL datastores, loaded with the package), else Datastore."""
     if kind == "AzureBlob":
         return AzureBlobDatastore
+    todo = list(Datastore.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        if cls.__dict__.get("_KIND") == kind:
+            return cls
+        todo.extend(cls.__subclasses__())
     return Datastore
 
 
@@ -137,6 +148,11 @@ class Datastore:
         """
         from amlocal.datastores import install_hint, normalise_url, protocol_of
         _check_name(datastore_name)
+        if isinstance(url, str) and url.split("://", 1)[0].split("+", 1)[0].lower() in (
+                "postgresql", "postgres", "mysql", "mariadb", "mssql", "sqlite", "oracle"):
+            raise UserErrorException(
+                f"'{url.split('://', 1)[0]}://...' is a database URL, not a place for files: "
+                f"register it with Datastore.register_sql(ws, '{datastore_name}', url)")
         options = _check_options(datastore_name, storage_options)
         url = normalise_url(url)
         hint = install_hint(url)  # raises for a protocol fsspec does not know
@@ -210,6 +226,131 @@ class Datastore:
                                       client_secret, protocol, endpoint)
         return Datastore._put(workspace, datastore_name, url, AZURE_DATA_LAKE_GEN2, options,
                               overwrite)
+
+    # -- SQL datastores (amlocal.datastores.sql; mapping: amlocal.datastores.sql_azure) -----
+    @staticmethod
+    def register_azure_sql_database(workspace, datastore_name: str, server_name: str,
+                                    database_name: str, tenant_id: str | None = None,
+                                    client_id: str | None = None,
+                                    client_secret: str | None = None,
+                                    resource_url: str | None = None,
+                                    authority_url: str | None = None,
+                                    endpoint: str | None = None, overwrite: bool = False,
+                                    username: str | None = None, password: str | None = None,
+                                    subscription_id: str | None = None,
+                                    resource_group: str | None = None,
+                                    grant_workspace_access: bool = False, **kwargs):
+        """Register a SQL Server database (read through ``mssql+pymssql``: ``pip install
+        pymssql``); returns an AzureSqlDatabaseDatastore (``datastore_type``
+        ``"AzureSqlDatabase"``).
+
+        The host is ``server_name``, or ``<server_name>.<endpoint>`` when ``endpoint`` is given
+        (deliberate difference: Azure defaults ``endpoint`` to ``database.windows.net``); a
+        port goes as ``server_name='host,1433'``. Only ``username``/``password`` sign in
+        locally: a service principal alone raises, and is ignored with a warning next to
+        them. ``resource_url``, ``authority_url``, ``subscription_id``, ``resource_group`` and
+        ``grant_workspace_access`` have no effect locally. Unless ``skip_validation=True``
+        (Azure's keyword argument) the database is reached (``SELECT 1``) before anything is
+        registered.
+
+        Raises UserErrorException naming the problem: a missing argument, a missing driver
+        (with its ``pip install``), a refused connection or password (masked), or an existing
+        name with other settings and ``overwrite=False``.
+        """
+        from amlocal.datastores.sql import AZURE_SQL_DATABASE
+        from amlocal.datastores.sql_azure import azure_sql_database, skip_validation
+        skip = skip_validation(kwargs, "register_azure_sql_database")
+        url, options = azure_sql_database(server_name, database_name, tenant_id, client_id,
+                                          client_secret, endpoint, username, password,
+                                          resource_url, authority_url)
+        return Datastore._put_sql(workspace, datastore_name, url, AZURE_SQL_DATABASE, options,
+                                  overwrite, skip)
+
+    @staticmethod
+    def register_azure_postgre_sql(workspace, datastore_name: str, server_name: str,
+                                   database_name: str, user_id: str, user_password: str,
+                                   port_number=None, endpoint: str | None = None,
+                                   overwrite: bool = False, enforce_ssl: bool = True, **kwargs):
+        """Register a PostgreSQL database (read through ``postgresql+psycopg``: ``pip install
+        'psycopg[binary]'``); returns an AzurePostgreSqlDatastore (``datastore_type``
+        ``"AzurePostgreSql"``).
+
+        The host is ``server_name``, or ``<server_name>.<endpoint>`` when ``endpoint`` is given
+        (deliberate difference: Azure defaults ``endpoint`` to ``postgres.database.azure.com``),
+        the port ``port_number`` (default 5432). ``enforce_ssl=True`` is ``sslmode=require``,
+        except on a loopback host (``localhost``, ``127.x``), where it is ``prefer``. Unless
+        ``skip_validation=True`` the database is reached before anything is registered.
+        Raises as :meth:`register_azure_sql_database`.
+        """
+        from amlocal.datastores.sql import AZURE_POSTGRESQL
+        from amlocal.datastores.sql_azure import azure_postgre_sql, skip_validation
+        skip = skip_validation(kwargs, "register_azure_postgre_sql")
+        url, options = azure_postgre_sql(server_name, database_name, user_id, user_password,
+                                         port_number, endpoint, enforce_ssl)
+        return Datastore._put_sql(workspace, datastore_name, url, AZURE_POSTGRESQL, options,
+                                  overwrite, skip)
+
+    @staticmethod
+    def register_azure_my_sql(workspace, datastore_name: str, server_name: str,
+                              database_name: str, user_id: str, user_password: str,
+                              port_number=None, endpoint: str | None = None,
+                              overwrite: bool = False, **kwargs):
+        """Register a MySQL database (read through ``mysql+pymysql``: ``pip install
+        pymysql``); returns an AzureMySqlDatastore (``datastore_type`` ``"AzureMySql"``).
+
+        The host is ``server_name``, or ``<server_name>.<endpoint>`` when ``endpoint`` is given
+        (deliberate difference: Azure defaults ``endpoint`` to ``mysql.database.azure.com``),
+        the port ``port_number`` (default 3306). Unless ``skip_validation=True`` the database is
+        reached before anything is registered. Raises as :meth:`register_azure_sql_database`.
+        """
+        from amlocal.datastores.sql import AZURE_MYSQL
+        from amlocal.datastores.sql_azure import azure_my_sql, skip_validation
+        skip = skip_validation(kwargs, "register_azure_my_sql")
+        url, options = azure_my_sql(server_name, database_name, user_id, user_password,
+                                    port_number, endpoint)
+        return Datastore._put_sql(workspace, datastore_name, url, AZURE_MYSQL, options,
+                                  overwrite, skip)
+
+    @staticmethod
+    def register_sql(workspace, datastore_name: str, url: str, overwrite: bool = False,
+                     skip_validation: bool = False):
+        """amlocal's addition: register any SQLAlchemy URL (``sqlite:///path/to/file.db``,
+        ``postgresql://user:pw@host/db``, ``mysql+pymysql://...``, ``mssql+pyodbc://...``) as
+        a SQL datastore (``datastore_type`` ``"Sql"``, class SqlDatastore).
+
+        The password is taken out of the URL and kept as the datastore's secret;
+        ``postgresql://`` gets the psycopg (3) driver and ``mysql://`` pymysql; a relative
+        SQLite path becomes absolute. Unless ``skip_validation`` the database is reached
+        (``SELECT 1``) first. Raises as :meth:`register_azure_sql_database`.
+        """
+        from amlocal.datastores.sql import GENERIC_SQL, split_url
+        stored, options = split_url(url)
+        return Datastore._put_sql(workspace, datastore_name, stored, GENERIC_SQL, options,
+                                  overwrite, bool(skip_validation))
+
+    @staticmethod
+    def _put_sql(workspace, name: str, url: str, kind: str, options: dict, overwrite: bool,
+                 skip_validation: bool):
+        """Check (unless ``skip_validation``: then only warn when the driver is missing) and
+        store a SQL datastore."""
+        from amlocal.datastores import sql
+        from ..store.entities import DatastoreInfo
+        _check_name(name)
+        existing = workspace._store.get_datastore(workspace._id, name)
+        unchanged = (existing is not None and existing.url == url
+                     and existing.options == options and existing.kind == kind)
+        if not unchanged:   # nothing is checked for a name that would be refused
+            _refuse_existing(existing, url, options, name, overwrite)
+        probe = DatastoreInfo(workspace_id=workspace._id, name=name, url=url, kind=kind,
+                              options=options)
+        if skip_validation:
+            hint = sql.install_hint(probe)
+            if hint:
+                warnings.warn(f"datastore '{name}' is registered, but cannot be used yet: "
+                              f"{hint}", UserWarning, stacklevel=3)
+        else:
+            sql.check_query(probe, "SELECT 1", timeout=30)
+        return Datastore._put(workspace, name, url, kind, options, overwrite)
 
     @staticmethod
     def _put(workspace, name: str, url: str, kind: str, options: dict, overwrite: bool):
@@ -361,18 +502,8 @@ _AZURE_SIGNATURES = {
     "register_dbfs": "(workspace, datastore_name)",
     "register_hdfs": "(workspace, datastore_name, protocol, namenode_address, "
     "hdfs_server_certificate, kerberos_realm, kerberos_kdc_address, kerberos_principal, "
-    "kerberos_keytab=None, kerberos_password=None, overwrite=False)",
-    "register_azure_sql_database": "(workspace, datastore_name, server_name, database_name, "
-    "tenant_id=None, client_id=None, client_secret=None, resource_url=None, authority_url=None, "
-    "endpoint=None, overwrite=False, username=None, password=None, subscription_id=None, "
-    "resource_group=None, grant_workspace_access=False, **kwargs)",
-    "register_azure_postgre_sql": "(workspace, datastore_name, server_name, database_name, "
-    "user_id, user_password, port_number=None, endpoint=None, overwrite=False, enforce_ssl=True, "
-    "**kwargs)",
-    "register_azure_my_sql": "(workspace, datastore_name, server_name, database_name, user_id, "
-    "user_password, port_number=None, endpoint=None, overwrite=False, **kwargs)"}
+    "kerberos_keytab=None, kerberos_password=None, overwrite=False)"}
 _FOLDER = "Datastore.register(ws, name, url) for a local folder or any fsspec URL"
-_SQL = "not built yet: SQL datastores come with a later amlocal release"
 for _name, _reason, _alternative in (
         ("register_azure_file_share",
          "Azure Files shares are reached through Azure's file share service, for which amlocal "
@@ -383,13 +514,7 @@ for _name, _reason, _alternative in (
          "Datastore.register_azure_data_lake_gen2(...) or " + _FOLDER),
         ("register_dbfs", "DBFS is the file system of Azure Databricks clusters", _FOLDER),
         ("register_hdfs", "HDFS datastores serve Azure Synapse / HDInsight Spark compute",
-         _FOLDER),
-        ("register_azure_sql_database", _SQL,
-         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe"),
-        ("register_azure_postgre_sql", _SQL,
-         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe"),
-        ("register_azure_my_sql", _SQL,
-         "read the table with pandas.read_sql and Dataset.Tabular.register_pandas_dataframe")):
+         _FOLDER)):
     _function = cloud_only_function(_QUAL, _name, _reason, _alternative)
     _function.__doc__ += f"\n\nAzure's signature: Datastore.{_name}{_AZURE_SIGNATURES[_name]}"
     setattr(Datastore, _name, staticmethod(_function))

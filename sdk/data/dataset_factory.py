@@ -189,6 +189,31 @@ class TabularDatasetFactory:
         return _tabular(sources, workspace, reader, partition_format, validate)
 
     @staticmethod
+    def from_sql_query(query, validate: bool = True, set_column_types: dict | None = None,
+                       query_timeout: int = 30):
+        """A TabularDataset of the rows ``query`` answers: ``(sql_datastore, 'SELECT ...')``
+        or ``DataPath(sql_datastore, 'SELECT ...')`` on a SQL datastore (any kind: Azure
+        SQL, PostgreSQL, MySQL or ``Datastore.register_sql``). The query runs on the host
+        whenever the rows are read (``to_pandas_dataframe``, or when a step that has the
+        dataset as an input starts: the step gets the rows as Parquet, see
+        :mod:`._sql_dataset`); ``query_timeout`` seconds bound it. Column types are the
+        database's; ``set_column_types`` overrides them.
+
+        With ``validate`` the query runs now (its rows are not read). Raises
+        UserErrorException for an argument that is not a SQL datastore and a query, and
+        (``validate``) a query the database refuses, naming the datastore and the database's
+        message."""
+        from ._sql_dataset import sql_definition, store_and_query, validate as check
+        from .tabular_dataset import TabularDataset, reader_types
+        datastore, text = store_and_query(query)
+        dataset = TabularDataset(sql_definition(datastore.name, text,
+                                                reader_types(set_column_types), query_timeout),
+                                 datastore.workspace)
+        if validate:
+            check(dataset)
+        return dataset
+
+    @staticmethod
     def register_pandas_dataframe(dataframe, target, name: str, description: str | None = None,
                                   tags: dict | None = None, show_progress: bool = True,
                                   row_group_size: int | None = None,
@@ -211,15 +236,10 @@ class TabularDatasetFactory:
 
 
 _SPARK = "writing a Spark DataFrame needs the Spark compute of Azure (Synapse / Databricks)"
-_SQL = "not built yet: SQL datastores come with a later amlocal release"
 TabularDatasetFactory.register_spark_dataframe = staticmethod(cloud_only_function(
     "azureml.data.dataset_factory.TabularDatasetFactory", "register_spark_dataframe", _SPARK,
     "df.toPandas() then Dataset.Tabular.register_pandas_dataframe(frame, (datastore, 'folder'), "
     "name)"))
-TabularDatasetFactory.from_sql_query = staticmethod(cloud_only_function(
-    "azureml.data.dataset_factory.TabularDatasetFactory", "from_sql_query", _SQL,
-    "read the query with pandas.read_sql(query, connection) and register the frame with "
-    "Dataset.Tabular.register_pandas_dataframe(frame, (datastore, 'folder'), name)"))
 
 
 def _check_partition_format(partition_format) -> None:

@@ -58,6 +58,11 @@ class TabularDataset(Dataset):
         if on_error not in ("null", "fail"):
             raise UserErrorException("on_error must be 'null' or 'fail'")
         reader = self._definition["reader"]
+        if reader.get("format") == "sql":   # a query (from_sql_query): see _sql_dataset
+            from ._sql_dataset import read_frame
+            frame = _apply_types(pd, read_frame(self), reader.get("set_column_types") or {},
+                                 on_error)
+            return apply_to_frame(frame, self._transforms()).reset_index(drop=True)
         limit = self._row_limit()
         fmt = self._partition_format()
         res = self._resolve()
@@ -284,6 +289,22 @@ class TabularDataset(Dataset):
         from ._partition_writer import write_partitions
         return write_partitions(self, partition_keys, target, name, show_progress,
                                 partition_as_file_dataset)
+
+    @property
+    def _amlocal_cache_result(self) -> bool:
+        """amlocal's addition, for datasets read by a SQL query: True caches the query's result
+        across runs (the rows leave the reuse key of the steps reading it, so a previous result
+        of the same query is reused even when the table changed; see ``_sql_dataset``)."""
+        from ._sql_dataset import cache_result
+        return cache_result(self)
+
+    @_amlocal_cache_result.setter
+    def _amlocal_cache_result(self, value: bool) -> None:
+        from ._sql_dataset import is_query_definition, set_cache_result
+        if not is_query_definition(self._definition):
+            raise UserErrorException("_amlocal_cache_result applies to datasets read by a SQL "
+                                     "query (Dataset.Tabular.from_sql_query) only")
+        set_cache_result(self, value)
 
     # -- internals --------------------------------------------------------------------------
     def _with_transform(self, step: dict) -> "TabularDataset":

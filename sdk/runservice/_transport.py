@@ -1,10 +1,12 @@
-"""The client's transport pieces: HTTP connections over a Unix socket or TCP, and request bodies
-streamed from a file or a tar of a folder. Standard library only: this runs inside step images."""
+"""The client's transport pieces: HTTP connections over a Unix socket, TCP or TLS over TCP, and
+request bodies streamed from a file or a tar of a folder. Standard library only: this runs inside
+step images."""
 from __future__ import annotations
 
 import http.client
 import os
 import socket
+import ssl
 import tarfile
 import threading
 from pathlib import Path
@@ -43,6 +45,47 @@ class _TcpConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self.host, self.port), self._connect_timeout)
         self.sock.settimeout(self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _TlsConnection(_TcpConnection):
+    """HTTPS: TCP, then a TLS handshake verifying the service with ``context`` (its CA) and
+    its certificate's names against ``host``."""
+
+    def __init__(self, host: str, port: int, timeout: float, connect_timeout: float,
+                 context: ssl.SSLContext):
+        super().__init__(host, port, timeout, connect_timeout)
+        self._context = context
+
+    def connect(self):
+        super().connect()
+        try:
+            self.sock.settimeout(self._connect_timeout)
+            self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+            self.sock.settimeout(self.timeout)
+        except BaseException:
+            self.sock.close()
+            raise
+
+
+def tls_context(ca: str, where: str) -> ssl.SSLContext:
+    """A client context trusting only the CA certificate ``ca``: PEM text, or the path of a PEM
+    file. ``where`` names its source in errors. Raises StoreError."""
+    text = ca.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            context = ssl.create_default_context(cadata=text)
+        else:
+            context = ssl.create_default_context(cafile=os.path.expanduser(text))
+    except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
+        raise StoreError(f"{where} must hold the run service's CA certificate (PEM text, or the "
+                         f"path of a PEM file), which it does not: {exc}. The runner sets it for "
+                         "steps on cluster nodes; by hand, use the tls/ca.pem of the home of the "
+                         "machine serving the run") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # strict X.509 checks on every Python (3.13 makes them the default): the same verdict in
+    # every step image
+    context.verify_flags |= getattr(ssl, "VERIFY_X509_STRICT", 0)
+    return context
 
 
 def _file_chunks(path: Path, size: int):

@@ -2,13 +2,18 @@
 
 A step's process (in a Docker container, a sandbox without network, or another machine) reaches
 the workspace's store only through the run service hosted by its pipeline runner: over the Unix
-socket mounted at ``/amlocal/service/run.sock`` (``unix:///amlocal/service/run.sock``) or over TCP
-(``http://host:port``). The runner hands the address and a per-run token to the step in
-``AMLOCAL_RUN_SERVICE`` and ``AZUREML_RUN_TOKEN``; :func:`amlocal._context.current_store` builds
-this class from them.
+socket mounted at ``/amlocal/service/run.sock`` (``unix:///amlocal/service/run.sock``), over TCP
+with TLS (``https://host:port``: a step on a Ray cluster node) or over plain TCP
+(``http://host:port``: a trusted network only). The runner hands the address and a per-run token
+to the step in ``AMLOCAL_RUN_SERVICE`` and ``AZUREML_RUN_TOKEN``;
+:func:`amlocal._context.current_store` builds this class from them. For ``https://`` it also hands
+the CA certificate the service's certificate must verify against, in ``AMLOCAL_RUN_SERVICE_CA``
+(the PEM text itself; the path of a PEM file works too): the step trusts that CA only, and the
+certificate must name the address it connects to. A certificate that does not verify, or a
+service that does not speak TLS, is refused with StoreError saying which.
 
 This module runs inside arbitrary user images, so it needs only the standard library
-(``http.client`` over AF_UNIX or TCP, ``json``, ``tarfile``).
+(``http.client`` over AF_UNIX, TCP or ``ssl``, ``json``, ``tarfile``).
 
 Wire format (one HTTP/1.1 request per connection, ``POST /v1/<method>``,
 ``Authorization: Bearer <token>``): the request body starts with ``X-Amlocal-Meta-Length`` bytes
@@ -27,6 +32,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import tarfile
 import tempfile
 import time
@@ -39,12 +45,13 @@ from ..store.base import Store
 from ..store.entities import from_wire, to_wire
 from ._metric_wire import columns_from_wire, metric_columns, records_from_columns
 from ._transport import (BLOCK, _BodyFailed, _file_chunks, _guarded, _TarProducer, _TcpConnection,
-                         _UnixConnection)
+                         _TlsConnection, _UnixConnection, tls_context)
 
 API_PREFIX = "/v1/"
 META_LENGTH_HEADER = "X-Amlocal-Meta-Length"
 ENTRY_HEADER = "X-Amlocal-Entry"
 BOUND_HEADER = "X-Amlocal-Bound"   # fetch_dataset: the bound sources, URL-quoted JSON
+CA_VAR = "AMLOCAL_RUN_SERVICE_CA"  # the CA certificate an https:// run service verifies against
 
 # Builtin exceptions that cross the service as themselves (everything else from outside
 # amlocal.errors arrives as StoreError).
@@ -124,41 +131,66 @@ def encode_meta(kwargs: dict) -> bytes:
 class RemoteStore(Store):
     """Every :class:`Store` call, made over the run service at ``service_url`` with ``token``.
 
-    ``service_url`` is ``unix:///path/to/run.sock`` or ``http://host:port``. Each call opens its
+    ``service_url`` is ``unix:///path/to/run.sock``, ``https://host:port`` or
+    ``http://host:port``. For ``https://``, ``ca`` is the CA certificate to verify the service
+    with (PEM text or a PEM file's path; default ``$AMLOCAL_RUN_SERVICE_CA``). Each call opens its
     own connection (safe from any thread). Connecting is retried for about three seconds; then
     StoreError says the service does not answer. ``timeout`` bounds every wait for the service
     once connected.
     """
 
-    def __init__(self, service_url: str, token: str, *, timeout: float = 300.0,
-                 connect_timeout: float = 10.0):
+    def __init__(self, service_url: str, token: str, *, ca: str | None = None,
+                 timeout: float = 300.0, connect_timeout: float = 10.0):
         self.service_url = service_url
         self._token = token
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._tls = None
         if service_url.startswith("unix://"):
             self._socket_path: str | None = service_url[len("unix://"):]
             self._base = ""
             if not self._socket_path:
                 raise UserErrorException(f"run service address {service_url!r} names no socket: "
                                          "use unix:///path/to/run.sock")
-        elif service_url.startswith("http://"):
+        elif service_url.startswith(("http://", "https://")):
             parts = urlsplit(service_url)
             if not parts.hostname or not parts.port:
                 raise UserErrorException(f"run service address {service_url!r} needs a host and a "
-                                         "port: use http://host:port")
+                                         f"port: use {parts.scheme}://host:port")
+            if parts.scheme == "https":
+                where = "the ca argument" if ca else CA_VAR
+                ca = ca or os.environ.get(CA_VAR)
+                if not ca:
+                    raise UserErrorException(
+                        f"run service address {service_url!r} is https but no CA certificate "
+                        f"was given to verify it with: set {CA_VAR} to the CA's PEM text (or "
+                        "the path of a PEM file; the runner sets it for steps on cluster nodes)")
+                self._tls = tls_context(ca, where)
             self._socket_path = None
             self._host, self._port = parts.hostname, parts.port
             self._base = parts.path.rstrip("/")
         else:
             raise UserErrorException(
                 f"run service address {service_url!r} is not valid: use unix:///path/to/run.sock "
-                "or http://host:port (the runner sets AMLOCAL_RUN_SERVICE)")
+                f"or http://host:port, or https://host:port with the CA in {CA_VAR} (the runner "
+                "sets AMLOCAL_RUN_SERVICE)")
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.service_url!r})"
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _untrusted(self, exc: ssl.SSLError) -> StoreError:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return StoreError(
+                f"the run service at {self.service_url} is refused: its certificate does not "
+                f"verify against the CA this step was given in {CA_VAR} "
+                f"({exc.verify_message or exc}). Something other than the step's run service "
+                "answers at that address, or the CA is another machine's: use the CA of the home "
+                "whose runner serves the run")
+        return StoreError(f"the run service at {self.service_url} did not complete a TLS "
+                          f"handshake ({type(exc).__name__}: {exc}): is it an https:// service? "
+                          "(a plain-HTTP service is reached at http://host:port)")
+
     def _unreachable(self, exc: BaseException) -> StoreError:
         return StoreError(f"the run service at {self.service_url} does not answer: is the step's "
                           f"runner still alive? ({type(exc).__name__}: {exc})")
@@ -169,11 +201,17 @@ class RemoteStore(Store):
         while True:
             if self._socket_path is not None:
                 conn = _UnixConnection(self._socket_path, self.timeout, self.connect_timeout)
+            elif self._tls is not None:
+                conn = _TlsConnection(self._host, self._port, self.timeout, self.connect_timeout,
+                                      self._tls)
             else:
                 conn = _TcpConnection(self._host, self._port, self.timeout, self.connect_timeout)
             try:
                 conn.connect()
                 return conn
+            except ssl.SSLError as exc:
+                conn.close()
+                raise self._untrusted(exc) from exc
             except OSError as exc:
                 conn.close()
                 if exc.errno not in _RETRY_CONNECT or time.monotonic() + delay > deadline:

@@ -11,8 +11,19 @@ Every identifier, name, path and version a step sends is checked here (:mod:`._v
 HTTP 400), models are fetched by (workspace, name, version) looked up in the store, and the
 store's file layer refuses any path resolving outside its root.
 
-Tokens travel in clear text: over TCP, serve only on a network you trust (or through an SSH
-tunnel). Standard library only (``http.server`` and ``socketserver``).
+What is encrypted: over TCP with ``tls=`` (an :class:`ssl.SSLContext`; the runner serves steps
+on Ray cluster nodes so, with the certificate :mod:`._tls` creates under the home), every request
+and answer of the step API (tokens, metrics, logs a step sends, artifacts, models, datasets)
+travels over TLS 1.2+, and a step verifies the service against the CA it is handed
+(``AMLOCAL_RUN_SERVICE_CA``). A client speaking plain HTTP to a TLS listener gets HTTP 400 saying
+so (nothing it sent is read as a request). Without ``tls=`` tokens travel in clear text: serve
+plain TCP only on a network you trust (or through an SSH tunnel). The Unix socket never leaves
+the machine. What is NOT encrypted by amlocal: the Ray cluster's own traffic (task arguments such
+as the step's environment variables, which hold its token, and the lines its output streams
+back to the runner) unless Ray's own TLS is configured (``RAY_USE_TLS=1`` and its certificate
+variables on every node), the store's connection (PostgreSQL: use ``sslmode=`` in
+``AMLOCAL_STORE_URL``) and shared artifact locations (their own transports). Standard library
+only (``http.server``, ``socketserver``, ``ssl``).
 """
 from __future__ import annotations
 
@@ -25,6 +36,7 @@ import secrets
 import shutil
 import socket
 import socketserver
+import ssl
 import stat
 import tarfile
 import tempfile
@@ -38,6 +50,7 @@ from ..store.base import Store
 from ..store.entities import from_wire, to_wire
 from . import _validate as check
 from ._metric_wire import columns_to_wire
+from ._listeners import _TcpHTTPServer, _TlsHTTPServer, _UnixHTTPServer, _wake
 from ._policy import SERVICE_METHODS, STEP_API, Refusal as _Refusal, Scope, StepPolicy, scope_of
 from .client import (API_PREFIX, BLOCK, BOUND_HEADER, ENTRY_HEADER, META_LENGTH_HEADER,
                      _BUILTIN_ERRORS, safe_extract)
@@ -136,18 +149,6 @@ class _ChunkedWriter:
         self._wfile.write(b"0\r\n\r\n")
 
 
-class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-
-class _TcpHTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    # not http.server.HTTPServer: its server_bind does a reverse DNS lookup we do not need
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "amlocal-runservice/1"
@@ -230,21 +231,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         writer.close()  # the last chunk: the client knows the archive is complete
 
 
-def _wake(server) -> None:
-    """Connect to ``server`` once (and close): its serve loop wakes from its wait at once."""
-    try:
-        family = socket.AF_UNIX if isinstance(server.server_address, str) else socket.AF_INET6 \
-            if ":" in str(server.server_address[0]) else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as poke:
-            poke.settimeout(0.5)
-            poke.connect(server.server_address)
-    except OSError:
-        pass   # it wakes at its poll interval instead
-
-
 class RunService:
     """Serve ``store`` to steps: on a Unix socket at ``socket_path`` and/or over TCP on
-    ``host``:``port`` (``port=0`` picks a free port).
+    ``host``:``port`` (``port=0`` picks a free port): HTTPS when ``tls`` (a server-side
+    :class:`ssl.SSLContext`, e.g. :meth:`._tls.ServiceTls.server_context`) is given, else plain
+    HTTP. :meth:`serve_tcp` adds a TCP listener to a running service (same tokens).
 
     ``start()`` serves on daemon threads and returns self; ``stop()`` closes the servers and
     removes the socket file; ``with RunService(...) as service:`` does both. The socket is made
@@ -253,13 +244,15 @@ class RunService:
     """
 
     def __init__(self, store: Store, *, socket_path: str | None = None, host: str | None = None,
-                 port: int = 0, spool_dir: str | None = None):
+                 port: int = 0, spool_dir: str | None = None,
+                 tls: ssl.SSLContext | None = None):
         if socket_path is None and host is None:
             raise ValueError("RunService needs a socket_path, a host, or both")
         self.store = store
         self.socket_path = None if socket_path is None else os.path.abspath(socket_path)
         self.host = host
         self.port = port
+        self.tls = tls
         self.spool_dir = spool_dir
         self._tokens: dict[str, str] = {}
         self._scopes: dict[str, Scope] = {}  # run id -> what its token may reach
@@ -276,26 +269,50 @@ class RunService:
     def start(self) -> "RunService":
         if self._servers:
             return self
-        handler = type("RunServiceHandler", (_Handler,), {"service": self})
+        self._handler = type("RunServiceHandler", (_Handler,), {"service": self})
         try:
             if self.socket_path is not None:
-                self._servers.append(self._bind_unix(handler))
+                self._servers.append(self._bind_unix(self._handler))
             if self.host is not None:
-                tcp_class = _TcpHTTPServer
-                if ":" in self.host:
-                    tcp_class = type("_Tcp6HTTPServer", (_TcpHTTPServer,),
-                                     {"address_family": socket.AF_INET6})
-                self._servers.append(tcp_class((self.host, self.port), handler))
+                self._servers.append(self._bind_tcp(self.host, self.port, self.tls))
                 self.port = self._servers[-1].server_address[1]
         except BaseException:
             self.stop()
             raise
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"amlocal-runservice-{len(self._threads)}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._serve(server)
         return self
+
+    def _serve(self, server) -> None:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"amlocal-runservice-{len(self._threads)}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _bind_tcp(self, host: str, port: int, tls: ssl.SSLContext | None):
+        base = _TlsHTTPServer if tls is not None else _TcpHTTPServer
+        fields = {"ssl_context": tls} if tls is not None else {}
+        if ":" in host:
+            fields["address_family"] = socket.AF_INET6
+        try:
+            return type("_Listener", (base,), fields)((host, port), self._handler)
+        except OSError as exc:
+            raise StoreError(f"the run service cannot listen at {_url_host(host)}:{port}: {exc}. "
+                             "Give an address of this machine, and a free port or none (a free "
+                             "one is picked)") from exc
+
+    def serve_tcp(self, host: str, port: int = 0, tls: ssl.SSLContext | None = None) -> str:
+        """Also listen on TCP at ``host``:``port`` (0: a free port), HTTPS with ``tls``; the
+        service must be started. Returns the listener's URL (``https://host:port``). Tokens are
+        the service's: one granted before or after reaches every listener."""
+        if not self._servers:
+            raise RuntimeError("start the run service before adding a listener to it")
+        with self._lock:
+            server = self._bind_tcp(host, port, tls)
+            self._servers.append(server)
+            self._serve(server)
+        scheme = "https" if tls is not None else "http"
+        return f"{scheme}://{_url_host(host)}:{server.server_address[1]}"
 
     def _bind_unix(self, handler) -> socketserver.BaseServer:
         path = self.socket_path
@@ -355,10 +372,10 @@ class RunService:
 
     @property
     def tcp_url(self) -> str:
+        """``https://host:port`` with ``tls``, else ``http://host:port``."""
         if self.host is None:
             raise ValueError("this run service does not listen on TCP (give it a host)")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{_url_host(self.host)}:{self.port}"
 
     # -- tokens -----------------------------------------------------------------------------
     def grant(self, run_id: str) -> str:
@@ -530,6 +547,10 @@ class RunService:
             request._send_tar(copied, **{BOUND_HEADER: quote(json.dumps(bound))})
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _fetch_dataset_signature(self, workspace_id: str, definition: dict, target_dir=None):

@@ -157,13 +157,18 @@ def _output_folder(store, run_id: str, output: str) -> _Folder:
 
 
 def _artifact_folder(store, run_id: str) -> _Folder:
-    from fsspec.implementations.local import LocalFileSystem
     info = _get_run(store, run_id)
     files = getattr(store, "files", None)
     if files is None:
         raise HTTPException(status_code=400, detail="this store keeps run files elsewhere: "
                                                     "download them with the read API")
-    return _Folder(LocalFileSystem(), str(files.run_dir(info.id)), True, info.id)
+    fs, root, local = files.run_folder(info.id)   # local, or AMLOCAL_ARTIFACTS_URL's location
+    return _Folder(fs, root, local, info.id)
+
+
+def _has_files(folder: _Folder) -> bool:
+    """Whether the run's folder exists (on a shared location: holds any file)."""
+    return Path(folder.root).is_dir() if folder.local else _is_dir(folder.fs, folder.root)
 
 
 def _target(folder: _Folder, path: str) -> tuple[str, str]:
@@ -332,7 +337,7 @@ def artifact_files(request: Request, run_id: str = RunId, path: str = SubPath):
     """One folder of the run's own files (``outputs/``, ``logs/``), with sizes; download them
     with ``GET /api/v1/runs/{id}/artifacts/{name}``."""
     folder = _artifact_folder(_store(request), run_id)
-    if not Path(folder.root).is_dir():
+    if not _has_files(folder):
         if path.strip("/"):
             raise _missing(folder, path)
         return Listing(runId=folder.run_id, path="", type="folder", entries=[],
@@ -344,7 +349,7 @@ def artifact_files(request: Request, run_id: str = RunId, path: str = SubPath):
 def artifact_preview(request: Request, run_id: str = RunId, path: str = SubPath):
     """Visualize a tabular file of the run's own files (or a folder of them)."""
     folder = _artifact_folder(_store(request), run_id)
-    if not Path(folder.root).is_dir():
+    if not _has_files(folder):
         raise _missing(folder, path)
     return _preview(folder, path)
 

@@ -9,8 +9,10 @@ def open_store(settings=None) -> Store:
     SQLAlchemy is imported only on the host, never in a step container."""
     from .. import _settings
     settings = settings or _settings.current()
+    from .files_open import open_files
     from .sql import SqlStore
-    return SqlStore(settings.store_url, settings.artifacts, settings.models)
+    return SqlStore(settings.store_url, settings.artifacts, settings.models,
+                    files=open_files(settings), home=settings.home)
 
 
 __all__ = ["Store", "open_store"]

@@ -1,10 +1,19 @@
-"""Files of the store on the local filesystem: run artifacts and model versions.
+"""Files of the store: run artifacts (logs and outputs included), model versions and, for a
+shared location, snapshots.
 
-Writes go to a temporary name first and are renamed into place, so a reader never sees half a
-file and a crash leaves nothing half-written behind.
+:class:`StoreFiles` is the interface; :class:`LocalFiles` keeps them on this machine's filesystem
+(under ``AMLOCAL_HOME``, or under the folder of a ``file://`` ``AMLOCAL_ARTIFACTS_URL``, e.g. an
+NFS mount every machine shares); :class:`amlocal.store.files_fsspec.FsspecFiles` keeps them on any
+other fsspec location (``az://container/prefix`` on Azure Blob through adlfs).
+:func:`amlocal.store.files_open.open_files` picks one from the settings.
+
+Every name is validated (:func:`safe_relpath`, :func:`_component`) and no path leaves its root.
+Local writes go to a temporary name first and are renamed into place, so a reader never sees half
+a file and a crash leaves nothing half-written behind.
 """
 from __future__ import annotations
 
+import abc
 import os
 import shutil
 import tempfile
@@ -58,8 +67,66 @@ def atomic_copy(source: Path, destination: Path) -> None:
         raise
 
 
-class LocalFiles:
-    """Artifact and model folders under ``AMLOCAL_HOME``."""
+class StoreFiles(abc.ABC):
+    """Where the store keeps files: each run's artifacts, each model version's files.
+
+    ``remote`` is True for a location other machines reach through fsspec (not this machine's
+    filesystem); such a location also keeps snapshots (``has_snapshot``, ``put_snapshot``,
+    ``get_snapshot`` of :class:`~amlocal.store.files_fsspec.FsspecFiles`).
+    """
+
+    remote = False
+
+    @abc.abstractmethod
+    def put_artifact(self, run_id: str, name: str, source: Path) -> None:
+        """Store the local file ``source`` as the run's artifact ``name``, atomically."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[str]:
+        """The run's artifact names, sorted."""
+
+    @abc.abstractmethod
+    def fetch_artifact(self, run_id: str, name: str, destination: Path) -> Path:
+        """Copy one artifact to the local file ``destination`` (atomically); UserErrorException
+        naming the run's files when there is no such artifact."""
+
+    @abc.abstractmethod
+    def append_artifact(self, run_id: str, name: str, data: bytes) -> None:
+        """Append to a growing artifact (a live log)."""
+
+    @abc.abstractmethod
+    def read_artifact(self, run_id: str, name: str, offset: int = 0) -> bytes:
+        """The artifact's bytes from ``offset`` on; empty when it does not exist (yet)."""
+
+    @abc.abstractmethod
+    def store_model_files(self, workspace_id: str, name: str, version: int, source: Path) -> str:
+        """Copy a local model file or folder in; return its path relative to the version."""
+
+    @abc.abstractmethod
+    def copy_model_out(self, workspace_id: str, name: str, version: int, rel: str,
+                       target_dir: Path) -> Path:
+        """Copy a model version's entry ``rel`` into the local folder ``target_dir``."""
+
+    @abc.abstractmethod
+    def model_url(self, workspace_id: str, name: str, version: int, rel: str) -> str:
+        """Where a model version's entry is: a ``file://`` URI, or the shared location's URL."""
+
+    @abc.abstractmethod
+    def run_folder(self, run_id: str) -> tuple:
+        """``(fsspec filesystem, path of the run's folder on it, is_local)`` for browsing."""
+
+    @abc.abstractmethod
+    def delete_run_files(self, run_id: str) -> None:
+        """Remove every file of the run (nothing there is fine)."""
+
+    @abc.abstractmethod
+    def delete_model_files(self, workspace_id: str) -> None:
+        """Remove the files of every model version of the workspace."""
+
+
+class LocalFiles(StoreFiles):
+    """Artifact and model folders on this machine's filesystem (under ``AMLOCAL_HOME``, or the
+    folder of a ``file://`` ``AMLOCAL_ARTIFACTS_URL``)."""
 
     def __init__(self, artifacts_root: Path, models_root: Path):
         self.artifacts_root = artifacts_root
@@ -137,3 +204,17 @@ class LocalFiles:
         else:
             shutil.copy2(source, destination)
         return destination
+
+    def model_url(self, workspace_id: str, name: str, version: int, rel: str) -> str:
+        return (Path(self.model_dir(workspace_id, name, version)) / rel).absolute().as_uri()
+
+    def run_folder(self, run_id: str) -> tuple:
+        from fsspec.implementations.local import LocalFileSystem
+        return LocalFileSystem(), str(self.run_dir(run_id)), True
+
+    def delete_run_files(self, run_id: str) -> None:
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    def delete_model_files(self, workspace_id: str) -> None:
+        shutil.rmtree(self.models_root / _component(workspace_id, "workspace id"),
+                      ignore_errors=True)

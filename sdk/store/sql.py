@@ -23,7 +23,7 @@ from .entities import (ComputeTargetInfo, DatasetInfo, DatastoreInfo, Environmen
                        ExperimentInfo,
                        ModelInfo, PublishedPipelineInfo, RunInfo, WorkspaceInfo,
                        utcnow)
-from .files import LocalFiles
+from .files import LocalFiles, StoreFiles
 from .sql_batch import RunBatchStore, RunChange
 from .sql_endpoints import PipelineEndpointStore
 from .sql_keys import ApiKeyStore
@@ -58,11 +58,14 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
     the Store interface a step's client offers. Run lists are paged in SQL (``sql_runs``),
     metric records written and read in bulk (``sql_metrics``)."""
 
-    def __init__(self, url: str, artifacts_root: Path, models_root: Path):
+    def __init__(self, url: str, artifacts_root: Path, models_root: Path, *,
+                 files: StoreFiles | None = None, home: Path | None = None):
         from .. import _settings
         self.url = url
-        _settings.secure_home(Path(artifacts_root).parent)  # the home: 0700 (secrets inside)
-        self.files = LocalFiles(artifacts_root, models_root)
+        # the home: 0700 (secrets inside); by default the folder holding the artifacts
+        self.home = Path(home) if home is not None else Path(artifacts_root).parent
+        _settings.secure_home(self.home)
+        self.files = files if files is not None else LocalFiles(artifacts_root, models_root)
         self._engine = self._make_engine(url)
         self._migrate()
 
@@ -111,7 +114,7 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
             from alembic.config import Config
             import filelock
 
-            lock_path = self.files.artifacts_root.parent / ".migrate.lock"
+            lock_path = self.home / ".migrate.lock"
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             with filelock.FileLock(str(lock_path), timeout=120):
                 if self._current_revision() == HEAD_REVISION:
@@ -192,7 +195,6 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
         return self._all(q, WorkspaceInfo)
 
     def delete_workspace(self, workspace_id):
-        import shutil
         tables = (t.datastores, t.experiments, t.runs, t.models, t.environments,
                   t.published_pipelines, t.compute_targets, t.datasets)
         with self._engine.begin() as conn:
@@ -212,8 +214,8 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
         self.delete_schedules(workspace_id)
         self.delete_pipeline_endpoints(workspace_id)
         for run_id in ids:
-            shutil.rmtree(self.files.run_dir(run_id), ignore_errors=True)
-        shutil.rmtree(self.files.models_root / workspace_id, ignore_errors=True)
+            self.files.delete_run_files(run_id)
+        self.files.delete_model_files(workspace_id)
 
     def set_default_datastore(self, workspace_id, name):
         with self._engine.begin() as conn:
@@ -306,9 +308,8 @@ class SqlStore(RunListStore, MetricStore, RunBatchStore, PipelineEndpointStore, 
                 conn.execute(t.metrics.delete().where(t.metrics.c.run_id.in_(ids)))
                 conn.execute(t.runs.delete().where(t.runs.c.id.in_(ids)))
             conn.execute(t.experiments.delete().where(key))
-        import shutil
         for run_id in ids:  # the rows first: a run never exists without its files
-            shutil.rmtree(self.files.run_dir(run_id), ignore_errors=True)
+            self.files.delete_run_files(run_id)
         return ids
 
     def create_run(self, info):

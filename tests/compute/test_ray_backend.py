@@ -5,7 +5,6 @@ cancelled step's container is removed; without the ``ray`` package the error nam
 ray``. Without ray or Docker these tests skip locally and FAIL under $CI."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -17,34 +16,13 @@ from amlocal.errors import ComputeError, ComputeTargetException
 GIB = 1024 ** 3
 
 
-def _need_ray():
-    try:
-        import ray  # noqa: F401
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the ray package for the Ray backend tests: {exc}")
-        pytest.skip(f"ray is not installed ({exc}): pip install ray")
-
-
 @pytest.fixture(scope="module")
-def ray_cluster():
+def ray_cluster(ray_clusters):
     """Two nodes, labelled node_a (the head) and node_b; this process connected through the
     backend itself (ray.init(address=...))."""
-    _need_ray()
-    import ray
-    from ray.cluster_utils import Cluster
-    from amlocal.compute import ray as ray_backend
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "memory": GIB, "resources": {"node_a": 1}})
-    cluster.add_node(num_cpus=1, memory=GIB, resources={"node_b": 1})
-    cluster.wait_for_nodes()
-    try:
+    with ray_clusters.running([ray_clusters.node(node_a=1),
+                               ray_clusters.node(node_b=1)]) as cluster:
         yield cluster
-    finally:
-        ray.shutdown()
-        ray_backend._connected_to = None
-        ray_backend._remote_cache.clear()
-        cluster.shutdown()
 
 
 def _spec(step_dirs, name: str, code: str, **resources) -> StepSpec:

@@ -229,11 +229,11 @@ def test_register_pandas_dataframe(lake, workspace, capsys):
         Dataset.Tabular.register_pandas_dataframe(frame, "not a target", "bad")
 
 
-def test_spark_and_sql_factories_are_cloud_only_or_not_built():
+def test_spark_factory_is_cloud_only_and_sql_needs_a_sql_datastore():
     with pytest.raises(CloudOnlyError, match="register_pandas_dataframe"):
         Dataset.Tabular.register_spark_dataframe(None, None, "x")
-    with pytest.raises(CloudOnlyError, match="SQL datastores come with a later"):
-        Dataset.Tabular.from_sql_query("select 1")
+    with pytest.raises(UserErrorException, match="Invalid argument value or type"):
+        Dataset.Tabular.from_sql_query("select 1")   # tests/datastores/test_sql_*.py: the rest
 
 
 # -- FileDataset -------------------------------------------------------------------------------
@@ -385,7 +385,8 @@ def test_legacy_dataset_methods_forward_with_a_warning(lake, people, workspace):
     for name in ("archive", "create_snapshot", "get_definitions", "diff", "from_excel_files"):
         with pytest.raises(CloudOnlyError, match="pre-2019 Dataset API"):
             getattr(people, name)()
-    with pytest.raises(CloudOnlyError, match="not built yet"):
+    with pytest.warns(DeprecationWarning, match="Dataset.Tabular.from_sql_query"), \
+            pytest.raises(UserErrorException, match="Invalid tuple"):
         Dataset.from_sql_query(None, "select 1")
 
 
@@ -418,17 +419,12 @@ def test_data_lake_gen2_reads_through_adlfs(workspace, azurite, container, tmp_p
 
 
 @pytest.mark.parametrize("name", ["register_azure_file_share", "register_azure_data_lake",
-                                  "register_dbfs", "register_hdfs",
-                                  "register_azure_sql_database", "register_azure_postgre_sql",
-                                  "register_azure_my_sql"])
+                                  "register_dbfs", "register_hdfs"])
 def test_other_datastore_kinds_are_cloud_only_with_azure_signatures(workspace, name):
     method = getattr(Datastore, name)
     assert "Azure's signature: Datastore." + name + "(workspace, datastore_name" in method.__doc__
     with pytest.raises(CloudOnlyError, match="Datastore.register"):
         method(workspace, "x")
-    if "sql" in name:
-        with pytest.raises(CloudOnlyError, match="not built yet: SQL datastores"):
-            method(workspace, "x")
 
 
 def test_no_deprecation_noise_from_modern_methods(people):

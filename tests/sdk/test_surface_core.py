@@ -212,10 +212,8 @@ def test_core_cloud_only_names_raise_with_their_reason():
 
 
 def test_pipeline_steps_only_azure_runs_say_what_to_use():
-    from amlocal.pipeline.steps import CommandStep, DataTransferStep, HyperDriveStep
+    from amlocal.pipeline.steps import CommandStep, HyperDriveStep
     with pytest.raises(CloudOnlyError, match="not built in amlocal yet.*subprocess.run"):
         CommandStep(command="echo hi")
-    with pytest.raises(CloudOnlyError, match="database datastores and DataTransferStep"):
-        DataTransferStep(name="copy")
     with pytest.raises(CloudOnlyError, match="HyperDrive"):
         HyperDriveStep(name="hd")

@@ -6,8 +6,12 @@ queue (each holds at most PREFETCH, so a slow mini-batch does not hold others ba
 It enforces ``run_invocation_timeout`` from here: a worker whose current ``run()`` is older than
 that is killed (SIGKILL) and replaced by a fresh one (which imports the script and calls
 ``init()`` again), and the mini-batch is retried, up to ``run_max_try`` attempts in all. A
-worker that dies is replaced the same way. A cluster target replaces this class with one that
-spreads the same mini-batches over its nodes; the job (:class:`Job`) stays the same.
+worker that dies is replaced the same way.
+
+On a cluster (a step started as ``AMLOCAL_NODE_COUNT`` copies, see :mod:`.ranks`) each copy
+runs ONE node of the job: ``LocalNodes(settings, log, nodes=[rank], claim=share.claim)`` starts
+that node's ``process_count_per_node`` workers and takes only the mini-batches ``claim`` grants
+it; the job (:class:`Job`) stays the same.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .batches import MiniBatch
 from .entry_script import WorkerIdentity
@@ -56,12 +60,47 @@ class _Worker:
         return f"{self.identity.node}/{self.identity.process}"
 
 
-class LocalNodes:
-    """Every node on this machine (a local compute target)."""
+class _Queue:
+    """The mini-batches still to dispatch: retries and put-back ones first (``pending``, taken
+    already), then fresh ones, each taken only when ``claim`` grants it (always, locally)."""
 
-    def __init__(self, settings: JobSettings, log: MasterLog):
+    def __init__(self, batches: list[MiniBatch], claim: Callable[[MiniBatch], bool] | None):
+        self.fresh = deque(batches)
+        self.pending: deque = deque()
+        self.claim = claim
+        self.taken = 0                 # fresh mini-batches this node took
+
+    def take(self) -> tuple[MiniBatch, int] | None:
+        if self.pending:
+            return self.pending.popleft()
+        while self.fresh:
+            batch = self.fresh.popleft()
+            if self.claim is None or self.claim(batch):
+                self.taken += 1
+                return batch, 1
+        return None
+
+    def retry(self, item: tuple[MiniBatch, int]) -> None:
+        self.pending.append(item)
+
+    def put_back(self, items) -> None:
+        self.pending.extendleft(reversed(list(items)))
+
+    @property
+    def empty(self) -> bool:
+        return not self.pending and not self.fresh
+
+
+class LocalNodes:
+    """The job's nodes on this machine: every node (a local compute target), or ``nodes`` only,
+    taking the mini-batches ``claim`` grants (one copy of a step on a cluster)."""
+
+    def __init__(self, settings: JobSettings, log: MasterLog, nodes: list[int] | None = None,
+                 claim: Callable[[MiniBatch], bool] | None = None):
         self.settings = settings
         self.log = log
+        self.nodes = list(range(settings.node_count)) if nodes is None else list(nodes)
+        self.claim = claim
         self._ctx = multiprocessing.get_context("fork")
         self._workers: list[_Worker] = []
         self.problems: list[str] = []    # what workers could not finish when stopped
@@ -71,27 +110,35 @@ class LocalNodes:
         return [WorkerIdentity(f"node{n}", f"process{p:03d}", n,
                                str(worker_paths(f"node{n}", f"process{p:03d}")["entry_log"]),
                                s.output, s.logging_level)
-                for n in range(s.node_count) for p in range(s.process_count_per_node)]
+                for n in self.nodes for p in range(s.process_count_per_node)]
 
     # -- the job ------------------------------------------------------------------------------
     def run(self, batches: list[MiniBatch], job: Job) -> None:
-        """Process every mini-batch (retrying failed ones). Raises AbortJob."""
+        """Process every mini-batch this node takes (retrying failed ones). Raises AbortJob."""
         s = self.settings
-        if s.node_count > 1:
+        if len(self.nodes) > 1:
             self.log.say(f"node_count={s.node_count} on a local compute target: the "
-                         f"{s.node_count} nodes run on this machine, "
-                         f"{s.node_count * s.process_count_per_node} worker processes in all")
-        pending = deque((b, 1) for b in batches)
-        remaining = len(batches)
+                         f"{len(self.nodes)} nodes run on this machine, "
+                         f"{len(self.nodes) * s.process_count_per_node} worker processes in all")
+        queue = _Queue(batches, self.claim)
+        if self.claim is not None:          # nothing left for this node: start no worker
+            first = queue.take()
+            if first is None:
+                self.log.say("no mini-batch falls to this node: no worker started")
+                return
+            queue.put_back([first])
+        finished = 0
         self._workers = [self._start(i) for i in self.identities()]
         try:
-            while remaining:
-                self._dispatch(pending)
+            while True:
+                self._dispatch(queue)
+                if finished == queue.taken and queue.empty:
+                    break
                 ready = wait(self._waitables(), timeout=self._timeout())
                 for w in list(self._workers):
                     if w.conn in ready or w.process.sentinel in ready:
-                        remaining -= self._drain(w, pending, job)
-                remaining -= self._check_timeouts(pending, job)
+                        finished += self._drain(w, queue, job)
+                finished += self._check_timeouts(queue, job)
                 job.tick()
         finally:
             self._stop_all()
@@ -107,10 +154,13 @@ class LocalNodes:
         self.log.write(f"started worker {identity.node}/{identity.process} (pid {process.pid})")
         return _Worker(identity, process, parent)
 
-    def _dispatch(self, pending: deque) -> None:
+    def _dispatch(self, queue: _Queue) -> None:
         for w in self._workers:
-            while pending and len(w.queue) < PREFETCH:
-                batch, attempt = pending.popleft()
+            while len(w.queue) < PREFETCH:
+                item = queue.take()
+                if item is None:
+                    return
+                batch, attempt = item
                 w.conn.send(batch)
                 w.queue.append((batch, attempt))
                 if w.ready and len(w.queue) == 1:
@@ -126,7 +176,7 @@ class LocalNodes:
                      if w.head_started is not None]
         return max(0.0, min([1.0, *deadlines]))
 
-    def _drain(self, w: _Worker, pending: deque, job: Job) -> int:
+    def _drain(self, w: _Worker, pending: _Queue, job: Job) -> int:
         """Handle what ``w`` sent; replace it when it died. Returns mini-batches finished."""
         finished = 0
         try:
@@ -152,18 +202,19 @@ class LocalNodes:
                                       f"{w.process.exitcode} while running it", pending, job)
         return finished
 
-    def _finish(self, w: _Worker, outcome: Outcome, pending: deque, job: Job) -> int:
+    def _finish(self, w: _Worker, outcome: Outcome, pending: _Queue, job: Job) -> int:
         batch, attempt = w.queue.popleft()
         w.head_started = time.monotonic() if w.queue else None
         final = outcome.ok or attempt >= self.settings.run_max_try
         if not final:
-            pending.append((batch, attempt + 1))
-        reason = job.record(outcome, attempt, final, all_scheduled=not pending)
+            pending.retry((batch, attempt + 1))
+        reason = job.record(outcome, attempt, final,
+                            all_scheduled=pending.empty and self.claim is None)
         if reason:
             raise AbortJob(reason)
         return 1 if final else 0
 
-    def _lost(self, w: _Worker, reason: str, pending: deque, job: Job) -> int:
+    def _lost(self, w: _Worker, reason: str, pending: _Queue, job: Job) -> int:
         """``w`` is gone: its running mini-batch failed, the others go back to the queue, and
         a fresh worker takes its place."""
         if not w.ready:
@@ -176,14 +227,14 @@ class LocalNodes:
             outcome = Outcome(batch.id, False, max(1, len(batch.files)), error=reason,
                               worker=w.where)
             finished = self._finish(w, outcome, pending, job)
-        pending.extendleft(reversed(w.queue))
+        pending.put_back(w.queue)
         w.queue.clear()
         w.conn.close()
         index = self._workers.index(w)
         self._workers[index] = self._start(w.identity)
         return finished
 
-    def _check_timeouts(self, pending: deque, job: Job) -> int:
+    def _check_timeouts(self, pending: _Queue, job: Job) -> int:
         limit = self.settings.run_invocation_timeout
         now = time.monotonic()
         finished = 0

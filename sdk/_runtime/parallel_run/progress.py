@@ -45,17 +45,21 @@ def stamp() -> str:
 
 
 class MasterLog:
-    """``logs/sys/master_role.txt``; ``say`` also prints the line to the step log."""
+    """``logs/sys/master_role.txt``; ``say`` also prints the line to the step log. On a cluster
+    every copy but the first (rank 0, the master) has ``logs/sys/node/<node>/agent_role.txt``
+    and prefixes what it prints with its node."""
 
-    def __init__(self):
-        self.path = LOGS / "sys" / "master_role.txt"
+    def __init__(self, node: str | None = None):
+        self.node = node
+        self.path = (LOGS / "sys" / "master_role.txt" if node is None
+                     else LOGS / "sys" / "node" / node / "agent_role.txt")
 
     def write(self, text: str) -> None:
         append(self.path, f"{stamp()} {text}")
 
     def say(self, text: str) -> None:
         self.write(text)
-        print(f"[ParallelRunStep] {text}", flush=True)
+        print(f"[ParallelRunStep] {f'{self.node}: ' if self.node else ''}{text}", flush=True)
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,9 @@ class Progress:
     """Prints the tally at most every PROGRESS_INTERVAL seconds (and on demand) to the step log
     and appends it to ``logs/job_progress_overview.txt``."""
 
-    def __init__(self, tally: Tally):
+    def __init__(self, tally: Tally, path: Path | None = None):
         self.tally = tally
-        self.path = LOGS / "job_progress_overview.txt"
+        self.path = path or LOGS / "job_progress_overview.txt"
         self.last = 0.0
         self.shown: tuple = ()
 
@@ -153,10 +157,11 @@ class Progress:
             print(f"[ParallelRunStep] {text}", flush=True)
 
 
-def record_failure(outcome: Outcome, attempt: int, max_try: int) -> None:
-    """``logs/user/error.txt`` (a line) and the worker's error file (the traceback)."""
+def record_failure(outcome: Outcome, attempt: int, max_try: int, path: Path | None = None) -> None:
+    """``logs/user/error.txt`` (a line; ``path`` instead for one copy on a cluster) and the
+    worker's error file (the traceback)."""
     retry = "will retry" if attempt < max_try else "giving up"
-    append(LOGS / "user" / "error.txt",
+    append(path or LOGS / "user" / "error.txt",
            f"{stamp()} mini-batch {outcome.batch_id} attempt {attempt}/{max_try} on "
            f"{outcome.worker}: {outcome.error} ({retry})")
     if outcome.worker and "/" in outcome.worker:
@@ -171,8 +176,11 @@ class OutputFile:
     job runs and renamed when it succeeds (removed when it fails), so a failed job leaves no
     partial result. Order of lines follows completion order (Azure does not guarantee one)."""
 
-    def __init__(self, settings: JobSettings):
+    def __init__(self, settings: JobSettings, part: str | None = None):
+        """``part`` (a copy on a cluster, e.g. "rank1"): the lines go to the hidden part file
+        :func:`part_file` names, which ``finish`` keeps (when ok) for rank 0 to merge."""
         self.enabled = settings.append_row
+        self.part = part
         self.path = self.temp = None
         self.handle = None
         if not self.enabled:
@@ -182,7 +190,8 @@ class OutputFile:
         folder = Path(settings.output)
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / settings.append_row_file_name
-        self.temp = folder / f".{settings.append_row_file_name}.partial"
+        self.temp = (folder / f".{settings.append_row_file_name}.partial" if part is None
+                     else part_file(settings, part))
         self.handle = open(self.temp, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish
 
     def add(self, text: str) -> None:
@@ -194,6 +203,8 @@ class OutputFile:
             return
         self.handle.close()
         self.handle = None
+        if ok and self.part is not None:
+            return                  # kept for the merge
         if ok:
             os.replace(self.temp, self.path)
         else:
@@ -201,6 +212,11 @@ class OutputFile:
                 os.remove(self.temp)
             except FileNotFoundError:
                 pass
+
+
+def part_file(settings: JobSettings, part: str) -> Path:
+    """The hidden file of one copy's append_row lines in the output folder."""
+    return Path(settings.output) / f".{settings.append_row_file_name}.{part}.partial"
 
 
 def write_result(tally: Tally, error: str | None) -> None:

@@ -67,11 +67,35 @@ def _positive(name: str, text: str) -> int:
 
 
 def cpu_count() -> int:
-    """The CPUs this process may use (the container's share)."""
+    """The CPUs this process may use (the container's share): its CPU affinity, lowered to the
+    container's CPU quota (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``, rounded up) when
+    it has one, e.g. the ``num_cpus`` a step on a Ray cluster asked for."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cpus = max(1, os.cpu_count() or 1)
+    quota = _cpu_quota()
+    return max(1, min(cpus, quota)) if quota else cpus
+
+
+def _cpu_quota() -> int | None:
+    """The cgroup's CPU quota in whole CPUs (rounded up), or None when it has none."""
+    def read(path: str) -> str | None:
+        try:
+            with open(path, encoding="ascii") as f:
+                return f.read().strip()
+        except (OSError, ValueError):
+            return None
+    v2 = read("/sys/fs/cgroup/cpu.max")
+    fields = v2.split() if v2 else [read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                    read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except (TypeError, ValueError, IndexError):
+        return None                 # "max", -1 or unreadable: no quota
+    if quota <= 0 or period <= 0:
+        return None
+    return -(-quota // period)
 
 
 def parse(argv: list[str]) -> JobSettings:

@@ -20,7 +20,8 @@ BatchCompute = cloud_only_class(
     _MODULE, "BatchCompute", "Azure Batch accounts exist only in Azure", _DOCKER)
 DataFactoryCompute = cloud_only_class(
     _MODULE, "DataFactoryCompute", "Azure Data Factory exists only in Azure",
-    "copy data with a PythonScriptStep on " + _DOCKER)
+    "DataTransferStep(..., compute_target='its name' or None): the transfer runs on this "
+    "machine, no Data Factory needed")
 DatabricksCompute = cloud_only_class(
     _MODULE, "DatabricksCompute", "Azure Databricks workspaces exist only in Azure", _DOCKER)
 DsvmCompute = cloud_only_class(

@@ -1,19 +1,74 @@
-"""AmlCompute (``azureml.core.compute.amlcompute``): a managed cluster on Azure, a local target here.
+"""AmlCompute (``azureml.core.compute.amlcompute``): a managed cluster on Azure; here a local
+target, or the Ray cluster amlocal is configured with.
 
-``AmlCompute(ws, name)`` names a local Docker target (or a local-process one with
-``provisioning_configuration(kind='local')``). Nothing is provisioned, so the cluster is always
-in its steady state: provisioning state ``Succeeded``, allocation state ``Steady``, and as many
-idle nodes as its ``min_nodes`` (0 by default), which is where an Azure cluster settles when no
-job runs. ``get_status()`` reports that; ``wait_for_completion()`` returns at once with the lines
-Azure prints.
+Where its steps run:
+
+* **A Ray cluster, when one is configured**: ``AMLOCAL_RAY_ADDRESS`` (the head's ``HOST:PORT``,
+  ``ray://HOST:PORT`` or ``auto``) set in the process that calls
+  ``AmlCompute.provisioning_configuration`` (or ``AmlCompute(ws, name)`` for a new name). The
+  target is then recorded with kind ``ray`` and that address, so every later process (the
+  runner, a schedule, ``amlocal run``) uses the cluster without the variable, and
+  ``ComputeTarget.create`` / ``AmlCompute(ws, name)`` / ``compute_target='cpu-cluster'`` in an
+  unchanged Azure script run steps on the cluster. ``vm_size`` becomes what each step asks for:
+  a node of that size's vCPUs, memory and GPUs (:mod:`._vm_sizes`; an unknown size raises
+  ComputeTargetException naming the known ones; an empty one asks for 1 CPU). A step's own
+  run-configuration requests win over it. What a cluster has no use for is recorded and
+  ignored, said once per process on stderr: ``vm_priority``, ``idle_seconds_before_scaledown``,
+  ``min_nodes``/``max_nodes`` (the nodes are whatever the cluster has: ``get_status()`` reports
+  its alive nodes, ``wait_for_completion`` checks them against ``min_nodes`` and says when there
+  are fewer), admin credentials, ssh, vnet/subnet, public IPs, identity and location.
+* **Otherwise a local Docker target** (or a local-process one with
+  ``provisioning_configuration(kind='local')``), as before: nothing is provisioned, so the
+  cluster is always in its steady state: provisioning state ``Succeeded``, allocation state
+  ``Steady``, and as many idle nodes as its ``min_nodes`` (0 by default), which is where an
+  Azure cluster settles when no job runs. ``get_status()`` reports that;
+  ``wait_for_completion()`` returns at once with the lines Azure prints.
+
+Targets created before a cluster was configured stay where they were created (their kind is
+stored); create them again (another name) to move them.
 """
 from __future__ import annotations
 
+import functools
+import os
 import sys
 
-from ...errors import ComputeTargetException
+from ...errors import ComputeError, ComputeTargetException
 from ...store.entities import parse_utc
 from .compute import ComputeConfiguration, ComputeTarget
+
+RAY_ADDRESS_VARIABLE = "AMLOCAL_RAY_ADDRESS"
+_IGNORED_ON_RAY = ("vm_priority, idle_seconds_before_scaledown, min_nodes/max_nodes (the nodes "
+                   "are the cluster's own; wait_for_completion checks min_nodes against them), "
+                   "admin credentials, ssh, vnet/subnet, public IPs, identity and location")
+
+
+@functools.lru_cache(maxsize=None)
+def _say_ignored_once(address: str) -> None:
+    """The one line per process (and cluster) saying what a Ray cluster ignores."""
+    print(f"amlocal: AmlCompute targets run their steps on the Ray cluster at {address} "
+          f"(${RAY_ADDRESS_VARIABLE}); vm_size is what each step asks for; ignored: "
+          f"{_IGNORED_ON_RAY}", file=sys.stderr)
+
+
+def _ray_settings(vm_size: str) -> dict:
+    """The settings of a target mapped onto the configured Ray cluster (empty when none is):
+    ``kind``, ``address`` and the request of a ``vm_size`` node. Raises ComputeTargetException
+    for an address that is not one or an unknown vm_size."""
+    address = os.environ.get(RAY_ADDRESS_VARIABLE, "").strip()
+    if not address:
+        return {}
+    from ._vm_sizes import vm_size_request
+    from .raycompute import RayCompute
+    try:
+        RayCompute.attach_configuration(address=address)          # the address is checked
+    except ComputeTargetException as exc:
+        raise ComputeTargetException(f"${RAY_ADDRESS_VARIABLE}: {exc}") from None
+    request = vm_size_request(vm_size, "AmlCompute.provisioning_configuration") if vm_size else {}
+    _say_ignored_once(address)
+    return {"kind": "ray", "address": address, "resources": {},
+            "num_cpus": request.get("num_cpus"), "num_gpus": request.get("num_gpus"),
+            "memory": request.get("memory")}
 
 __all__ = ["AmlCompute", "AmlComputeProvisioningConfiguration", "AmlComputeStatus",
            "AmlComputeNodeStateCounts", "ScaleSettings"]
@@ -107,7 +162,8 @@ class AmlComputeStatus:
 class AmlComputeProvisioningConfiguration(ComputeConfiguration):
     """What ``AmlCompute.provisioning_configuration()`` returns: the recorded settings, readable
     as attributes (``vm_size``, ``min_nodes`` ...) and as the dict ``ComputeTarget.create``
-    stores. Locally only ``kind`` ('docker' or 'local') changes where steps run."""
+    stores. ``kind`` ('docker', 'local' or, with a configured Ray cluster, 'ray' with its
+    ``address`` and the ``vm_size`` request) says where steps run."""
 
     def validate_configuration(self) -> None:
         """Raises ComputeTargetException for node limits that cannot work."""
@@ -120,16 +176,20 @@ class AmlComputeProvisioningConfiguration(ComputeConfiguration):
 
 
 class AmlCompute(ComputeTarget):
-    """``AmlCompute(ws, name)``: an unknown name becomes a local Docker target, with a notice."""
+    """``AmlCompute(ws, name)``: an unknown name becomes a target (on the configured Ray
+    cluster, else local Docker), with a notice."""
 
     _TYPE = "AmlCompute"     # the stored type ComputeTarget(ws, name) returns this class for
 
     def __init__(self, workspace, name: str, **kwargs):
         info = workspace._store.get_compute_target(workspace._id, name)
         if info is None:
-            print(f"amlocal: compute target '{name}' does not exist; it runs steps in local "
-                  "Docker containers", file=sys.stderr)
-            info = ComputeTarget.create(workspace, name, AmlCompute.provisioning_configuration())._info
+            config = AmlCompute.provisioning_configuration()
+            where = (f"on the Ray cluster at {config['address']}" if config.get("kind") == "ray"
+                     else "in local Docker containers")
+            print(f"amlocal: compute target '{name}' does not exist; it runs steps {where}",
+                  file=sys.stderr)
+            info = ComputeTarget.create(workspace, name, config)._info
         super().__init__(workspace, name, _info=info)
 
     @staticmethod
@@ -137,30 +197,57 @@ class AmlCompute(ComputeTarget):
                                    min_nodes: int = 0, max_nodes: int | None = None,
                                    idle_seconds_before_scaledown: int = 1800,
                                    **kwargs) -> AmlComputeProvisioningConfiguration:
-        """Accepted as on Azure and recorded; locally only ``kind`` ('docker'/'local') matters."""
+        """Accepted as on Azure and recorded. With ``$AMLOCAL_RAY_ADDRESS`` set (and no
+        ``kind``) the target maps onto that Ray cluster and ``vm_size`` is what each step asks
+        for (see the module docstring: what is ignored is said once per process); otherwise
+        only ``kind`` ('docker'/'local') matters. Raises ComputeTargetException for node
+        limits that cannot work, and on a Ray cluster for an unknown ``vm_size``."""
         config = AmlComputeProvisioningConfiguration(
             type="AmlCompute", vm_size=vm_size, vm_priority=vm_priority, min_nodes=min_nodes,
             max_nodes=max_nodes, idle_seconds_before_scaledown=idle_seconds_before_scaledown,
             **{k: v for k, v in kwargs.items() if k == "kind"})
         config.validate_configuration()
+        if "kind" not in config:
+            config.update(_ray_settings(vm_size))
         return config
 
     @staticmethod
     def supported_vmsizes(workspace, location=None) -> list:
-        return []
+        """The VM sizes amlocal knows (what a step on a Ray cluster asks for), in Azure's shape:
+        dicts of ``name``, ``vCPUs``, ``gpus``, ``memoryGB``, ``maxResourceVolumeMB`` (None)."""
+        from ._vm_sizes import supported_sizes
+        return supported_sizes()
+
+    def _alive_nodes(self) -> tuple[int | None, str | None]:
+        """(alive nodes of the Ray cluster, None) for a target on one, (None, why) when the
+        cluster does not answer; (None, None) for a local target."""
+        if self.kind != "ray":
+            return None, None
+        from ...compute.ray import connect, options_from_target
+        try:
+            ray = connect(options_from_target(self._info.config)["address"])
+            return sum(1 for n in ray.nodes() if n.get("Alive")), None
+        except ComputeError as exc:
+            return None, str(exc)
 
     @property
     def status(self) -> AmlComputeStatus:
         return self.get_status()
 
     def get_status(self) -> AmlComputeStatus:
-        """The cluster's steady local state (see the module docstring)."""
+        """The cluster's steady local state, or on a Ray cluster its alive nodes (see the module
+        docstring); a Ray cluster that does not answer is reported in ``errors``."""
         config = self._info.config
         nodes = int(config.get("min_nodes") or 0)
+        alive, problem = self._alive_nodes()
+        if self.kind == "ray":
+            nodes = alive or 0
         created = parse_utc(self._info.created_at)
         return AmlComputeStatus(
             allocation_state="Steady", allocation_state_transition_time=created,
-            creation_time=created, current_node_count=nodes, errors=None, modified_time=created,
+            creation_time=created, current_node_count=nodes,
+            errors=[{"code": "ClusterUnreachable", "message": problem}] if problem else None,
+            modified_time=created,
             node_state_counts=AmlComputeNodeStateCounts(idle_node_count=nodes),
             provisioning_state="Succeeded", provisioning_state_transition_time=created,
             scale_settings=ScaleSettings(nodes, config.get("max_nodes"),
@@ -173,7 +260,9 @@ class AmlCompute(ComputeTarget):
         """Returns at once: nothing is provisioned and the cluster's ``min_nodes`` idle nodes
         are always there. Prints what Azure prints (the provisioning operation line after
         ``create``, then the node wait). A ``min_node_count`` above ``max_nodes`` raises
-        ComputeTargetException (Azure would wait until the timeout)."""
+        ComputeTargetException (Azure would wait until the timeout). On a Ray cluster the
+        wanted count is checked against its alive nodes: fewer are said on stderr (amlocal adds
+        no nodes, so waiting could only time out) and Azure's timeout line is printed."""
         if self._operation_pending:
             self._finish_operation(show_output)
         if is_delete_operation:
@@ -184,10 +273,18 @@ class AmlCompute(ComputeTarget):
         if limit is not None and wanted > limit:
             raise ComputeTargetException(f"min_node_count {wanted} is more than the max_nodes "
                                          f"({limit}) of compute target '{self.name}'")
+        short = self.kind == "ray" and status.current_node_count < wanted
+        if short:   # amlocal adds no nodes: waiting would only reach the timeout
+            print(f"amlocal: compute target '{self.name}' wants {wanted} node(s) but its Ray "
+                  f"cluster has {status.current_node_count} alive"
+                  + (f" ({status.errors[0]['message']})" if status.errors else "")
+                  + "; amlocal does not add nodes: start more with 'ray start --address=...'",
+                  file=sys.stderr)
         if show_output:
             print(status.provisioning_state)
             print("AmlCompute wait for completion finished\n")
-            print("Minimum number of nodes requested have been provisioned")
+            print("Wait timeout has been reached" if short else
+                  "Minimum number of nodes requested have been provisioned")
         return None
 
     def serialize(self) -> dict:

@@ -169,9 +169,14 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
     nodes, parameters = [], {}
     for step in steps:
         links.step = step
-        node, params = freeze_step(_definition(step, pipeline), pipeline._workspace,
-                                   node_id=ids[id(step)], errors=errors, producers=producers,
-                                   links=links)
+        own = getattr(step, "_freeze_node", None)   # a step that is no script (DataTransferStep)
+        if own is not None:
+            node, params = own(node_id=ids[id(step)], links=links, errors=errors,
+                               producers=producers)
+        else:
+            node, params = freeze_step(_definition(step, pipeline), pipeline._workspace,
+                                       node_id=ids[id(step)], errors=errors, producers=producers,
+                                       links=links)
         for name, default in params.items():
             if name in parameters and parameters[name] != default:
                 errors.append(f"Graph already has pipeline parameter with same name '{name}' but "
@@ -190,9 +195,14 @@ def freeze(pipeline, *, take_snapshots: bool = True) -> tuple[dict, list[str]]:
         errors.append("the pipeline has no steps")
 
     snapshots = _settings.current().snapshots
+    shared = None
+    if take_snapshots and not errors:
+        from ..._engine.snapshot import shared_files
+        shared = shared_files()        # AMLOCAL_ARTIFACTS_URL: snapshots go there too
     for node in nodes:
-        if take_snapshots and not errors:
-            node["snapshot"] = take_snapshot(Path(node["source_directory"]), snapshots)
+        if take_snapshots and not errors and node.get("source_directory"):
+            node["snapshot"] = take_snapshot(Path(node["source_directory"]), snapshots,
+                                             shared=shared)
     if order:
         nodes.sort(key=lambda n: order.index(n["id"]))
     graph = {"format": GRAPH_FORMAT, "description": pipeline._description,
@@ -213,7 +223,7 @@ def _definition(step, pipeline) -> StepDefinition:
         runconfig=step.runconfig, compute_target=step.compute_target,
         arguments=tuple(step.arguments), inputs=tuple(step.inputs), outputs=tuple(step.outputs),
         params=dict(step.params), allow_reuse=step.allow_reuse, version=step.version,
-        sandbox=getattr(step, "sandbox", None))
+        sandbox=getattr(step, "sandbox", None), node_count=getattr(step, "_node_count", 1))
 
 
 def _web_outputs(web_outputs: list, ids: dict, errors: list[str]) -> dict:

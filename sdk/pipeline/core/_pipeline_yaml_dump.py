@@ -121,6 +121,8 @@ def _check_kind(node: dict) -> None:
         kind = "a ParallelRunStep"
     elif node.get("sandbox") is not None:
         kind = "a sandboxed step (ExecutePythonScriptStep or runconfig.docker.sandbox)"
+    elif node.get("kind") == "data_transfer":
+        kind = "a DataTransferStep"
     if kind:
         raise UserErrorException(
             f"step '{node['name']}' is {kind}, which the pipeline YAML cannot express: amlocal "

@@ -26,10 +26,6 @@ CommandStep = _step(
     _SCRIPT + " whose script runs the command: subprocess.run([...], check=True)")
 DatabricksStep = _step("DatabricksStep", "notebooks and jobs run on Azure Databricks only",
                        _SCRIPT)
-DataTransferStep = _step(
-    "DataTransferStep", "database datastores and DataTransferStep are not built in amlocal yet",
-    _SCRIPT + " that copies the files, with the source as input "
-    "(Dataset.File.from_files(...).as_mount()) and the target as an OutputFileDatasetConfig")
 EstimatorStep = _step("EstimatorStep",
                       "Estimators are deprecated in azureml and amlocal does not model them",
                       _SCRIPT + " with a runconfig whose environment holds the framework")

@@ -231,6 +231,11 @@ class ExecutePythonScriptStep(PythonScriptStep):
             value = value.dataset
         if isinstance(value, TabularDataset):
             definition = value._to_definition()
+            if (definition.get("reader") or {}).get("format") == "sql":
+                # a query (Dataset.Tabular.from_sql_query): the host runs it when the step
+                # starts and the step reads the rows as its direct input (no credentials)
+                consumed = value.as_named_input(port)
+                return consumed, f"direct:{port}", consumed
             files = _files_of(definition, value._workspace)
             consumed = files.as_named_input(port).as_download()
             spec = {"reader": definition["reader"],

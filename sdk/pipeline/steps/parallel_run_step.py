@@ -20,7 +20,9 @@ adds what reading a TabularDataset input needs, pandas and pyarrow, to the step'
 
 How the job runs (:mod:`amlocal._runtime.parallel_run`; where Azure documents no rule, amlocal's
 choice): ``node_count > 1`` on a local target runs every node's workers on this machine and says
-so once in the step log; ``process_count_per_node=None`` starts one worker per CPU of the step's
+so once in the step log; on a ``ray`` target (a RayCompute, or an AmlCompute mapped onto a Ray
+cluster) the step starts as ``node_count`` copies, one node each, which share the mini-batches
+round-robin and whose results the host combines (:mod:`amlocal._runtime.parallel_run.ranks`); ``process_count_per_node=None`` starts one worker per CPU of the step's
 container (Azure's service default on CPU nodes); a TabularDataset file of S bytes is
 ``ceil(S / mini_batch_size)`` mini-batches of equal row counts; ``append_row`` writes DataFrame
 rows without header or index, fields separated by one space, other results one ``str(element)``
@@ -173,6 +175,7 @@ class ParallelRunStep(PythonScriptStep):
                              "ParallelRunConfig")
         config = parallel_run_config
         self._parallel_run_config = config
+        self._node_count = config.node_count     # the copies a cluster target starts
         arguments = list(arguments) if arguments else []
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else inputs
         side_inputs = list(side_inputs or [])
