@@ -322,8 +322,10 @@ def _connection(info, query: str, timeout):
         engine.dispose()
 
 
-def read_query(info, query: str, timeout: float | None = DEFAULT_TIMEOUT):
-    """Run ``query`` on the datastore's database and answer its rows as a pandas DataFrame.
+def read_query(info, query: str, timeout: float | None = DEFAULT_TIMEOUT,
+               params: dict | None = None):
+    """Run ``query`` on the datastore's database and answer its rows as a pandas DataFrame;
+    ``params`` are bound to the query's ``:name`` placeholders.
 
     Raises UserErrorException naming the datastore and the database's message for a broken
     query, a refused connection or a timeout (``timeout`` seconds; None: no limit)."""
@@ -331,7 +333,7 @@ def read_query(info, query: str, timeout: float | None = DEFAULT_TIMEOUT):
     from sqlalchemy import text
     query = _check_query_text(info, query)
     with _connection(info, query, timeout) as conn:
-        return pd.read_sql_query(text(query), conn)
+        return pd.read_sql_query(text(query), conn, params=params or None)
 
 
 def check_query(info, query: str, timeout: float | None = DEFAULT_TIMEOUT) -> list[str]:
@@ -462,3 +464,75 @@ def probe_query(info, query: str, timeout: float | None = DEFAULT_TIMEOUT) -> No
         check_query(info, f"SELECT * FROM ({body}) AS amlocal_probe WHERE 1 = 0", timeout)
     except UserErrorException:
         check_query(info, body, timeout)
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def procedure_call(info, name: str, params: list[tuple[str, object]]) -> str:
+    """The statement calling stored procedure ``name`` with ``params`` (``(name, value)`` pairs,
+    bound by name as ``:p0``, ``:p1`` ...) in the datastore's dialect, reading its result set:
+    PostgreSQL ``SELECT * FROM name(param => :p0, ...)`` (a function returning rows: PostgreSQL
+    procedures return none), SQL Server ``EXEC name @param = :p0, ...``, MySQL
+    ``CALL name(:p0, ...)`` (by position, in the order given). SQLite has no stored procedures.
+    Raises UserErrorException for a name or parameter name that is not a plain identifier, or a
+    database without procedures."""
+    for what, value in [("stored procedure", name)] + [("parameter", p) for p, _ in params]:
+        if not isinstance(value, str) or not _IDENTIFIER.match(value.lstrip("@")):
+            raise UserErrorException(
+                f"{_label(info)}: {what} name {value!r} is not a plain SQL identifier (letters, "
+                "digits and _, optionally schema.name)")
+    dialect = _parse(info.url).get_backend_name()
+    names = [p.lstrip("@") for p, _ in params]
+    if dialect == "postgresql":
+        args = ", ".join(f"{p} => :p{i}" for i, p in enumerate(names))
+        return f"SELECT * FROM {name}({args})"
+    if dialect == "mssql":
+        args = ", ".join(f"@{p} = :p{i}" for i, p in enumerate(names))
+        return f"EXEC {name} {args}".rstrip()
+    if dialect in ("mysql", "mariadb"):
+        return f"CALL {name}({', '.join(f':p{i}' for i in range(len(names)))})"
+    raise UserErrorException(f"{_label(info)}: {dialect} databases have no stored procedures; "
+                             "give the rows as sql_query='SELECT ...' instead")
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def procedure_value(name: str, kind: str, value):
+    """A stored procedure parameter's ``value`` (a string, as Azure passes them, or a value of
+    its type) as its ``kind`` says (StoredProcedureParameterType's names): String: str, Int: int,
+    Decimal: decimal.Decimal, Guid: its canonical text, Boolean: bool (true/false/1/0/yes/no),
+    Date: a date or datetime from ISO text. Raises UserErrorException naming the parameter."""
+    import datetime
+    import decimal
+    import uuid
+    try:
+        if value is None or kind == "String":
+            return value if value is None else str(value)
+        if kind == "Int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind == "Decimal":
+            return decimal.Decimal(str(value))
+        if kind == "Guid":
+            return str(uuid.UUID(str(value)))
+        if kind == "Boolean":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ValueError(value)
+            return text in _TRUE
+        if kind == "Date":
+            if isinstance(value, (datetime.date, datetime.datetime)):
+                return value
+            text = str(value).strip()
+            return (datetime.date.fromisoformat(text) if len(text) == 10
+                    else datetime.datetime.fromisoformat(text))
+    except (ValueError, decimal.InvalidOperation, TypeError):
+        raise UserErrorException(f"stored procedure parameter '{name}': {value!r} is not a "
+                                 f"valid {kind} value") from None
+    raise UserErrorException(f"stored procedure parameter '{name}': type {kind!r} is not one of "
+                             "String, Int, Decimal, Guid, Boolean, Date")

@@ -46,7 +46,7 @@ class Source:
 
     shown: str
     digest: str
-    sql: tuple | None = None             # (datastore info, query)
+    sql: tuple | None = None             # (datastore info, query, bound parameters or None)
     files: tuple = ()                    # ((host path, relative name), ...)
     single_file: bool = False
 
@@ -168,11 +168,21 @@ def _source(runner, node: Node, spec: dict, staging: Path) -> Source:
     if spec.get("kind") == "sql":
         from amlocal.datastores.sql import query_digest
         info = _sql_info(runner, spec["datastore"])
+        if spec.get("procedure"):   # its result set; parameters bound by name
+            from amlocal.datastores.sql import procedure_call, procedure_value
+            params = [(p["name"], procedure_value(p["name"], p.get("type") or "String",
+                                                  p.get("value")))
+                      for p in spec.get("procedure_params") or []]
+            query = procedure_call(info, spec["procedure"], params)
+            return Source(shown=f"stored procedure '{spec['procedure']}' on SQL datastore "
+                                f"'{info.name}'",
+                          digest=query_digest(info, f"{query} {params!r}"),
+                          sql=(info, query, {f"p{i}": v for i, (_, v) in enumerate(params)}))
         query = spec.get("query") or select_all(info, spec["table"])
         what = (f"table '{spec['table']}'" if spec.get("table")
                 else f"query {_short(spec['query'])!r}")
         return Source(shown=f"{what} on SQL datastore '{info.name}'",
-                      digest=query_digest(info, query), sql=(info, query))
+                      digest=query_digest(info, query), sql=(info, query, None))
     if spec.get("kind") != "files":
         raise UserErrorException(f"step '{node.name}': the stored transfer has no source: the "
                                  "stored graph is damaged; submit the pipeline again")
@@ -233,8 +243,8 @@ def read_table(files, shown: str):
 def _rows(source: Source):
     from amlocal.datastores.sql import read_query
     if source.sql is not None:
-        info, query = source.sql
-        return read_query(info, query, timeout=QUERY_TIMEOUT)
+        info, query, params = source.sql
+        return read_query(info, query, timeout=QUERY_TIMEOUT, params=params)
     return read_table(source.files, source.shown)
 
 

@@ -15,8 +15,9 @@ Deliberate differences from Azure:
   ``sql_table``: ``"append"`` (the default, as Data Factory's copy activity inserts rows into an
   existing table) or ``"replace"`` (the table is dropped and created anew from the data's types).
   Azure has no such option;
-- stored procedures (``sql_stored_procedure``) are accepted here but a DataTransferStep refuses
-  them locally (amlocal does not call procedures): use ``sql_query``.
+- ``sql_stored_procedure_params`` must be StoredProcedureParameter objects (checked here); a
+  DataTransferStep calls the procedure as a source (its result set is the rows) and refuses it
+  as a destination.
 """
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ class SqlDataReference(DataReference):
                                      "(add rows) or 'replace' (recreate the table)")
         self.sql_table = sql_table
         self.sql_query = sql_query
+        from .stored_procedure_parameter import StoredProcedureParameter
+        params = list(sql_stored_procedure_params or [])
+        if params and not sql_stored_procedure:
+            raise UserErrorException("sql_stored_procedure_params are given without "
+                                     "sql_stored_procedure: name the procedure they are for")
+        for param in params:
+            if not isinstance(param, StoredProcedureParameter):
+                raise UserErrorException(
+                    f"sql_stored_procedure_params holds {param!r}; give StoredProcedureParameter"
+                    "(name, value, type) objects (from azureml.data.stored_procedure_parameter)")
+            param.python_value()       # a value its type cannot take: said now
         self.sql_stored_procedure = sql_stored_procedure
         self.sql_stored_procedure_params = sql_stored_procedure_params
         self.write_mode = write_mode
@@ -107,11 +119,16 @@ class SqlDataReference(DataReference):
                                 self.sql_query, self.sql_stored_procedure,
                                 self.sql_stored_procedure_params, write_mode=self.write_mode)
 
+    def _procedure_params(self) -> list[dict]:
+        """The procedure's parameters as plain data (name, value, type)."""
+        return [p._to_definition() for p in self.sql_stored_procedure_params or []]
+
     def _to_definition(self) -> dict:
         """Plain JSON naming the datastore by name (no credentials)."""
         return {"type": "SqlDataReference", "datastore": self.datastore.name,
                 "data_reference_name": self.data_reference_name, "sql_table": self.sql_table,
                 "sql_query": self.sql_query, "sql_stored_procedure": self.sql_stored_procedure,
+                "sql_stored_procedure_params": self._procedure_params(),
                 "write_mode": self.write_mode}
 
     def __repr__(self) -> str:

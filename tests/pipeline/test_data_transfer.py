@@ -221,6 +221,8 @@ def test_a_schema_mismatch_names_the_column_and_writes_nothing(db, lake):
 
 
 def test_construction_refuses_what_cannot_be_transferred(workspace, tmp_path):
+    from amlocal.data.stored_procedure_parameter import (StoredProcedureParameter,
+                                                         StoredProcedureParameterType)
     from amlocal.core import Dataset, Datastore
     from amlocal.data.data_reference import DataReference
     from amlocal.data.sql_data_reference import SqlDataReference
@@ -244,8 +246,13 @@ def test_construction_refuses_what_cannot_be_transferred(workspace, tmp_path):
         SqlDataReference(db, sql_table="t", sql_query="SELECT 1")
     with pytest.raises(UserErrorException, match="write_mode 'upsert' is not valid"):
         SqlDataReference(db, sql_table="t", write_mode="upsert")
-    with pytest.raises(UserErrorException, match="stored procedure 'refresh'"):
-        DataTransferStep("s", SqlDataReference(db, sql_stored_procedure="refresh"), path)
+    with pytest.raises(UserErrorException, match="has no sql_table"):   # a procedure as sink
+        DataTransferStep("s", path, SqlDataReference(db, sql_stored_procedure="refresh"))
+    with pytest.raises(UserErrorException, match="give StoredProcedureParameter"):
+        SqlDataReference(db, sql_stored_procedure="refresh", sql_stored_procedure_params=[3])
+    with pytest.raises(UserErrorException, match="'n': 'x' is not a valid Int value"):
+        SqlDataReference(db, sql_stored_procedure="refresh", sql_stored_procedure_params=[
+            StoredProcedureParameter("n", "x", StoredProcedureParameterType.Int)])
     with pytest.raises(UserErrorException, match="has no sql_table"):
         DataTransferStep("s", path, SqlDataReference(db, sql_query="SELECT 1"))
     with pytest.raises(UserErrorException, match="names SQL datastore 'db' as a path"):
@@ -289,3 +296,46 @@ def test_datapath_parameters_choose_source_and_destination(workspace, lake):
     assert (root / "out" / "b.csv").read_text() == "k\n2\n"   # same format: copied as it is
     (step_run,) = list(run.get_steps())
     assert "copied 1 file(s)" in step_run.get_job_log()
+
+
+def test_a_stored_procedure_source_is_called_with_its_parameters(workspace, lake, postgres_url):
+    """PostgreSQL: a function returning rows, called with parameters bound by name (typed as
+    StoredProcedureParameterType says); its result set lands in a datastore file. SQLite has
+    no procedures: the step fails naming the fix."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from amlocal.core import Datastore
+    from amlocal.data.data_reference import DataReference
+    from amlocal.data.sql_data_reference import SqlDataReference
+    from amlocal.data.stored_procedure_parameter import (StoredProcedureParameter,
+                                                         StoredProcedureParameterType as T)
+    from amlocal.pipeline.steps import DataTransferStep
+    url = make_url(postgres_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                         dbname=url.database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE flats (surface integer, city text, furnished boolean)")
+        conn.execute("INSERT INTO flats VALUES (30, 'Lyon', true), (55, 'Nice', false), "
+                     "(80, 'Lyon', false), (95, 'Lyon', true)")
+        conn.execute("CREATE FUNCTION big_flats(min_surface integer, in_city text, "
+                     "is_furnished boolean) RETURNS TABLE(surface integer, city text) AS $$ "
+                     "SELECT surface, city FROM flats WHERE surface >= min_surface "
+                     "AND city = in_city AND furnished = is_furnished ORDER BY surface $$ "
+                     "LANGUAGE sql")
+    db = Datastore.register_sql(workspace, "pg", postgres_url)
+    store, root = lake
+    procedure = SqlDataReference(db, sql_stored_procedure="big_flats", sql_stored_procedure_params=[
+        StoredProcedureParameter("in_city", "Lyon"),
+        StoredProcedureParameter("min_surface", "50", T.Int),
+        StoredProcedureParameter("is_furnished", "true", T.Boolean)])
+    out = DataReference(store, path_on_datastore="exports/big.csv")
+    _, status, steps = _run(workspace, [DataTransferStep("export", procedure, out)])
+    assert status == "Finished", steps["export"].get_job_log()
+    assert (root / "exports" / "big.csv").read_text().splitlines() == ["surface,city", "95,Lyon"]
+    assert "stored procedure 'big_flats'" in steps["export"].get_job_log()
+
+    lite = Datastore.register_sql(workspace, "lite", f"sqlite:///{root / 'lite.db'}")
+    _, status, steps = _run(workspace, [DataTransferStep(
+        "export2", SqlDataReference(lite, sql_stored_procedure="anything"), out)])
+    assert status == "Failed"
+    assert "sqlite databases have no stored procedures" in steps["export2"].get_job_log()

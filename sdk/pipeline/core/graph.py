@@ -9,6 +9,7 @@ CloudOnlyError when used.
 from __future__ import annotations
 
 from ..._cloud_only import cloud_only_class
+from ...data.stored_procedure_parameter import StoredProcedureParameter, StoredProcedureParameterType
 from ._inputs import PipelineDataset
 from .builder import InputPortBinding, OutputPortBinding, PipelineParameter
 from .published import PublishedPipeline
@@ -41,14 +42,6 @@ Param = _graph_class("Param", "use a PipelineParameter")
 ParamDef = _graph_class("ParamDef", "use a PipelineParameter")
 Edge = _graph_class("Edge", "connect steps with PipelineData (outputs= of one, inputs= of the other)")
 DataType = _graph_class("DataType", "PipelineData needs no data type locally")
-_NO_PROCEDURE = ("give the rows as SqlDataReference(ds, sql_query='SELECT ...') in a "
-                 "DataTransferStep, or read them with Dataset.Tabular.from_sql_query")
-StoredProcedureParameter = cloud_only_class(
-    _MODULE, "StoredProcedureParameter", "amlocal's DataTransferStep does not call SQL stored "
-    "procedures", _NO_PROCEDURE)
-StoredProcedureParameterType = cloud_only_class(
-    _MODULE, "StoredProcedureParameterType", "amlocal's DataTransferStep does not call SQL "
-    "stored procedures", _NO_PROCEDURE)
 TrainingOutput = cloud_only_class(
     _MODULE, "TrainingOutput", "it selects the metrics or model file of an AutoMLStep or "
     "HyperDriveStep, which run only in Azure",

@@ -36,6 +36,9 @@ def freeze_transfer(step, *, node_id: str, links, errors: list[str],
     if isinstance(source, SqlDataReference):
         source_spec = {"kind": "sql", "datastore": source.datastore.name,
                        "table": source.sql_table, "query": source.sql_query}
+        if source.sql_stored_procedure:
+            source_spec["procedure"] = source.sql_stored_procedure
+            source_spec["procedure_params"] = source._procedure_params()
     else:
         source_spec = None
         try:

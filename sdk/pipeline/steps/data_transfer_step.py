@@ -25,8 +25,9 @@ files (as above)                              a datastore path (DataReference, D
                                               gets the source's rows in that format when
                                               the source is another format or several
                                               files)
-a SqlDataReference (sql_query, or sql_table   a datastore path or PipelineData /
-read whole)                                   OutputFileDatasetConfig: the rows as one file:
+a SqlDataReference (sql_query, sql_table     a datastore path or PipelineData /
+read whole, or sql_stored_procedure: the      OutputFileDatasetConfig: the rows as one file:
+rows of its result set)
                                               the destination's name decides the format
                                               (``.csv``, ``.tsv``, ``.parquet``); a folder
                                               (or destination_reference_type='directory')
@@ -51,9 +52,13 @@ Choices where Azure is silent or different (deliberate differences):
 - Reuse: the key holds the source's content digest (files) and the destination. A SQL source is
   read afresh every run and never reused (a database changes under the same query); neither is
   a step with ``allow_reuse=False``. A reused step writes nothing (as on Azure).
-- Stored procedures (``sql_stored_procedure``) are refused at construction: amlocal does not
-  call them (use ``sql_query``). A dataset source (``Dataset.Tabular...``) is refused too: give
-  its path (a DataReference) or use a step.
+- A stored procedure source (``sql_stored_procedure`` with ``sql_stored_procedure_params``, a
+  list of ``StoredProcedureParameter``) is called with its parameters bound by name and its
+  result set is the source's rows (``amlocal.datastores.sql.procedure_call`` has each
+  database's call; on PostgreSQL it is a function returning rows). A stored procedure as the
+  destination (Data Factory's table-type sink) is refused at construction: give
+  ``sql_table``. A dataset source (``Dataset.Tabular...``) is refused too: give its path (a
+  DataReference) or use a step.
 - ``compute_target`` may be None.
 - ``destination_reference_type`` decides whether a datastore-path destination is a file or a
   folder ('file', 'directory'); without it a name ending ``.csv``/``.tsv``/``.parquet`` (or, for
@@ -193,11 +198,6 @@ def _source(step: str, source):
     if isinstance(source, InputPortBinding) and isinstance(source.bind_object, SqlDataReference):
         source = source.bind_object
     if isinstance(source, SqlDataReference):
-        if source.sql_stored_procedure:
-            raise UserErrorException(
-                f"DataTransferStep '{step}': the source calls stored procedure "
-                f"'{source.sql_stored_procedure}', which amlocal does not run; give the rows as "
-                "SqlDataReference(ds, sql_query='SELECT ...') instead")
         return source
     _not_a_database(step, source, "source_data_reference", "SqlDataReference(ds, sql_query=...)")
     if is_output_config(source):   # a step's output (read_delimited_files() too): consumed
