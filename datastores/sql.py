@@ -29,7 +29,8 @@ Every error names the datastore and the database's own message, with the passwor
 ``***``; no password is ever logged. Drivers and their packages: PostgreSQL ``psycopg``
 (``pip install 'psycopg[binary]'``), MySQL ``pymysql`` (``pip install pymysql``), SQL Server
 ``pymssql`` (``pip install pymssql``) or ``pyodbc`` (``pip install pyodbc`` and an ODBC driver),
-SQLite: Python's own ``sqlite3``.
+SQLite: Python's own ``sqlite3``. The tests run against real SQLite, PostgreSQL and MySQL
+(MariaDB 10.11, Debian's ``mariadb-server``) databases.
 
 Query timeouts: PostgreSQL through ``statement_timeout``, MySQL through the driver's read
 timeout, SQL Server through the driver's query timeout, SQLite by interrupting the statement
@@ -386,14 +387,15 @@ def write_table(info, table: str, frame, mode: str = "append") -> int:
         raise UserErrorException(f"write mode {mode!r} is not valid: use 'append' or 'replace'")
     schema, name = sql_types.split_table(table)
     dtypes = sql_types.sql_types_for(frame, f"writing to table {table!r}")
-    frame = sql_types.for_insert(frame)
+    frame = sql_types.for_insert(frame, _parse(info.url).get_backend_name())
     engine = engine_for(info)
     try:
         with engine.begin() as conn:
             if mode == "append":
                 existing = sql_types.existing_columns(conn, schema, name)
                 if existing is not None:
-                    sql_types.check_against(frame, existing, f"{_label(info)}, table {table!r}")
+                    sql_types.check_against(frame, existing, f"{_label(info)}, table {table!r}",
+                                            engine.dialect.name)
             method, chunk = _insert_batches(engine.url, len(frame.columns))
             frame.to_sql(name, conn, schema=schema, index=False, method=method,
                          chunksize=chunk, dtype=dtypes,
@@ -474,7 +476,8 @@ def procedure_call(info, name: str, params: list[tuple[str, object]]) -> str:
     bound by name as ``:p0``, ``:p1`` ...) in the datastore's dialect, reading its result set:
     PostgreSQL ``SELECT * FROM name(param => :p0, ...)`` (a function returning rows: PostgreSQL
     procedures return none), SQL Server ``EXEC name @param = :p0, ...``, MySQL
-    ``CALL name(:p0, ...)`` (by position, in the order given). SQLite has no stored procedures.
+    ``CALL name(:p1, :p0, ...)`` (CALL is positional: the parameters are put in the order the
+    procedure declares them, read from information_schema). SQLite has no stored procedures.
     Raises UserErrorException for a name or parameter name that is not a plain identifier, or a
     database without procedures."""
     for what, value in [("stored procedure", name)] + [("parameter", p) for p, _ in params]:
@@ -491,9 +494,47 @@ def procedure_call(info, name: str, params: list[tuple[str, object]]) -> str:
         args = ", ".join(f"@{p} = :p{i}" for i, p in enumerate(names))
         return f"EXEC {name} {args}".rstrip()
     if dialect in ("mysql", "mariadb"):
-        return f"CALL {name}({', '.join(f':p{i}' for i in range(len(names)))})"
+        order = _declared_order(info, name, names)
+        return f"CALL {name}({', '.join(f':p{i}' for i in order)})"
     raise UserErrorException(f"{_label(info)}: {dialect} databases have no stored procedures; "
                              "give the rows as sql_query='SELECT ...' instead")
+
+
+def _declared_order(info, name: str, names: list[str]) -> list[int]:
+    """MySQL's CALL binds by position: the indexes of ``names`` in the order the procedure
+    declares its parameters (from information_schema), so parameters are bound by name as on
+    the other databases. A name the procedure lacks, or a parameter left out (MySQL has no
+    defaults), raises UserErrorException naming it. A procedure information_schema does not
+    show: the order given (the CALL then reports what is wrong)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+    schema, _, routine = name.rpartition(".")
+    engine = engine_for(info, DEFAULT_TIMEOUT)
+    try:
+        with engine.connect() as conn:
+            declared = list(conn.execute(text(
+                "SELECT parameter_name FROM information_schema.parameters WHERE "
+                "specific_schema = COALESCE(:s, DATABASE()) AND LOWER(specific_name) = "
+                "LOWER(:n) AND routine_type = 'PROCEDURE' AND parameter_name IS NOT NULL "
+                "ORDER BY ordinal_position"), {"s": schema or None, "n": routine}).scalars())
+    except SQLAlchemyError as exc:
+        raise database_error(info, exc, f"reading the parameters of procedure {name!r}") \
+            from None
+    finally:
+        engine.dispose()
+    if not declared:
+        return list(range(len(names)))
+    given = {n.lower(): i for i, n in enumerate(names)}
+    for problem, values in (("has no parameter", [n for n in names if n.lower() not in
+                                                  {d.lower() for d in declared}]),
+                            ("needs parameter", [d for d in declared
+                                                 if d.lower() not in given])):
+        if values:
+            raise UserErrorException(
+                f"{_label(info)}: stored procedure {name!r} {problem} {values[0]!r} (its "
+                f"parameters: {', '.join(declared)}); give one StoredProcedureParameter for "
+                "each of them")
+    return [given[d.lower()] for d in declared]
 
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")

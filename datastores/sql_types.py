@@ -19,23 +19,33 @@ str / string / category of str                 Text                    text / TE
 bytes values                                   LargeBinary             bytea / BLOB
 =============================================  ======================  =========================
 
+MySQL / MariaDB (tested against MariaDB 10.11, Debian's package) get variants where the generic
+type would lose data: Boolean is TINYINT(1); Integer/BigInteger are INTEGER/BIGINT; Float(53) is
+DOUBLE; Numeric is DECIMAL(65, 30) (a bare DECIMAL is DECIMAL(10, 0)); DateTime, with or without
+a time zone, is DATETIME(6) (microseconds kept; MySQL keeps no offset, so time zone aware values
+are written in UTC); Date is DATE; an interval is DATETIME(6) holding 1970-01-01 + the interval;
+Text is LONGTEXT and LargeBinary LONGBLOB (TEXT and BLOB hold at most 64 KB).
+
 An object column whose values are of mixed kinds (e.g. numbers and text) is refused, naming the
 column (convert it first, e.g. ``frame[col].astype(str)``). A column with no value at all is
 written as Text. Reading back (``read_query``) gives what the driver answers: on PostgreSQL the
 same kinds as above, except that every integer comes back as int64 and numeric as float64; on
 SQLite booleans come back as 0/1 integers and dates, timestamps and intervals as text (SQLite
-has no such types).
+has no such types); on MySQL booleans come back as 0/1 integers, timestamps naive (UTC for
+those written time zone aware), intervals as timestamps and decimals as float64.
 
 Compatibility with an existing table (append): each frame column must exist in the table and be
 of a compatible family: integer -> integer, numeric or float columns; float -> float or numeric
 (or integer when every value is a whole number: pandas holds integers with missing values as
 floats); bool -> bool or integer; datetime -> datetime; date -> date or datetime; text -> text;
-binary -> binary; interval -> interval. An all-missing frame column fits any column. A NOT NULL
-table column without a default that the frame lacks, or missing values in one, are refused too.
+binary -> binary; interval -> interval (or datetime on MySQL and SQLite, which have no interval
+type). An all-missing frame column fits any column. A NOT NULL table column without a default
+that the frame lacks, or missing values in one, are refused too.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from amlocal.errors import UserErrorException
@@ -116,10 +126,41 @@ def _sql_type(series, family: str):
         tz = getattr(series.dtype, "tz", None)
         if tz is None and series.dtype == object:
             tz = next((v.tzinfo for v in series.dropna() if isinstance(v, dt.datetime)), None)
-        return sa.DateTime(timezone=tz is not None)
-    return {FLOAT: sa.Float(53), NUMERIC: sa.Numeric(), BOOL: sa.Boolean(), DATE: sa.Date(),
-            INTERVAL: sa.Interval(), TEXT: sa.Text(), BINARY: sa.LargeBinary(),
-            NULL: sa.Text()}[family]
+        return _for_mysql(sa.DateTime(timezone=tz is not None), family)
+    return _for_mysql({FLOAT: sa.Float(53), NUMERIC: sa.Numeric(), BOOL: sa.Boolean(),
+                       DATE: sa.Date(), INTERVAL: sa.Interval(), TEXT: sa.Text(),
+                       BINARY: sa.LargeBinary(), NULL: sa.Text()}[family], family)
+
+
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+
+def _for_mysql(generic, family: str):
+    """``generic`` with a MySQL/MariaDB variant where the generic type loses data there: a bare
+    DECIMAL is DECIMAL(10, 0) (1.25 would be stored as 1), a bare DATETIME drops microseconds,
+    TEXT and BLOB hold at most 64 KB (a pickled model is often more)."""
+    from sqlalchemy.dialects import mysql
+    variant = {NUMERIC: lambda: mysql.DECIMAL(65, 30), DATETIME: lambda: mysql.DATETIME(fsp=6),
+               INTERVAL: lambda: _epoch_interval()(), TEXT: mysql.LONGTEXT,
+               NULL: mysql.LONGTEXT, BINARY: mysql.LONGBLOB}.get(family)
+    return generic if variant is None else generic.with_variant(variant(), *MYSQL_DIALECTS)
+
+
+@functools.cache
+def _epoch_interval():
+    """MySQL has no interval type: SQLAlchemy's Interval stores 1970-01-01 + the interval in a
+    DATETIME; this one in a DATETIME(6), keeping microseconds."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
+
+    class EpochInterval(sa.Interval):
+        cache_ok = True
+
+        def __init__(self):
+            super().__init__()
+            self.impl = mysql.DATETIME(fsp=6)
+
+    return EpochInterval
 
 
 def sql_types_for(frame, doing: str) -> dict:
@@ -141,19 +182,31 @@ def sql_types_for(frame, doing: str) -> dict:
     return result
 
 
-def for_insert(frame):
+def for_insert(frame, dialect: str | None = None):
     """``frame`` as pandas' ``to_sql`` needs it: timedelta columns as Python timedeltas (pandas
-    would send them as integers of nanoseconds)."""
+    would send them as integers of nanoseconds); on MySQL/MariaDB (``dialect``), time zone
+    aware timestamps converted to UTC (the driver would drop their offset)."""
     import pandas as pd
     from pandas.api import types as t
     columns = [c for c in frame.columns if t.is_timedelta64_dtype(frame[c].dtype)]
-    if not columns:
+    aware = [c for c in frame.columns if dialect in MYSQL_DIALECTS
+             and family_of_series(frame[c]) == DATETIME and _aware(frame[c])]
+    if not columns and not aware:
         return frame
     frame = frame.copy()
     for column in columns:
         frame[column] = pd.Series([None if pd.isna(v) else v.to_pytimedelta()
                                    for v in frame[column]], index=frame.index, dtype=object)
+    for column in aware:
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
     return frame
+
+
+def _aware(series) -> bool:
+    if getattr(series.dtype, "tz", None) is not None:
+        return True
+    return series.dtype == object and any(
+        isinstance(v, dt.datetime) and v.tzinfo is not None for v in series.dropna())
 
 
 def family_of_sql(sql_type) -> str | None:
@@ -185,9 +238,11 @@ def existing_columns(conn, schema: str | None, name: str) -> list[dict] | None:
     return inspector.get_columns(name, schema=schema)
 
 
-def check_against(frame, columns: list[dict], where: str) -> None:
+def check_against(frame, columns: list[dict], where: str, dialect: str | None = None) -> None:
     """Raise UserErrorException naming the first column of ``frame`` that does not fit the
-    table's ``columns``, or a NOT NULL column without default the frame lacks."""
+    table's ``columns``, or a NOT NULL column without default the frame lacks. On databases
+    without an interval type (``dialect`` MySQL, MariaDB, SQLite) intervals fit datetime
+    columns (where they are written as 1970-01-01 + the interval)."""
     by_name = {c["name"].lower(): c for c in columns}
     for column in frame.columns:
         entry = by_name.get(str(column).lower())
@@ -202,6 +257,8 @@ def check_against(frame, columns: list[dict], where: str) -> None:
             continue
         if family == FLOAT and target == INTEGER and _integral(frame[column]):
             family = INTEGER   # integers with missing values: pandas holds them as floats
+        if family == INTERVAL and target == DATETIME and dialect in (*MYSQL_DIALECTS, "sqlite"):
+            continue
         if target not in _FITS.get(family, {family}):
             raise UserErrorException(
                 f"{where}: column {column!r} is {target} ({entry['type']}) in the table but "

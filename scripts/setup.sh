@@ -4,7 +4,8 @@
 #   2. a Docker engine, installed and started when none answers (Debian/Ubuntu, as root);
 #   3. a base image for step environments: python:3.11-slim where a registry answers, otherwise
 #      one built locally with debootstrap (`amlocal env bootstrap-base`, once per machine);
-#   4. for the tests: Debian's Chromium (the page's browser tests) and PostgreSQL (the store's).
+#   4. for the tests: Debian's Chromium (the page's browser tests), PostgreSQL (the store's) and
+#      MariaDB (the MySQL datastores').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
@@ -59,6 +60,16 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postg
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     echo "note: no PostgreSQL found; the store's PostgreSQL tests need one (apt-get install postgresql)" >&2
+  fi
+fi
+if ! command -v mariadbd >/dev/null 2>&1 && ! [ -x /usr/sbin/mariadbd ]; then
+  # the MySQL datastore tests start Debian's MariaDB themselves (mariadb-install-db into a temp folder)
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing MariaDB (for the MySQL datastore tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+  else
+    echo "note: no MariaDB found; the MySQL datastore tests need one (apt-get install mariadb-server)" >&2
   fi
 fi
 echo "==> ready"

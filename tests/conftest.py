@@ -8,6 +8,9 @@ with ``CI`` set a server that cannot start fails those tests, locally they skip 
 Azurite (the Azure Storage emulator) is one per test session: ``azurite`` (tests/azurite.py);
 with ``CI`` set a failure to start it fails the tests, locally they skip with the reason.
 
+MariaDB (Debian's ``mariadb-server``, MySQL-compatible) is one server per session too
+(``mariadb``, tests/mariadb.py; ``mysql_url`` is a fresh database of it), with the same rule.
+
 Tests that need Docker use the ``docker_engine`` fixture: with ``CI`` set they FAIL when no
 engine answers (a skipped integration test proves nothing in CI); locally they skip with the
 reason.
@@ -171,6 +174,30 @@ def postgres():
 def postgres_url(postgres) -> str:
     """The URL of a new, empty database of the session's server."""
     return _postgres_module().database(postgres)
+
+
+# -- MariaDB (MySQL-compatible) for the MySQL datastore tests ---------------------------------
+_MARIADB = Path(__file__).resolve().parent / "mariadb.py"
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    """A running MariaDB server (``.url(database)``, ``.port``), one per session."""
+    module = _helper_module(_MARIADB)
+    try:
+        server = module.start()
+    except module.MariaDBUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"MariaDB is needed in CI and could not start: {exc}")
+        pytest.skip(f"MariaDB could not start: {exc}")
+    yield server
+    module.stop(server)
+
+
+@pytest.fixture
+def mysql_url(mariadb) -> str:
+    """The ``mysql://`` URL of a new, empty database of the session's MariaDB server."""
+    return _helper_module(_MARIADB).database(mariadb)
 
 
 @pytest.fixture

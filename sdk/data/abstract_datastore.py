@@ -296,7 +296,8 @@ class Datastore:
                               port_number=None, endpoint: str | None = None,
                               overwrite: bool = False, **kwargs):
         """Register a MySQL database (read through ``mysql+pymysql``: ``pip install
-        pymysql``); returns an AzureMySqlDatastore (``datastore_type`` ``"AzureMySql"``).
+        pymysql``; tested against MariaDB 10.11, Debian's); returns an AzureMySqlDatastore
+        (``datastore_type`` ``"AzureMySql"``).
 
         The host is ``server_name``, or ``<server_name>.<endpoint>`` when ``endpoint`` is given
         (deliberate difference: Azure defaults ``endpoint`` to ``mysql.database.azure.com``),
