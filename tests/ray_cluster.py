@@ -5,6 +5,7 @@ of tests/conftest.py.
 ``running(nodes, node_dir=None)`` is a context manager yielding the Cluster: ``nodes`` is one
 dict of ``Cluster.add_node`` arguments per node, the first the head; every node needs an
 explicit ``memory`` (two nodes on one host otherwise each report most of its memory).
+``NODE_INFO`` is a module a step can import to learn the Ray node it runs on.
 ``node_dir`` sets ``AMLOCAL_RAY_NODE_DIR`` for the nodes' processes (the Ray backend's folder on
 each node). At the end this process is disconnected, the Ray backend forgets its connection, and
 the cluster is shut down. Without the ``ray`` package the test skips, or FAILS under ``CI``.
@@ -19,6 +20,22 @@ from contextlib import contextmanager
 import pytest
 
 GIB = 1024 ** 3
+
+# A module for a step's source folder (``nodeinfo.py``): ``node_id()`` is the Ray node id the
+# step landed on. The Ray backend bind-mounts the working folder from
+# ``<node folder>/steps/<ray node id>/...`` on that node, and the container's mount table names it.
+NODE_INFO = """
+import re
+
+
+def node_id():
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        if fields[4] == "/amlocal/wd":
+            found = re.search(r"steps/([0-9a-f]{16,})/", fields[3])
+            return found.group(1) if found else "?"
+    return "?"
+"""
 
 
 def need_ray() -> None:

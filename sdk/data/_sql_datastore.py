@@ -99,6 +99,18 @@ class AbstractSqlDatastore(Datastore):
         self._no_files("path()")
 
 
+class _ServerSqlDatastore(AbstractSqlDatastore):
+    """A database server reached as a user on a port (PostgreSQL, MySQL): Azure's attributes."""
+
+    @property
+    def user_id(self) -> str | None:
+        return self._settings().get("user_id") or self._describe()["username"]
+
+    @property
+    def port_number(self):
+        return self._settings().get("port_number", self._describe()["port"])
+
+
 class SqlDatastore(AbstractSqlDatastore):
     """amlocal's SQL datastore over any SQLAlchemy URL (``Datastore.register_sql``);
     ``datastore_type`` is ``"Sql"``."""

@@ -9,21 +9,13 @@ and is never shown).
 """
 from __future__ import annotations
 
-from ._sql_datastore import AbstractSqlDatastore
+from ._sql_datastore import _ServerSqlDatastore
 
 
-class AzureMySqlDatastore(AbstractSqlDatastore):
+class AzureMySqlDatastore(_ServerSqlDatastore):
     """A MySQL database (``Datastore.register_azure_my_sql``)."""
 
     _KIND = "AzureMySql"
-
-    @property
-    def user_id(self) -> str | None:
-        return self._settings().get("user_id") or self._describe()["username"]
-
-    @property
-    def port_number(self):
-        return self._settings().get("port_number", self._describe()["port"])
 
 
 __all__ = ["AzureMySqlDatastore"]

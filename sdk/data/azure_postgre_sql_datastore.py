@@ -9,21 +9,13 @@ and is never shown).
 """
 from __future__ import annotations
 
-from ._sql_datastore import AbstractSqlDatastore
+from ._sql_datastore import _ServerSqlDatastore
 
 
-class AzurePostgreSqlDatastore(AbstractSqlDatastore):
+class AzurePostgreSqlDatastore(_ServerSqlDatastore):
     """A PostgreSQL database (``Datastore.register_azure_postgre_sql``)."""
 
     _KIND = "AzurePostgreSql"
-
-    @property
-    def user_id(self) -> str | None:
-        return self._settings().get("user_id") or self._describe()["username"]
-
-    @property
-    def port_number(self):
-        return self._settings().get("port_number", self._describe()["port"])
 
     @property
     def enforce_ssl(self) -> bool:

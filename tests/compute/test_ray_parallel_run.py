@@ -177,19 +177,10 @@ def test_bad_node_rank_is_refused(tmp_path, monkeypatch):
 
 # -- on a real two-node Ray cluster -------------------------------------------------------------
 NODE_SCORE = """
-import os, re, socket, time
+import os, socket, time
+from nodeinfo import node_id
 
-def _node_id():
-    # the working directory is bind-mounted from <node root>/steps/<ray node id>/... on the
-    # node the copy landed on: the mount table names it
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split()
-        if fields[4] == "/amlocal/wd":
-            found = re.search(r"steps/([0-9a-f]{16,})/", fields[3])
-            return found.group(1) if found else "?"
-    return "?"
-
-NODE = _node_id()
+NODE = node_id()
 
 def run(mini_batch):
     time.sleep(0.2)
@@ -223,7 +214,7 @@ def ray_cluster(ray_clusters):
 
 @pytest.mark.usefixtures("docker_engine")
 def test_parallel_run_step_over_two_ray_nodes(ray_cluster, workspace, tmp_path, monkeypatch,
-                                              capsys):
+                                              capsys, ray_clusters):
     """An Azure script's AmlCompute (mapped onto the cluster by $AMLOCAL_RAY_ADDRESS) runs a
     ParallelRunStep with node_count=2: mini-batches run on both nodes and the output is
     complete; a step's --memory/--cpus requests become its container's limits."""
@@ -245,6 +236,7 @@ def test_parallel_run_step_over_two_ray_nodes(ray_cluster, workspace, tmp_path, 
     src = tmp_path / "src"
     src.mkdir()
     (src / "score.py").write_text(NODE_SCORE)
+    (src / "nodeinfo.py").write_text(ray_clusters.NODE_INFO)
     (src / "limits.py").write_text(LIMITS)
     lake = tmp_path / "lake" / "docs"
     lake.mkdir(parents=True)

@@ -14,20 +14,6 @@ import uuid
 
 import pytest
 
-NODE_INFO = """
-    import re
-
-    def node_id():
-        # the working folder is bind-mounted from <node folder>/steps/<ray node id>/... on the
-        # node the step landed on: the container's mount table names it
-        for line in open("/proc/self/mountinfo"):
-            fields = line.split()
-            if fields[4] == "/amlocal/wd":
-                found = re.search(r"steps/([0-9a-f]{16,})/", fields[3])
-                return found.group(1) if found else "?"
-        return "?"
-"""
-
 PREPARE = """
     import os, sys
     from azureml.core import Run
@@ -83,7 +69,7 @@ def _node_ids(nodes) -> dict[str, str]:
 
 def test_a_pipeline_over_two_nodes_with_a_shared_store_shows_on_the_page(
         home, docker_engine, postgres_url, azurite, cluster, tmp_path, monkeypatch, page,
-        open_page, request):
+        open_page, request, ray_clusters):
     from azure.storage.blob import BlobServiceClient
     from click.testing import CliRunner
 
@@ -113,7 +99,7 @@ def test_a_pipeline_over_two_nodes_with_a_shared_store_shows_on_the_page(
     src.mkdir()
     (src / "prepare.py").write_text(textwrap.dedent(PREPARE))
     (src / "train.py").write_text(textwrap.dedent(TRAIN))
-    (src / "nodeinfo.py").write_text(textwrap.dedent(NODE_INFO))
+    (src / "nodeinfo.py").write_text(ray_clusters.NODE_INFO)
     data = PipelineData("rows", datastore=ws.get_default_datastore())
     prepare = PythonScriptStep("prepare.py", name="prepare", source_directory=str(src),
                                arguments=["--out", data], outputs=[data],
