@@ -85,14 +85,29 @@ def _engine_problem() -> str | None:
         return f"no Docker engine answers ({type(exc).__name__}: {exc})"
 
 
+def missing(problem: str, in_ci: str) -> None:
+    """A service or package a test needs is missing: FAIL under ``CI`` (``problem; in_ci``),
+    skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{problem}; {in_ci}")
+    pytest.skip(problem)
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
     problem = _engine_problem()
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the Docker tests (run scripts/setup.sh)")
-        pytest.skip(problem)
+        missing(problem, "CI must run the Docker tests (run scripts/setup.sh)")
     return True
+
+
+def _started(module, unavailable: type, what: str, *args):
+    """``module.start(*args)`` of a test helper (tests/postgres.py ...); ``what`` missing:
+    :func:`missing`."""
+    try:
+        return module.start(*args)
+    except unavailable as exc:
+        missing(f"{what} could not start: {exc}", f"{what} is needed in CI")
 
 
 _AZURITE = Path(__file__).resolve().parent / "azurite.py"
@@ -126,12 +141,7 @@ def ray_clusters():
 def azurite(tmp_path_factory):
     """A running Azurite (``.endpoint``, ``.account``, ``.key``, ``.connection_string()``)."""
     module = _azurite_module()
-    try:
-        az = module.start(tmp_path_factory.mktemp("azurite"))
-    except module.AzuriteUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Azurite is needed in CI and could not start: {exc}")
-        pytest.skip(f"Azurite could not start: {exc}")
+    az = _started(module, module.AzuriteUnavailable, "Azurite", tmp_path_factory.mktemp("azurite"))
     yield az
     module.stop(az)
 
@@ -160,12 +170,7 @@ def _postgres_module():
 def postgres():
     """A running PostgreSQL server (``.url(database)``), one per session."""
     module = _postgres_module()
-    try:
-        pg = module.start()
-    except module.PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is needed in CI and could not start: {exc}")
-        pytest.skip(f"PostgreSQL could not start: {exc}")
+    pg = _started(module, module.PostgresUnavailable, "PostgreSQL")
     yield pg
     module.stop(pg)
 
@@ -184,12 +189,7 @@ _MARIADB = Path(__file__).resolve().parent / "mariadb.py"
 def mariadb():
     """A running MariaDB server (``.url(database)``, ``.port``), one per session."""
     module = _helper_module(_MARIADB)
-    try:
-        server = module.start()
-    except module.MariaDBUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"MariaDB is needed in CI and could not start: {exc}")
-        pytest.skip(f"MariaDB could not start: {exc}")
+    server = _started(module, module.MariaDBUnavailable, "MariaDB")
     yield server
     module.stop(server)
 

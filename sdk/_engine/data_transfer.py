@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .._status import RECORDED_PROPERTY, STD_LOG, RunStatus
-from ..errors import AmlocalError, UserErrorException
+from ..errors import UserErrorException
 from ..store.entities import utcnow
 from .graph import InputType, Node, NodeOutput, OutputKind
 from .outputs import OutputLocation, folder_digest, locate_output, register_output, require_output
@@ -33,10 +33,6 @@ QUERY_TIMEOUT = 600
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 FOLDER_FILE = "data.parquet"
 SUMMARY_FILE = "transfer.json"
-
-
-class _Canceled(Exception):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +57,7 @@ def run_transfer(runner, node: Node) -> bool:
         runner.log(node.name, text)
 
     try:
-        if runner.canceled.is_set():
-            raise _Canceled()
+        runner._check_canceled()
         runner._set_status(step.id, RunStatus.PREPARING, started_at=utcnow())
         runner.store.add_properties(step.id, {RECORDED_PROPERTY: "true",
                                               "amlocal.step_kind": "data_transfer"})
@@ -81,8 +76,7 @@ def run_transfer(runner, node: Node) -> bool:
             return True
         say(f"running: {record['reason']}")
         runner._set_status(step.id, RunStatus.RUNNING)
-        if runner.canceled.is_set():
-            raise _Canceled()
+        runner._check_canceled()
         out, location, written = _write(runner, node, step, spec, source, staging, say)
         if out is not None:
             if location.local is not None:
@@ -94,24 +88,9 @@ def run_transfer(runner, node: Node) -> bool:
                 definition["registeredDatasets"] = [registered]
         definition["transfer"]["destination"] = written
         runner.store.update_run(step.id, reuse_key=record["key"], definition=definition)
-        final = runner._finish(node.id, runner.done_status)
-        runner.log(node.name, f"step {node.name} {final}")
-        return final == runner.done_status
-    except _Canceled:
-        runner._finish(node.id, RunStatus.CANCELED, {"message": "canceled"})
-        return False
-    except (AmlocalError, OSError) as exc:
-        message = str(exc)
-        runner.store.append_artifact(step.id, STD_LOG, f"{message}\n".encode("utf-8", "replace"))
-        runner._finish(node.id, RunStatus.FAILED, {"message": message, "kind": "step"})
-        runner.log(node.name, f"step {node.name} Failed: {message}")
-        return False
-    except Exception as exc:  # noqa: BLE001 - an error of amlocal itself: the step settles
-        import traceback
-        message = f"internal error while transferring: {type(exc).__name__}: {exc}"
-        runner.log(node.name, f"step {node.name} Failed: {message}\n{traceback.format_exc()}")
-        runner._finish(node.id, RunStatus.FAILED, {"message": message, "kind": "internal"})
-        return False
+        return runner._step_ended(node)
+    except BaseException as exc:
+        return runner._step_failed(node, step.id, exc, "transferring")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -257,8 +236,7 @@ def _write(runner, node: Node, step, spec: dict, source: Source, staging: Path, 
         info = _sql_info(runner, dest["datastore"])
         frame = _rows(source)
         say(f"read {len(frame)} row(s) from {source.shown}")
-        if runner.canceled.is_set():
-            raise _Canceled()
+        runner._check_canceled()
         mode = dest.get("mode") or "append"
         rows = write_table(info, dest["table"], frame, mode=mode)
         verb = "appended" if mode == "append" else "replaced the table with"
@@ -308,8 +286,7 @@ def _write(runner, node: Node, step, spec: dict, source: Source, staging: Path, 
             total += target.stat().st_size
         written = where
         say(f"copied {len(source.files)} file(s) ({total} bytes) from {source.shown} to {where}")
-    if runner.canceled.is_set():
-        raise _Canceled()
+    runner._check_canceled()
     _upload(runner, folder, location)
     return out, location, written
 

@@ -336,8 +336,7 @@ class Runner:
         workdir = self.work / step.id
         token = None
         try:
-            if self.canceled.is_set():
-                raise _Canceled()
+            self._check_canceled()
             self._set_status(step.id, RunStatus.PREPARING, started_at=utcnow())
             backend = self._backend(node)
             resolved = self._prepare(backend, node)
@@ -359,8 +358,7 @@ class Runner:
             token = self.service.grant(step.id)
             definition["outputs"] = {n: loc.to_dict() for n, (_, loc, _) in plan.outputs.items()}
             self.store.update_run(step.id, definition=definition)
-            if self.canceled.is_set():
-                raise _Canceled()
+            self._check_canceled()
             remote = self._remote_service(node) if getattr(backend, "remote_nodes", False) \
                 else None
             spec = self._spec(node, step, plan, workdir, sock_dir, token, remote)
@@ -380,8 +378,7 @@ class Runner:
                     self.store.append_artifact(step.id, STD_LOG, f"{note}\n".encode())
                     self.log(name, note)
             self._collect(step.id, workdir)
-            if self.canceled.is_set():
-                raise _Canceled()
+            self._check_canceled()
             if code != 0:
                 tail = self.store.read_artifact(step.id, STD_LOG).decode("utf-8", "replace")
                 tail = "\n".join(tail.splitlines()[-30:])
@@ -391,24 +388,9 @@ class Runner:
                 return False
             self._publish_outputs(step, plan, definition)
             self.store.update_run(step.id, reuse_key=record["key"], definition=definition)
-            final = self._finish(node.id, self.done_status)
-            self.log(name, f"step {name} {final}")
-            return final == self.done_status
-        except _Canceled:
-            self._finish(node.id, RunStatus.CANCELED, {"message": "canceled"})
-            return False
-        except (AmlocalError, OSError) as exc:
-            message = str(exc)
-            kind = "environment" if isinstance(exc, EnvironmentBuildError) else "step"
-            self.store.append_artifact(step.id, STD_LOG, f"{message}\n".encode("utf-8", "replace"))
-            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": kind})
-            self.log(name, f"step {name} Failed: {message}")
-            return False
-        except Exception as exc:  # noqa: BLE001 - an error of amlocal itself: the step settles
-            message = f"internal error while running the step: {type(exc).__name__}: {exc}"
-            self.log(name, f"step {name} Failed: {message}\n{traceback.format_exc()}")
-            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": "internal"})
-            return False
+            return self._step_ended(node)
+        except BaseException as exc:
+            return self._step_failed(node, step.id, exc, "running the step")
         finally:
             with self._lock:
                 handle = self.handles.pop(node.id, None)
@@ -419,6 +401,38 @@ class Runner:
             shutil.rmtree(workdir, ignore_errors=True)
             for leftover in (self.work / f"{step.id}-inputs", self.work / f"{step.id}-outputs"):
                 shutil.rmtree(leftover, ignore_errors=True)
+
+    def _check_canceled(self) -> None:
+        """Raise the cancel signal (:meth:`_step_failed` settles it) once the run is canceled."""
+        if self.canceled.is_set():
+            raise _Canceled()
+
+    def _step_ended(self, node: Node) -> bool:
+        """End a step run that did its work; whether it ended as the run's done status."""
+        final = self._finish(node.id, self.done_status)
+        self.log(node.name, f"step {node.name} {final}")
+        return final == self.done_status
+
+    def _step_failed(self, node: Node, step_id: str, exc: BaseException, doing: str) -> bool:
+        """Settle a step run that raised ``exc`` while ``doing``: canceled, failed with the
+        error (said in its log too), or failed by an error of amlocal itself (with the
+        traceback in the pipeline log). Anything else (KeyboardInterrupt...) is raised again.
+        Always False."""
+        if isinstance(exc, _Canceled):
+            self._finish(node.id, RunStatus.CANCELED, {"message": "canceled"})
+        elif isinstance(exc, (AmlocalError, OSError)):
+            message = str(exc)
+            kind = "environment" if isinstance(exc, EnvironmentBuildError) else "step"
+            self.store.append_artifact(step_id, STD_LOG, f"{message}\n".encode("utf-8", "replace"))
+            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": kind})
+            self.log(node.name, f"step {node.name} Failed: {message}")
+        elif isinstance(exc, Exception):   # an error of amlocal itself: the step settles
+            message = f"internal error while {doing}: {type(exc).__name__}: {exc}"
+            self.log(node.name, f"step {node.name} Failed: {message}\n{traceback.format_exc()}")
+            self._finish(node.id, RunStatus.FAILED, {"message": message, "kind": "internal"})
+        else:
+            raise exc
+        return False
 
     def _release(self, name: str, handle) -> None:
         """Remove an ended step's container in the background (joined before the run ends)."""

@@ -16,7 +16,6 @@ Only the standard library is imported at module level.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sqlite3
 import sys
@@ -24,8 +23,7 @@ import threading
 
 from . import apply_sql, studio_worker
 from .._engine.sql_script import PORTS, SqlScriptError, parse_script
-from .._engine.worker_wire import (SECRET_ENV, check_table, frame_to_ipc, frame_to_table,
-                                   table_to_json)
+from .._engine.worker_wire import check_table, frame_to_ipc, frame_to_table, table_to_json
 
 
 class SqlWorker:
@@ -86,22 +84,17 @@ class SqlWorker:
                 f"the output table cannot be converted ({type(exc).__name__}: {exc})") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="amlocal-apply-sql-worker")
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--dynamic", action="append", default=[], choices=PORTS)
-    own, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    args = apply_sql._parser().parse_args(rest)
-    secret = os.environ.pop(SECRET_ENV, "")
-    if len(secret) < 16:
-        print(f"Error: {SECRET_ENV} must hold the service's worker secret", file=sys.stderr)
-        return 2
+def _build(args, dynamic):
     try:
-        worker = SqlWorker(args, own.dynamic)
+        return SqlWorker(args, dynamic)
     except apply_sql.SqlUserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    return studio_worker.serve(worker, own.socket, secret)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return studio_worker.worker_main("amlocal-apply-sql-worker", PORTS, apply_sql._parser,
+                                     _build, argv)
 
 
 if __name__ == "__main__":

@@ -228,25 +228,37 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="amlocal-studio-worker")
+def worker_main(prog: str, ports, module_parser, build, argv: list[str] | None = None) -> int:
+    """The command line of a warm worker: ``--socket PATH``, ``--dynamic PORT`` (of ``ports``)
+    and the module's own arguments (``module_parser()``), the worker secret from the
+    environment (removed from it), then ``build(args, dynamic)`` -- a worker to :func:`serve`,
+    or an exit status when it could not be made (it has said why)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--socket", required=True)
-    parser.add_argument("--dynamic", action="append", default=[], choices=PORTS)
+    parser.add_argument("--dynamic", action="append", default=[], choices=ports)
     own, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    args = studio._parser().parse_args(rest)
+    args = module_parser().parse_args(rest)
     secret = os.environ.pop(SECRET_ENV, "")
     if len(secret) < 16:
         print(f"Error: {SECRET_ENV} must hold the service's worker secret", file=sys.stderr)
         return 2
+    worker = build(args, own.dynamic)
+    return worker if isinstance(worker, int) else serve(worker, own.socket, secret)
+
+
+def _build(args, dynamic):
     try:
-        worker = Worker(args, own.dynamic)
+        return Worker(args, dynamic)
     except studio.StudioUserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the user's import-time error
         studio._print_user_traceback(exc, str(Path(args.script)))
         return 1
-    return serve(worker, own.socket, secret)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return worker_main("amlocal-studio-worker", PORTS, studio._parser, _build, argv)
 
 
 def serve(worker, socket_path: str, secret: str) -> int:

@@ -5,7 +5,6 @@ through Ray tasks on a one-node ``ray.cluster_utils.Cluster`` started for the mo
 the ray package it skips locally and fails under $CI)."""
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
@@ -58,26 +57,12 @@ def _docker_prepared(docker_engine, contract_home) -> PreparedBackend:
 
 
 @pytest.fixture(scope="module")
-def _ray_prepared(_docker_prepared, contract_home):
+def _ray_prepared(_docker_prepared, contract_home, ray_clusters):
     """The ray backend on a one-node cluster of this machine (2 CPUs, 1 GiB), connected through
     the backend itself; shut down with the module, so other modules may start their own."""
-    try:
-        import ray
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the ray package for the ray backend's contract: {exc}")
-        pytest.skip(f"ray is not installed ({exc}): pip install ray")
-    from ray.cluster_utils import Cluster
-    from amlocal.compute import ray as ray_backend
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "memory": 1024 ** 3})
-    try:
+    with ray_clusters.running([ray_clusters.node(cpus=2)]) as cluster:
         backend = get_backend("ray", address=cluster.address)
         yield PreparedBackend("ray", backend, _docker_prepared.env)
-    finally:
-        ray.shutdown()
-        ray_backend._connected_to = None
-        ray_backend._remote_cache.clear()
-        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")
